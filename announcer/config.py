@@ -1,0 +1,200 @@
+"""station.yaml: the station's settings, declared once with defaults and validated at load.
+
+Every key is optional; an empty file gives the defaults below. Paths are resolved once
+here (relative to the config file's directory, chimes and signals to the voices
+directory), so the rest of the program only ever sees absolute paths.
+"""
+
+import dataclasses
+import datetime as dt
+import os
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from announcer.clock import TOKYO
+from announcer.yamlfile import (Invalid, Problems, Section, boolean, integer, number,
+                                read_node, suggest, text)
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    name: str = "FMもおか"
+    timezone: zoneinfo.ZoneInfo = TOKYO
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    device: str = "default"          # PortAudio output name fragment, "default" or "file"
+    rate: int = 48000
+    loudness: float = -24.0          # integrated loudness target, LKFS
+    peak: float = -1.0               # true-peak ceiling, dBFS
+    latency: float = 0.05            # seconds
+    retry_seconds: float = 2.0       # wait before reopening a failed device
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    schedules: Path
+    data: Path
+    voices: Path
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    voice: str = "aika"              # preset name in the voices directory
+    url_phrase: str = "ホームページ"  # what a URL in a notice is read as
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class ChimesConfig:
+    pre: Path | None = Path("chimes/chime_up.wav")
+    post: Path | None = Path("chimes/chime_down.wav")
+
+
+@dataclass(frozen=True)
+class PlayoutConfig:
+    grace: dt.timedelta = dt.timedelta(seconds=300)  # how late a notice may still air
+    prerender_minutes: int = 30
+    head_silence: float = 0.3
+    tail_silence: float = 0.3
+
+
+@dataclass(frozen=True)
+class EmergencyConfig:
+    signal_start: Path | None = None
+    signal_stop: Path | None = None
+    chime: bool = True
+    repeat: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path                       # the config file, as given
+    station: StationConfig
+    audio: AudioConfig
+    web: WebConfig
+    paths: PathsConfig
+    speech: SpeechConfig
+    chimes: ChimesConfig
+    playout: PlayoutConfig
+    emergency: EmergencyConfig
+
+    @property
+    def base_dir(self) -> Path:
+        """The absolute directory relative paths in the file are resolved against."""
+        return _absolute(self.path).parent
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.normpath(Path(path).expanduser().absolute()))
+
+
+# --- converters specific to this file -----------------------------------------------
+
+def _timezone(node) -> zoneinfo.ZoneInfo:
+    name = text(node)
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        guess = suggest(name, zoneinfo.available_timezones())
+        hint = f'（"{guess}" の間違いではありませんか？）' if guess else "（例: Asia/Tokyo）"
+        raise Invalid(f'タイムゾーン "{name}" がありません{hint}') from None
+
+
+def _path(node) -> Path:
+    return Path(text(node)).expanduser()
+
+
+def _preset(node) -> str:
+    name = text(node)
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise Invalid(f'声の名前に「/」や先頭の「.」は使えません: "{name}"')
+    return name
+
+
+def _seconds(lo: float, hi: float) -> Callable[[Any], dt.timedelta]:
+    as_number = number(lo, hi)
+    return lambda node: dt.timedelta(seconds=as_number(node))
+
+
+# --- one table per section: key -> converter; defaults come from the dataclasses -----
+
+_SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
+    "station": (StationConfig, {"name": text, "timezone": _timezone}, ()),
+    "audio": (AudioConfig, {
+        "device": text, "rate": integer(8000, 192000), "loudness": number(-70, 0),
+        "peak": number(-20, 0), "latency": number(0.001, 2), "retry_seconds": number(0.1, 600),
+    }, ()),
+    "web": (WebConfig, {
+        "host": text, "port": integer(1, 65535), "secret_key_file": _path,
+    }, ("secret_key_file",)),
+    "speech": (SpeechConfig, {
+        "voice": _preset, "url_phrase": text, "workers": integer(1, 4),
+    }, ()),
+    "chimes": (ChimesConfig, {"pre": _path, "post": _path}, ("pre", "post")),
+    "playout": (PlayoutConfig, {
+        "grace": _seconds(0, 86400), "prerender_minutes": integer(0, 1440),
+        "head_silence": number(0.1, 0.5), "tail_silence": number(0.1, 0.5),
+    }, ()),
+    "emergency": (EmergencyConfig, {
+        "signal_start": _path, "signal_stop": _path, "chime": boolean, "repeat": integer(1, 5),
+    }, ("signal_start", "signal_stop")),
+}
+_PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}
+_TOP_KEYS = (*_SECTIONS, "paths")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``path``; raises ConfigError listing every problem found."""
+    path = Path(path)
+    problems = Problems(str(path))
+    root = Section(read_node(path), "", problems, _TOP_KEYS)
+    parts = {name: _build(root.section(name, spec[1]), *spec)
+             for name, spec in _SECTIONS.items()}
+    base = _absolute(path).parent
+    paths = _load_paths(root.section("paths", _PATHS), base)
+    problems.raise_if_any()
+    return Config(
+        path=path,
+        station=parts["station"],
+        audio=parts["audio"],
+        web=dataclasses.replace(parts["web"], secret_key_file=_under(base, parts["web"].secret_key_file)),
+        paths=paths,
+        speech=parts["speech"],
+        chimes=ChimesConfig(pre=_under(paths.voices, parts["chimes"].pre),
+                            post=_under(paths.voices, parts["chimes"].post)),
+        playout=parts["playout"],
+        emergency=dataclasses.replace(
+            parts["emergency"],
+            signal_start=_under(paths.voices, parts["emergency"].signal_start),
+            signal_stop=_under(paths.voices, parts["emergency"].signal_stop)),
+    )
+
+
+def _build(section: Section, cls: type, converters: dict[str, Callable], nullable: tuple):
+    defaults = cls()
+    return cls(**{
+        name: section.get(name, convert, getattr(defaults, name), nullable=name in nullable)
+        for name, convert in converters.items()
+    })
+
+
+def _load_paths(section: Section, base: Path) -> PathsConfig:
+    return PathsConfig(**{
+        name: _absolute(base / section.get(name, _path, Path(default)))
+        for name, default in _PATHS.items()
+    })
+
+
+def _under(directory: Path, path: Path | None) -> Path | None:
+    return None if path is None else _absolute(directory / path)

@@ -1,0 +1,136 @@
+"""Supervised synthesis workers.
+
+Each worker is a child process running ``announcer.speech.worker``. A crash (segfault)
+or a hang costs a restart of that worker and one retry of the request; a request that
+crashes twice is given up as unspeakable, and the caller carries on.
+"""
+
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from announcer.errors import SpeechError
+from announcer.speech import protocol
+
+log = logging.getLogger(__name__)
+
+
+class WorkerCrashed(SpeechError):
+    pass
+
+
+@dataclass(frozen=True)
+class VoiceParams:
+    """What the worker needs of a voice preset."""
+
+    htsvoice: str | None = None  # None: pyopenjtalk's bundled mei_normal
+    speed: float = 1.0
+    half_tone: float = 0.0
+
+
+class WorkerProcess:
+    """One child process; not thread-safe (the pool hands it to one caller at a time)."""
+
+    def __init__(self, timeout: float = 60.0):
+        self.timeout = timeout
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "announcer.speech.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def request(self, header: dict) -> tuple[dict, bytes]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        timer = threading.Timer(self.timeout, self.proc.kill)
+        timer.start()
+        try:
+            protocol.send(self.proc.stdin, header)
+            return protocol.receive(self.proc.stdout)
+        except (EOFError, BrokenPipeError, OSError) as exc:
+            try:
+                code = self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.kill()
+            raise WorkerCrashed(f"synthesis worker died (exit {code})") from exc
+        finally:
+            timer.cancel()
+
+
+class SpeechPool:
+    """A fixed set of warm workers. ``synthesize`` and ``reading`` are thread-safe."""
+
+    def __init__(self, workers: int = 2, userdict: str | None = None):
+        self.userdict = userdict
+        self._idle: queue.Queue[WorkerProcess] = queue.Queue()
+        self._all = [WorkerProcess() for _ in range(workers)]
+        for w in self._all:
+            self._idle.put(w)
+        self.crashes = 0
+
+    def start(self) -> None:
+        """Start every worker now and wait until each answers (so first use is warm)."""
+        for w in self._all:
+            w.request({"op": "ping"})
+
+    def stop(self) -> None:
+        for w in self._all:
+            w.stop()
+
+    def _call(self, header: dict) -> tuple[dict, bytes]:
+        header = dict(header, userdict=self.userdict)
+        worker = self._idle.get()
+        try:
+            for attempt in (1, 2):
+                try:
+                    reply, payload = worker.request(header)
+                    break
+                except WorkerCrashed as exc:
+                    self.crashes += 1
+                    log.warning("Worker crashed on %r (attempt %d): %s",
+                                header.get("text", "")[:40], attempt, exc)
+                    if attempt == 2:
+                        raise
+        finally:
+            self._idle.put(worker)
+        if not reply.get("ok"):
+            raise SpeechError(reply.get("error", "synthesis failed"))
+        return reply, payload
+
+    def synthesize(self, text: str, voice: VoiceParams) -> tuple[np.ndarray, int]:
+        """Float32 samples in -1..1 and their rate; empty when nothing was speakable."""
+        reply, payload = self._call({
+            "op": "tts", "text": text, "htsvoice": voice.htsvoice,
+            "speed": voice.speed, "half_tone": voice.half_tone,
+        })
+        return np.frombuffer(payload, dtype=np.float32), int(reply["rate"])
+
+    def reading(self, text: str, accent: bool = False) -> str:
+        reply, _ = self._call({"op": "reading", "text": text, "accent": accent})
+        return reply["reading"]

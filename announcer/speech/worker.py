@@ -1,0 +1,91 @@
+"""The synthesis worker: a child process that owns pyopenjtalk.
+
+Open JTalk can segfault; running it here means a crash costs the supervisor one
+restart, never the daemon. Requests arrive on stdin and answers leave on the original
+stdout; fd 1 is pointed at stderr so that C-level prints cannot corrupt the protocol.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from announcer.speech import accent, protocol
+from announcer.speech.jtalk import import_pyopenjtalk
+
+
+class Worker:
+    def __init__(self, pyopenjtalk):
+        self.jt = pyopenjtalk
+        self.engines = {}
+        self.userdict = None
+
+    def use_dictionary(self, path):
+        if path and path != self.userdict and os.path.exists(path):
+            self.jt.update_global_jtalk_with_user_dict(path)
+            self.userdict = path
+
+    def engine(self, htsvoice):
+        key = htsvoice or ""
+        if key not in self.engines:
+            path = htsvoice.encode() if htsvoice else self.jt.DEFAULT_HTS_VOICE
+            self.engines[key] = self.jt.HTSEngine(path)
+        return self.engines[key]
+
+    def labels(self, text):
+        features = self.jt.run_frontend(text)
+        if sum(f["mora_size"] for f in features) == 0:
+            return features, []
+        return features, self.jt.make_label(features)
+
+    def tts(self, req):
+        _features, labels = self.labels(req["text"])
+        if not labels:  # an empty label list segfaults the HTS engine
+            return {"ok": True, "rate": 48000, "empty": True}, b""
+        engine = self.engine(req.get("htsvoice"))
+        engine.set_speed(float(req.get("speed", 1.0)))
+        engine.add_half_tone(float(req.get("half_tone", 0.0)))
+        wave = engine.synthesize(labels)
+        rate = engine.get_sampling_frequency()
+        pcm = (np.asarray(wave, dtype=np.float64) / 32768.0).astype(np.float32)
+        return {"ok": True, "rate": rate, "empty": False}, pcm.tobytes()
+
+    def reading(self, req):
+        features, _ = self.labels(req["text"])
+        if req.get("accent"):
+            return {"ok": True, "reading": accent.notation(features)}, b""
+        kana = "".join(f["pron"].replace("’", "") for f in features)
+        return {"ok": True, "reading": kana}, b""
+
+    def handle(self, req):
+        self.use_dictionary(req.get("userdict"))
+        op = req.get("op")
+        if op == "tts":
+            return self.tts(req)
+        if op == "reading":
+            return self.reading(req)
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}, b""
+        return {"ok": False, "error": f"unknown op {op!r}"}, b""
+
+
+def main():
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    worker = Worker(import_pyopenjtalk())
+    stdin = sys.stdin.buffer
+    while True:
+        try:
+            req, _ = protocol.receive(stdin)
+        except EOFError:
+            return
+        try:
+            header, payload = worker.handle(req)
+        except Exception as exc:  # report, keep serving
+            header, payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}, b""
+        protocol.send(out, header, payload)
+
+
+if __name__ == "__main__":
+    main()

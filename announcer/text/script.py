@@ -1,0 +1,119 @@
+"""Turn a staff-written script into sentences that are safe to synthesize.
+
+Open JTalk crashes on pieces with no phoneme (a lone 。, an emoji) and on very long
+runs without a break, so the script is cut into sentences of bounded size, stripped of
+characters it cannot read, and pieces with nothing readable are dropped. Inline reading
+overrides ``{漢字|ヨミ}`` are resolved to their katakana here.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from announcer.errors import NothingToSay
+from announcer.text.normalize import normalize
+
+MAX_SENTENCE = 90  # characters; far below the ~300-kana run that segfaults Open JTalk
+REPEAT_JOINER = "繰り返します。"
+INLINE = re.compile(r"\{([^{}|]*)\|([^{}|]*)\}")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n")
+_SOFT_BREAK = re.compile(r"(?<=[、，,　 ・；;：:])")
+_READABLE = re.compile(r"[0-9A-Za-zぁ-ゖァ-ヺ一-鿿㐀-䶿豈-﫿]")
+_KATAKANA = re.compile(r"^[ァ-ヺー]+$")
+# Characters Open JTalk knows; anything else (emoji, symbols, control chars) is dropped.
+_KEEP = re.compile(
+    r"[^0-9A-Za-zぁ-ゖゝゞァ-ヺーヽヾ一-鿿㐀-䶿豈-﫿々〆ヶ"
+    r"。、！？!?,.，．「」『』（）()・：:；;～〜 　%％+＋\-－−]"
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One synthesis unit and the pause that follows it."""
+
+    text: str
+    pause: str = "sentence"  # "sentence" | "paragraph" | "repeat"
+
+
+class InlineError(ValueError):
+    pass
+
+
+def resolve_inline(text: str) -> list[tuple[str, bool]]:
+    """Split text into (piece, is_reading) parts; readings must be katakana."""
+    parts, pos = [], 0
+    for m in INLINE.finditer(text):
+        reading = unicodedata.normalize("NFKC", m.group(2)).strip()
+        if not _KATAKANA.match(reading):
+            raise InlineError(f"読みはカタカナで書いてください: {{{m.group(1)}|{m.group(2)}}}")
+        parts.append((text[pos:m.start()], False))
+        parts.append((reading, True))
+        pos = m.end()
+    parts.append((text[pos:], False))
+    return [p for p in parts if p[0]]
+
+
+def prepare_text(text: str, *, url_phrase: str = "ホームページ") -> str:
+    """Normalize for broadcast and resolve inline readings; returns one string."""
+    out = []
+    for piece, is_reading in resolve_inline(text):
+        out.append(piece if is_reading else normalize(piece, url_phrase=url_phrase))
+    return "".join(out)
+
+
+def is_speakable(piece: str) -> bool:
+    return bool(_READABLE.search(piece))
+
+
+def _hard_split(sentence: str) -> list[str]:
+    """Cut an over-long sentence at soft breaks, then at MAX_SENTENCE characters."""
+    pieces, current = [], ""
+    for chunk in _SOFT_BREAK.split(sentence):
+        while len(chunk) > MAX_SENTENCE:
+            pieces.append(current + chunk[: MAX_SENTENCE - len(current)])
+            chunk, current = chunk[MAX_SENTENCE - len(current):], ""
+        if len(current) + len(chunk) > MAX_SENTENCE:
+            pieces.append(current)
+            current = ""
+        current += chunk
+    pieces.append(current)
+    return [p for p in pieces if p]
+
+
+def _clean(piece: str) -> str:
+    piece = _KEEP.sub("", piece)
+    return re.sub(r"[ 　]+", " ", piece).strip()
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences of at most MAX_SENTENCE characters, each with something to read."""
+    sentences: list[Sentence] = []
+    for p_index, paragraph in enumerate(re.split(r"\n\s*\n", text)):
+        if p_index and sentences:
+            sentences[-1] = Sentence(sentences[-1].text, "paragraph")
+        for raw in _SENTENCE_END.split(paragraph):
+            for piece in _hard_split(_clean(raw)):
+                if is_speakable(piece):
+                    sentences.append(Sentence(piece))
+    return sentences
+
+
+def script_sentences(
+    text: str, *, repeat: int = 1, prefix: str = "", url_phrase: str = "ホームページ"
+) -> list[Sentence]:
+    """The full list of sentences to air for a script, repeats included.
+
+    Raises NothingToSay when nothing in the text can be read aloud, and InlineError
+    (a ValueError) for a malformed ``{漢字|ヨミ}``.
+    """
+    body = split_sentences(prepare_text(text, url_phrase=url_phrase))
+    if not body:
+        raise NothingToSay()
+    head = split_sentences(prepare_text(prefix, url_phrase=url_phrase)) if prefix else []
+    out: list[Sentence] = list(head)
+    for i in range(repeat):
+        if i:
+            out[-1] = Sentence(out[-1].text, "repeat")
+            out.append(Sentence(REPEAT_JOINER))
+        out.extend(body)
+    return out
