@@ -151,7 +151,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     }, ("signal_start", "signal_stop")),
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}
-_TOP_KEYS = (*_SECTIONS, "paths")
+_TOP_KEYS = ("station", "audio", "web", "paths", "speech", "chimes", "playout", "emergency")
 
 
 def load_config(path: Path) -> Config:

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yaml.nodes import MappingNode, SequenceNode
+
 from announcer.errors import ConfigError
 from announcer.yamlfile import (Invalid, Problems, Section, boolean, choice, integer, items,
                                 number, read_node, suggest, text)
@@ -132,42 +134,168 @@ def _seconds(node) -> dt.timedelta:
 
 # --- lists --------------------------------------------------------------------------
 
-def _times(sec: Section, problems: Problems) -> tuple[dt.time, ...] | None:
-    node, key = sec.node_of("times"), sec.sub("times")
-    seen: dict[dt.time, str] = {}
-    for i, item in enumerate(_list(problems, node, key, "時刻")):
+def _times(sec: Section) -> tuple[dt.time, ...]:
+    key, problems = sec.sub("times"), sec.problems
+    first: dict[dt.time, int] = {}
+    for i, item in enumerate(_list(sec, "times", "時刻", required=True)):
         value = problems.convert(item, f"{key}[{i}]", _time)
-        if value in seen:
-            problems.add(item, f"{key}[{i}]", f'時刻 "{item.value}" が重複しています（{seen[value]} と同じ）')
+        if value in first:
+            problems.add(item, f"{key}[{i}]",
+                         f'時刻 "{item.value}" が重複しています（{key}[{first[value]}] と同じ）')
         elif value is not None:
-            seen[value] = f"{key}[{len(seen) and i}]"
-    return tuple(sorted(seen)) if seen else None
+            first[value] = i
+    return tuple(sorted(first))
 
 
-def _days(sec: Section, problems: Problems) -> frozenset[int]:
-    node, key = sec.node_of("days"), sec.sub("days")
-    if node is None:
+def _days(sec: Section) -> frozenset[int]:
+    if sec.node_of("days") is None:
         return frozenset(range(7))
     days: set[int] = set()
-    for i, item in enumerate(_list(problems, node, key, "曜日")):
-        days |= problems.convert(item, f"{key}[{i}]", _day, frozenset())
+    for i, item in enumerate(_list(sec, "days", "曜日")):
+        days |= sec.problems.convert(item, f"{sec.sub('days')}[{i}]", _day, frozenset())
     return frozenset(days)
 
 
-def _dates(sec: Section, problems: Problems) -> tuple[dt.date, ...]:
-    node, key = sec.node_of("dates"), sec.sub("dates")
-    if node is None:
-        return ()
-    found = {problems.convert(item, f"{key}[{i}]", _date)
-             for i, item in enumerate(_list(problems, node, key, "日付"))}
+def _dates(sec: Section) -> tuple[dt.date, ...]:
+    found = {sec.problems.convert(item, f"{sec.sub('dates')}[{i}]", _date)
+             for i, item in enumerate(_list(sec, "dates", "日付"))}
     return tuple(sorted(found - {None}))
 
 
-def _list(problems: Problems, node, key: str, what: str) -> list:
+def _list(sec: Section, name: str, what: str, *, required: bool = False,
+          empty_ok: bool = False) -> list:
+    """The item nodes of list ``name``; absent is a problem only when ``required``."""
+    node, key = sec.node_of(name), sec.sub(name)
     if node is None:
-        problems.add(None, key, f"必須です。{what}を1つ以上書いてください")
+        if required:
+            sec.problems.add(sec.values.get(name) or sec.node, key, f"必須です。{what}を1つ以上書いてください")
         return []
-    found = problems.convert(node, key, items, [])
-    if not found and isinstance(found, list) and node.value == []:
-        problems.add(node, key, f"空です。{what}を1つ以上書いてください")
+    found = sec.problems.convert(node, key, items, [])
+    if not found and isinstance(node, SequenceNode) and not empty_ok:
+        sec.problems.add(node, key, f"空です。{what}を1つ以上書いてください")
     return found
+
+
+# --- one notice, one file -------------------------------------------------------------
+
+def _notice(sec: Section, default_grace: dt.timedelta) -> Notice | None:
+    """The notice in ``sec``, or None when it has problems (already recorded)."""
+    before = sec.problems.count()
+    notice_id = sec.get("id", _id, required=True)
+    start, end, dates = sec.get("start", _date), sec.get("end", _date), _dates(sec)
+    notice = Notice(
+        id=notice_id,
+        text=sec.get("text", _notice_text, required=True),
+        times=_times(sec),
+        days=_days(sec),
+        title=sec.get("title", text, notice_id),
+        voice=sec.get("voice", _voice, nullable=True),
+        chime=sec.get("chime", boolean, True),
+        holidays=sec.get("holidays", choice(HOLIDAY_RULES), "any"),
+        start=start,
+        end=end,
+        dates=dates,
+        grace=sec.get("grace", _seconds, default_grace),
+        enabled=sec.get("enabled", boolean, True),
+        repeat=sec.get("repeat", integer(1, 3), 1),
+        source=f"{sec.problems.label}:{sec.node.start_mark.line + 1}",
+    )
+    _check_together(sec, notice)
+    return notice if sec.problems.count() == before else None
+
+
+def _check_together(sec: Section, notice: Notice) -> None:
+    if notice.start and notice.end and notice.start > notice.end:
+        sec.problems.add(sec.node_of("end"), sec.sub("end"),
+                         f"終了日 {notice.end} が開始日 {notice.start} より前です")
+    if sec.node_of("dates") is not None:
+        for name in _NOT_WITH_DATES:
+            if name in sec.values:
+                sec.problems.add(sec.values[name], sec.sub(name),
+                                 f"dates（その日だけ放送）と {name} は一緒に使えません")
+
+
+def load_notice_file(path: Path, *, default_grace: dt.timedelta) -> list[Notice]:
+    """The notices in one file, in file order; raises ConfigError listing every problem."""
+    problems = Problems(str(path))
+    root = Section(read_node(Path(path)), "", problems, ("notices",))
+    notices: list[Notice] = []
+    first: dict[str, Notice] = {}
+    for i, node in enumerate(_list(root, "notices", "お知らせ", empty_ok=True)):
+        if not isinstance(node, MappingNode):
+            problems.add(node, f"notices[{i}]", "お知らせは「id:」「text:」「times:」などの表で書いてください")
+            continue
+        notice = _notice(Section(node, f"notices[{i}]", problems, _NOTICE_KEYS), default_grace)
+        if notice and notice.id in first:
+            problems.add(sec.node_of("id"), f"notices[{i}].id",
+                         f'id "{notice.id}" は {first[notice.id].source} でも使われています')
+        elif notice:
+            first[notice.id] = notice
+            notices.append(notice)
+    problems.raise_if_any()
+    return notices
+
+
+# --- a directory ----------------------------------------------------------------------
+
+def notice_files(directory: Path) -> list[Path]:
+    """``directory/**/*.yaml``, sorted, skipping hidden files and folders (editor droppings)."""
+    found = (p for p in Path(directory).glob("**/*.yaml")
+             if not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    return sorted(p for p in found if p.is_file())
+
+
+def dir_signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of every notice file: cheap enough to poll every second."""
+    signature = []
+    for path in notice_files(directory):
+        try:
+            st = path.stat()
+        except OSError:
+            continue        # deleted between listing and stat; the next poll sees it gone
+        signature.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(signature)
+
+
+def load_notice_dir(directory: Path, *, default_grace: dt.timedelta,
+                    previous: NoticeSet | None = None) -> NoticeSet:
+    """Every notice under ``directory``; never raises for a bad file.
+
+    A broken file is listed in ``errors``; if ``previous`` had a good version of it,
+    those notices stay in effect (and the file is in ``kept``). An id already used by
+    an earlier file (in sorted path order) is an error in the later file; the first wins.
+    """
+    result = NoticeSet()
+    directory = Path(directory)
+    if not directory.is_dir():
+        result.errors[directory] = [f"{directory}: フォルダがありません"]
+        return result
+    for path in notice_files(directory):
+        _load_into(result, path, default_grace, previous)
+    _resolve_ids(result)
+    return result
+
+
+def _load_into(result: NoticeSet, path: Path, default_grace, previous) -> None:
+    try:
+        result.mtimes[path] = path.stat().st_mtime
+        result.files[path] = tuple(load_notice_file(path, default_grace=default_grace))
+    except FileNotFoundError:
+        result.mtimes.pop(path, None)
+    except ConfigError as e:
+        result.errors[path] = list(e.problems)
+        if previous is not None and path in previous.files:
+            result.files[path] = previous.files[path]
+            result.kept.add(path)
+
+
+def _resolve_ids(result: NoticeSet) -> None:
+    for path, notices in result.files.items():
+        for i, notice in enumerate(notices):
+            first = result.notices.get(notice.id)
+            if first is None:
+                result.notices[notice.id] = notice
+            else:
+                result.errors.setdefault(path, []).append(
+                    f'{notice.source}: notices[{i}].id: id "{notice.id}" は {first.source} でも'
+                    "使われています（先に読んだ方だけを放送します）")

@@ -83,11 +83,20 @@ class Problems:
 
     def __init__(self, label: str):
         self.label = label
-        self.items: list[str] = []
+        self._found: list[tuple[int, str]] = []
+
+    @property
+    def items(self) -> list[str]:
+        """Every problem so far, in the order of the file's lines."""
+        return [message for _, message in sorted(self._found, key=lambda found: found[0])]
 
     def add(self, node: Node | None, key: str, message: str) -> None:
-        where = f"{self.label}:{line_of(node)}"
-        self.items.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        line = line_of(node)
+        where = f"{self.label}:{line}"
+        self._found.append((line, f"{where}: {key}: {message}" if key else f"{where}: {message}"))
+
+    def count(self) -> int:
+        return len(self._found)
 
     def convert(self, node: Node, key: str, convert: Callable[[Node], Any], default=None):
         """``convert(node)``, or ``default`` after recording the converter's complaint."""

@@ -68,7 +68,7 @@ def join_lines(text: str) -> str:
 
     def replace(match: re.Match) -> str:
         before = text[match.start() - 1] if match.start() else ""
-        return "" if before in "。！？!?、「『（(" else "。"
+        return "" if not before or before in "。！？!?、「『（(" else "。"
 
     return re.sub(r"[ \t\u3000]*(?:\r\n|\r|\n)\s*", replace, text)
 
@@ -92,18 +92,18 @@ _URL = re.compile(
 def replace_links(text: str, url_phrase: str = URL_PHRASE) -> str:
     """Replace e-mail addresses and URLs by a phrase: nobody listens to a spelled URL."""
     text = _EMAIL.sub(EMAIL_PHRASE, text)
-    text = _URL.sub(url_phrase, text)
+    text = _URL.sub(lambda m: url_phrase, text)
     # 「ホームページ（https://…）」 would otherwise say the phrase twice.
     phrase = re.escape(url_phrase)
-    return re.sub(rf"{phrase}\s*[（(]\s*{phrase}\s*[)）]", url_phrase, text)
+    return re.sub(rf"{phrase}\s*[（(]\s*{phrase}\s*[)）]", lambda m: url_phrase, text)
 
 
 # --- phone numbers and postal codes -------------------------------------------------
 
 _SEP = rf"\s*[{DASHES}(（)）]\s*"
 _PHONE = re.compile(
-    rf"(?<![\d{DASHES}])(?P<open>[(（]\s*)?(?P<a>0\d{{1,4}})(?P<s1>{_SEP})"
-    rf"(?P<b>\d{{1,4}}){_SEP}(?P<c>\d{{3,4}})(?![\d{DASHES}])"
+    rf"(?<![\d\-])(?P<open>[(（]\s*)?(?P<a>0\d{{1,4}})(?P<s1>{_SEP})"
+    rf"(?P<b>\d{{1,4}}){_SEP}(?P<c>\d{{3,4}})(?![\d\-])"
 )
 _POSTAL = re.compile(rf"〒\s*(\d{{3}})\s*[{DASHES}]?\s*(\d{{4}})(?!\d)")
 _TEL = re.compile(r"(?<![A-Za-z])(TEL|Tel|tel|FAX|Fax|fax)\s*[.:]?\s*(?=[(（]?0)")
@@ -150,7 +150,9 @@ _YMD = re.compile(r"(?<![\d/.\-])((?:19|20)\d\d)([/.\-])(\d{1,2})\2(\d{1,2})(?![
 _MD = re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})(?![\d/])")
 _WEEKDAY_ITEM = r"[月火水木金土日祝休](?:曜日?)?"
 _WEEKDAY = re.compile(rf"(?<=\d日)\s*[(（]\s*({_WEEKDAY_ITEM}(?:[・,、]{_WEEKDAY_ITEM})*)\s*[)）]")
-_FIRST_DAY = re.compile(r"(?<![\d月第])1日$")
+_DAYNAME = r"(?:[月火水木金土日]曜日|祝日|休日)"
+# 「1日」 alone reads イチニチ (one day); as a date it must be ツイタチ.
+_FIRST_DAY = re.compile(rf"(?<![\d月第])1日(?= {_DAYNAME})")
 
 
 def _valid_day(month: str, day: str) -> bool:
@@ -171,25 +173,24 @@ def dates(text: str) -> str:
     text = _YMD.sub(lambda m: f"{m[1]}年{int(m[3])}月{int(m[4])}日"
                     if _valid_day(m[3], m[4]) else m[0], text)
     text = _MD.sub(lambda m: f"{int(m[1])}月{int(m[2])}日" if _valid_day(m[1], m[2]) else m[0], text)
-    # A weekday proves 「1日」 is a date, which Open JTalk would otherwise read イチニチ.
-    text = re.sub(rf"(?<![\d月第])1日(?={_WEEKDAY.pattern[8:]})", "ついたち", text)
-    return _WEEKDAY.sub(_weekdays, text)
+    text = _WEEKDAY.sub(_weekdays, text)
+    return _FIRST_DAY.sub("ついたち", text)  # a weekday proves it is a date
 
 
 # --- ranges and tildes -------------------------------------------------------------
 
-_DAYNAME = r"(?:[月火水木金土日]曜日|祝日|休日)"
 _UNIT = r"(?:年|月|日|時|分|秒)"
-_TERM = (rf"(?:午前|午後)?(?:\d+{_UNIT})+(?:ついたち)?(?: {_DAYNAME}(?:・{_DAYNAME})*)?"
-         rf"|ついたち(?: {_DAYNAME}(?:・{_DAYNAME})*)?")
+# Atomic, so that 「12時まで」 cannot shrink to 「12時」 and gain a second まで.
+_TERM = (rf"(?>(?:午前|午後)?(?:\d+{_UNIT})+|ついたち)(?> {_DAYNAME}(?:・{_DAYNAME})*)?")
 _RANGE = re.compile(rf"({_TERM})\s*[{TILDES}{DASHES}]+\s*({_TERM})(?!まで)")
 _UNTIL = re.compile(rf"(?:^|(?<=[\s、。（(「]))[{TILDES}]+\s*({_TERM})(?!まで)")
+_ONE_DAY = re.compile(r"(?<![\d月第])1日$")
 _TILDE = re.compile(rf"\s*[{TILDES}]+\s*")
 _KANA = re.compile(r"[\u3041-\u309f\u30a1-\u30ff]")
 
 
 def _range(match: re.Match) -> str:
-    start = _FIRST_DAY.sub("ついたち", match[1])
+    start = _ONE_DAY.sub("ついたち", match[1])
     return f"{start}から{match[2]}まで"
 
 
@@ -197,7 +198,8 @@ def _tilde(match: re.Match) -> str:
     text = match.string
     before = text[match.start() - 1] if match.start() else ""
     after = text[match.end()] if match.end() < len(text) else ""
-    if before in "" or before in "、。！？!?「『（(":
+    opener = not before or before in "、。！？!?「『（(" or match[0][0].isspace()
+    if opener and not match[0][-1].isspace():
         return "、"  # a decorative opener, as in 「～みんなで守ろう～」: a pause
     if _KANA.match(before) and after in "、。！？!?」』）)" + TILDES:
         return "ー"  # drawn-out speech: よろしくね～
@@ -223,9 +225,11 @@ def units(text: str) -> str:
     """25℃ -> 25度, 30mm -> 30ミリ, 60km/h -> 時速60キロ, 15m/s -> 秒速15メートル."""
     sign = {"-": "マイナス", "+": "プラス", None: ""}
     text = _CELSIUS.sub(lambda m: f"{sign[m[1]]}{m[2]}度", text)
-    text = re.sub(rf"({_NUM})\s*km/h\b", r"時速\1キロ", text)
-    text = re.sub(rf"({_NUM})\s*m/s\b", r"秒速\1メートル", text)
-    text = re.sub(rf"({_NUM})\s*mm/h\b", r"1時間に\1ミリ", text)
+    text = re.sub(rf"(?:時速)?({_NUM})\s*km/h(?![A-Za-z])", r"時速\1キロ", text)
+    # NHK: 「最大瞬間風速25メートル」, but 「秒速15メートル」 when nothing says it is a speed.
+    text = re.sub(rf"(風速|秒速)?({_NUM})\s*m/s(?![A-Za-z])",
+                  lambda m: f"{m[1] or '秒速'}{m[2]}メートル", text)
+    text = re.sub(rf"({_NUM})\s*mm/h(?![A-Za-z])", r"1時間に\1ミリ", text)
     return _UNIT_RE.sub(lambda m: m[1] + _UNITS[m[2]], text)
 
 

@@ -1,0 +1,148 @@
+"""The real output: one persistent PortAudio stream through sounddevice.
+
+The stream stays open while the station runs (opening a stream per item costs a
+second of set-up and drain). A supervisor thread reopens it when the device vanishes
+(unplugged, or the sound server restarted) and reports the output degraded meanwhile.
+"""
+
+import logging
+import threading
+import time
+
+import numpy as np
+
+from announcer.audio.base import HealthListener, Pull
+
+log = logging.getLogger(__name__)
+STALL = 1.0  # seconds without a callback while "active" means the device hung
+
+
+def _sd():
+    import sounddevice
+
+    return sounddevice
+
+
+def find_device(name: str) -> int | None:
+    """PortAudio's index of the first output whose name contains ``name``.
+
+    ``default`` means PortAudio's default output; None when nothing matches.
+    """
+    sd = _sd()
+    devices = sd.query_devices()
+    if name == "default":
+        index = sd.default.device[1]
+        if index is not None and index >= 0:
+            return index
+    for i, dev in enumerate(devices):
+        if dev["max_output_channels"] > 0 and name.lower() in dev["name"].lower():
+            return i
+    return None
+
+
+def list_devices() -> list[tuple[int, str, bool]]:
+    """(index, name, is_default) of every output PortAudio sees."""
+    sd = _sd()
+    default = sd.default.device[1]
+    return [(i, d["name"], i == default) for i, d in enumerate(sd.query_devices())
+            if d["max_output_channels"] > 0]
+
+
+class DeviceOutput:
+    def __init__(self, device: str = "default", rate: int = 48000, latency: float = 0.05,
+                 retry: float = 2.0, blocksize: int = 480):
+        self.device, self.rate, self.latency = device, rate, latency
+        self.retry, self.blocksize = retry, blocksize
+        self._stream = None
+        self._pull: Pull | None = None
+        self._on_health: HealthListener = lambda ok, detail: None
+        self._healthy = False
+        self._detail = "not started"
+        self._last_callback = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    @property
+    def detail(self) -> str:
+        return self._detail
+
+    def start(self, pull: Pull, on_health: HealthListener) -> None:
+        self._pull, self._on_health = pull, on_health
+        self._stop.clear()
+        self._open()  # first attempt inline so a working device is ready at return
+        self._thread = threading.Thread(target=self._supervise, name="audio-supervisor",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=3)
+        self._close()
+
+    def _set(self, ok: bool, detail: str) -> None:
+        changed = ok != self._healthy or detail != self._detail
+        self._healthy, self._detail = ok, detail
+        if changed:
+            (log.info if ok else log.error)("Audio output %s: %s", "ok" if ok else "degraded",
+                                            detail)
+            self._on_health(ok, detail)
+
+    def _callback(self, outdata, frames, _time, status) -> None:
+        self._last_callback = time.monotonic()
+        try:
+            block, _tag = self._pull(frames)
+            outdata[:, 0] = block
+        except Exception:  # never let the audio thread die; play silence instead
+            log.exception("playout pull failed")
+            outdata.fill(0)
+
+    def _open(self) -> None:
+        sd = _sd()
+        try:
+            sd._terminate()  # re-scan: the device may have appeared since the last try
+            sd._initialize()
+            index = find_device(self.device)
+            if index is None:
+                raise RuntimeError(f'no output device matching "{self.device}"')
+            stream = sd.OutputStream(device=index, samplerate=self.rate, channels=1,
+                                     dtype="float32", blocksize=self.blocksize,
+                                     latency=self.latency, callback=self._callback)
+            self._last_callback = time.monotonic()
+            stream.start()
+        except Exception as exc:
+            self._set(False, f"{self.device}: {exc}")
+            return
+        self._stream = stream
+        self._set(True, sd.query_devices(index)["name"])
+
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        # PortAudio can block in close when the server is gone: never wait on it long.
+        closer = threading.Thread(target=lambda: (stream.abort(), stream.close()),
+                                  name="audio-close", daemon=True)
+        closer.start()
+        closer.join(timeout=2)
+
+    def _alive(self) -> bool:
+        stream = self._stream
+        if stream is None:
+            return False
+        stalled = time.monotonic() - self._last_callback > STALL
+        return stream.active and not stalled
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.1):
+            if self._stream is not None and not self._alive():
+                self._close()
+                self._set(False, f"{self.device}: output stream stopped")
+            if self._stream is None:
+                if self._stop.wait(self.retry):
+                    return
+                self._open()

@@ -1,0 +1,80 @@
+"""The file output: writes what would have aired as WAV files, at real-time pace.
+
+For a machine without a sound card (and for checking a day's output by ear): each
+item on air becomes ``<data>/aired/YYYYmmdd-HHMMSS-<tag>.wav``.
+"""
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+import wave
+from pathlib import Path
+
+from announcer.audio.base import HealthListener, Pull
+from announcer.cache import to_int16
+
+log = logging.getLogger(__name__)
+
+
+class FileOutput:
+    def __init__(self, folder: Path, rate: int = 48000, blocksize: int = 480, tz=None):
+        self.folder, self.rate, self.blocksize, self.tz = folder, rate, blocksize, tz
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wav = None
+        self._tag = None
+        self.files: list[Path] = []
+
+    healthy = True
+
+    @property
+    def detail(self) -> str:
+        return f"file: {self.folder}"
+
+    def start(self, pull: Pull, on_health: HealthListener) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, args=(pull,), name="file-output",
+                                        daemon=True)
+        self._thread.start()
+        on_health(True, self.detail)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=3)
+        self._switch(None)
+
+    def _switch(self, tag: str | None) -> None:
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
+        self._tag = tag
+        if tag is None:
+            return
+        stamp = dt.datetime.now(self.tz).strftime("%Y%m%d-%H%M%S")
+        path = self.folder / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.wav"
+        self._wav = wave.open(str(path), "wb")
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(self.rate)
+        self.files.append(path)
+        log.info("Writing %s", path)
+
+    def _run(self, pull: Pull) -> None:
+        period = self.blocksize / self.rate
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            block, tag = pull(self.blocksize)
+            if tag != self._tag:
+                self._switch(tag)
+            if self._wav is not None:
+                self._wav.writeframes(to_int16(block).tobytes())
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:  # fell far behind (suspend?): resync instead of racing
+                next_at = time.monotonic()

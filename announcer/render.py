@@ -1,0 +1,139 @@
+"""Audio assembly: speech, chimes, silence and loudness, as float32 blocks.
+
+Every piece (each sentence, each chime) is normalized to the station's loudness target
+on its own, so a program airs at a steady −24 LKFS even when it is streamed sentence by
+sentence (emergencies) and never needs a second pass over the whole (notices).
+Sample peaks are held at the ceiling (−1 dBFS) by clipping after the gain.
+"""
+
+import logging
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyloudnorm
+from scipy.signal import resample_poly
+
+from announcer.speech.pool import SpeechError, SpeechPool
+from announcer.text.script import Sentence
+from announcer.voices import Voice
+
+log = logging.getLogger(__name__)
+MIN_MEASURE = 0.4  # pyloudnorm needs at least one 400 ms gating block
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    rate: int = 48000
+    loudness: float = -24.0  # LKFS
+    peak: float = -1.0  # dBFS, sample peak ceiling
+    head: float = 0.3  # seconds of silence before
+    tail: float = 0.3  # seconds of silence after
+    chime_gap: float = 0.35  # between a chime and the speech
+
+
+class Loudness:
+    def __init__(self, settings: RenderSettings):
+        self.s = settings
+        self.meter = pyloudnorm.Meter(settings.rate)
+        self.ceiling = 10 ** (settings.peak / 20)
+
+    def measure(self, x: np.ndarray) -> float:
+        if len(x) < MIN_MEASURE * self.s.rate:
+            x = np.concatenate([x, np.zeros(int(MIN_MEASURE * self.s.rate) - len(x), x.dtype)])
+        return float(self.meter.integrated_loudness(x.astype(np.float64)))
+
+    def normalize(self, x: np.ndarray, offset_db: float = 0.0) -> np.ndarray:
+        """Gain ``x`` to the target (+offset), then clip sample peaks at the ceiling."""
+        level = self.measure(x)
+        if not np.isfinite(level):
+            return x.astype(np.float32)
+        gain = 10 ** ((self.s.loudness + offset_db - level) / 20)
+        return np.clip(x * gain, -self.ceiling, self.ceiling).astype(np.float32)
+
+
+def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return x.astype(np.float32)
+    g = np.gcd(rate, target)
+    return resample_poly(x, target // g, rate // g).astype(np.float32)
+
+
+def silence(seconds: float, rate: int) -> np.ndarray:
+    return np.zeros(int(round(seconds * rate)), np.float32)
+
+
+class Renderer:
+    """Turns sentences into normalized audio, synthesizing ahead on every worker."""
+
+    def __init__(self, pool: SpeechPool, settings: RenderSettings, workers: int = 2):
+        self.pool = pool
+        self.s = settings
+        self.loud = Loudness(settings)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth")
+        self.lookahead = workers + 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def sentence_audio(self, sentence: Sentence, voice: Voice) -> np.ndarray:
+        """One sentence, normalized; empty if it could not be synthesized (logged)."""
+        try:
+            raw, rate = self.pool.synthesize(sentence.text, voice.params)
+        except SpeechError as exc:
+            log.error("Skipped a sentence that could not be synthesized: %r (%s)",
+                      sentence.text[:40], exc)
+            return np.zeros(0, np.float32)
+        if raw.size == 0:
+            return raw
+        return self.loud.normalize(resample(raw, rate, self.s.rate), voice.volume)
+
+    def speech(self, sentences: list[Sentence], voice: Voice) -> Iterator[np.ndarray]:
+        """Yield each sentence's audio followed by its pause, in order.
+
+        Later sentences are synthesized while earlier ones are consumed, at most
+        ``lookahead`` ahead, so memory stays bounded whatever the text's length.
+        """
+        pending: deque[tuple[Sentence, Future]] = deque()
+        todo = iter(sentences)
+        for s in todo:
+            pending.append((s, self._executor.submit(self.sentence_audio, s, voice)))
+            if len(pending) >= self.lookahead:
+                break
+        while pending:
+            sentence, future = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, self._executor.submit(self.sentence_audio, nxt, voice)))
+            audio = future.result()
+            if audio.size:
+                yield audio
+                if pending:
+                    yield silence(getattr(voice.pauses, sentence.pause), self.s.rate)
+
+    def program(self, sentences: list[Sentence], voice: Voice, *, pre=None, post=None,
+                head: bool = True) -> Iterator[np.ndarray]:
+        """A whole item: [head silence] [pre chime] speech [post chime] tail silence."""
+        if head:
+            yield silence(self.s.head, self.s.rate)
+        if pre is not None:
+            yield pre
+            yield silence(self.s.chime_gap, self.s.rate)
+        yield from self.speech(sentences, voice)
+        if post is not None:
+            yield silence(self.s.chime_gap, self.s.rate)
+            yield post
+        yield silence(self.s.tail, self.s.rate)
+
+
+def load_clip(path: Path, rate: int) -> np.ndarray:
+    """Any audio file pydub (ffmpeg) reads, as mono float32 at ``rate``, untouched otherwise."""
+    from pydub import AudioSegment
+
+    seg = AudioSegment.from_file(str(path)).set_channels(1)
+    samples = np.array(seg.get_array_of_samples(), dtype=np.float32)
+    samples /= float(1 << (8 * seg.sample_width - 1))
+    return resample(samples, seg.frame_rate, rate)

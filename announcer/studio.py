@@ -1,0 +1,135 @@
+"""The studio: from a script to the audio that goes on air.
+
+It joins text preparation, the reading dictionary, voice presets, chimes, synthesis and
+the render cache behind a few calls the daemon, the web page and the CLI share, so a
+notice sounds the same whichever of them produced it.
+"""
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from announcer.cache import RenderCache, cache_key
+from announcer.config import Config
+from announcer.errors import ConfigError
+from announcer.render import Renderer, RenderSettings, load_clip, silence
+from announcer.speech.pool import SpeechPool
+from announcer.text import userdict
+from announcer.text.script import Sentence, script_sentences
+from announcer.voices import Voice, load_voices
+
+log = logging.getLogger(__name__)
+DRILL_PREFIX = "これは訓練です。"
+
+
+def render_settings(config: Config) -> RenderSettings:
+    return RenderSettings(rate=config.audio.rate, loudness=config.audio.loudness,
+                          peak=config.audio.peak, head=config.playout.head_silence,
+                          tail=config.playout.tail_silence)
+
+
+class Studio:
+    def __init__(self, config: Config):
+        self.config = config
+        self.settings = render_settings(config)
+        self.voices: dict[str, Voice] = load_voices(config.paths.voices)
+        if config.speech.voice not in self.voices:
+            raise ConfigError(f"{config.path}: speech.voice: 声のプリセット "
+                              f'"{config.speech.voice}" が {config.paths.voices} にありません')
+        self.dict_path = config.paths.data / "dict" / "user.dic"
+        self.dict_version = ""
+        self.pool = SpeechPool(config.speech.workers)
+        self.renderer = Renderer(self.pool, self.settings, config.speech.workers)
+        self.cache = RenderCache(config.paths.data / "cache")
+        self.pre = self._clip(config.chimes.pre, normalize=True)
+        self.post = self._clip(config.chimes.post, normalize=True)
+        self.signal_start = self._clip(config.emergency.signal_start, normalize=False)
+        self.signal_stop = self._clip(config.emergency.signal_stop, normalize=False)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self.reload_dictionary()
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.renderer.close()
+        self.pool.stop()
+
+    def reload_dictionary(self) -> str:
+        """Compile ``voices/dict/*.csv`` (checked before swap-in) and use it from now on."""
+        paths = sorted((self.config.paths.voices / "dict").glob("*.csv"))
+        if not paths:
+            self.pool.userdict, self.dict_version = None, ""
+            return ""
+        self.dict_path.parent.mkdir(parents=True, exist_ok=True)
+        version = userdict.dictionary_version(userdict.load_entries(paths))
+        stamp = self.dict_path.with_suffix(".version")
+        if not (self.dict_path.exists() and stamp.exists() and stamp.read_text() == version):
+            version = userdict.compile_dictionary(paths, self.dict_path)
+            stamp.write_text(version)
+        self.pool.userdict, self.dict_version = str(self.dict_path), version
+        return version
+
+    def _clip(self, path: Path | None, *, normalize: bool) -> np.ndarray | None:
+        if path is None:
+            return None
+        full = path if path.is_absolute() else self.config.paths.voices / path
+        try:
+            clip = load_clip(full, self.settings.rate)
+        except Exception as exc:  # a broken chime must not stop the station
+            log.error("Cannot load %s: %s; airing without it", full, exc)
+            return None
+        return self.renderer.loud.normalize(clip) if normalize else clip
+
+    # -- scripts ---------------------------------------------------------------------
+    def voice(self, voice_id: str | None) -> Voice:
+        return self.voices.get(voice_id or self.config.speech.voice) or \
+            self.voices[self.config.speech.voice]
+
+    def sentences(self, text: str, *, repeat: int = 1, drill: bool = False) -> list[Sentence]:
+        return script_sentences(text, repeat=repeat, prefix=DRILL_PREFIX if drill else "",
+                                url_phrase=self.config.speech.url_phrase)
+
+    def reading(self, text: str, *, accent: bool = False) -> str:
+        """The katakana the listener will hear, after normalization and dictionaries."""
+        sentences = self.sentences(text)
+        sep = "、" if accent else ""
+        return sep.join(self.pool.reading(s.text, accent=accent) for s in sentences)
+
+    # -- programs --------------------------------------------------------------------
+    def notice_program(self, text: str, *, voice: str | None = None, chime: bool = True,
+                       repeat: int = 1) -> Iterator[np.ndarray]:
+        sentences = self.sentences(text, repeat=repeat)
+        return self.renderer.program(sentences, self.voice(voice),
+                                     pre=self.pre if chime else None,
+                                     post=self.post if chime else None)
+
+    def notice_key(self, text: str, *, voice: str | None = None, chime: bool = True,
+                   repeat: int = 1) -> str:
+        return cache_key(text=text, voice=self.voice(voice).cache_key(), chime=chime,
+                         repeat=repeat, dict=self.dict_version, settings=vars(self.settings),
+                         url=self.config.speech.url_phrase,
+                         chimes=[str(self.config.chimes.pre), str(self.config.chimes.post)])
+
+    def render_notice(self, text: str, **kw) -> np.ndarray:
+        """The notice's audio from the cache, rendering it first if needed (memory map)."""
+        key = self.notice_key(text, **kw)
+        cached = self.cache.load(key)
+        if cached is None:
+            cached = self.cache.store(key, self.notice_program(text, **kw))
+        return cached
+
+    def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
+                         drill: bool = False) -> Iterator[np.ndarray]:
+        """An emergency bulletin, streamed: no head silence, station signals untouched."""
+        sentences = self.sentences(text, repeat=repeat, drill=drill)
+        if self.signal_start is not None:
+            yield self.signal_start
+        yield from self.renderer.program(sentences, self.voice(None), head=False,
+                                         pre=self.pre if chime else None,
+                                         post=self.post if chime else None)
+        if self.signal_stop is not None:
+            yield self.signal_stop
+            yield silence(self.settings.tail, self.settings.rate)
