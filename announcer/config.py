@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from announcer.clock import TOKYO
-from announcer.yamlfile import (Invalid, Problems, Section, boolean, integer, number,
+from announcer.yamlfile import (Invalid, Problems, Section, boolean, integer, number, preset,
                                 read_node, suggest, text)
 
 
@@ -115,13 +115,6 @@ def _path(node) -> Path:
     return Path(text(node)).expanduser()
 
 
-def _preset(node) -> str:
-    name = text(node)
-    if "/" in name or "\\" in name or name.startswith("."):
-        raise Invalid(f'声の名前に「/」や先頭の「.」は使えません: "{name}"')
-    return name
-
-
 def _seconds(lo: float, hi: float) -> Callable[[Any], dt.timedelta]:
     as_number = number(lo, hi)
     return lambda node: dt.timedelta(seconds=as_number(node))
@@ -139,7 +132,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
         "host": text, "port": integer(1, 65535), "secret_key_file": _path,
     }, ("secret_key_file",)),
     "speech": (SpeechConfig, {
-        "voice": _preset, "url_phrase": text, "workers": integer(1, 4),
+        "voice": preset, "url_phrase": text, "workers": integer(1, 4),
     }, ()),
     "chimes": (ChimesConfig, {"pre": _path, "post": _path}, ("pre", "post")),
     "playout": (PlayoutConfig, {

@@ -13,7 +13,7 @@ from yaml.nodes import MappingNode, SequenceNode
 
 from announcer.errors import ConfigError
 from announcer.yamlfile import (Invalid, Problems, Section, boolean, choice, integer, items,
-                                number, read_node, suggest, text)
+                                number, preset, read_node, suggest, text)
 
 HOLIDAY_RULES = ("any", "skip", "only")
 MAX_TEXT = 5000
@@ -121,13 +121,6 @@ def _notice_text(node) -> str:
     return value
 
 
-def _voice(node) -> str:
-    value = text(node)
-    if "/" in value or "\\" in value or value.startswith("."):
-        raise Invalid(f'声の名前に「/」や先頭の「.」は使えません: "{value}"')
-    return value
-
-
 def _seconds(node) -> dt.timedelta:
     return dt.timedelta(seconds=number(0, 86400)(node))
 
@@ -189,7 +182,7 @@ def _notice(sec: Section, default_grace: dt.timedelta) -> Notice | None:
         times=_times(sec),
         days=_days(sec),
         title=sec.get("title", text, notice_id),
-        voice=sec.get("voice", _voice, nullable=True),
+        voice=sec.get("voice", preset, nullable=True),
         chime=sec.get("chime", boolean, True),
         holidays=sec.get("holidays", choice(HOLIDAY_RULES), "any"),
         start=start,
@@ -225,7 +218,8 @@ def load_notice_file(path: Path, *, default_grace: dt.timedelta) -> list[Notice]
         if not isinstance(node, MappingNode):
             problems.add(node, f"notices[{i}]", "お知らせは「id:」「text:」「times:」などの表で書いてください")
             continue
-        notice = _notice(Section(node, f"notices[{i}]", problems, _NOTICE_KEYS), default_grace)
+        sec = Section(node, f"notices[{i}]", problems, _NOTICE_KEYS)
+        notice = _notice(sec, default_grace)
         if notice and notice.id in first:
             problems.add(sec.node_of("id"), f"notices[{i}].id",
                          f'id "{notice.id}" は {first[notice.id].source} でも使われています')

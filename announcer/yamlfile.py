@@ -196,6 +196,14 @@ def text(node: Node) -> str:
     return node.value
 
 
+def preset(node: Node) -> str:
+    """A name looked up in a directory (a voice preset): no path separators, no dot files."""
+    name = text(node)
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise Invalid(f'名前に「/」や先頭の「.」は使えません: "{name}"')
+    return name
+
+
 def boolean(node: Node) -> bool:
     value = construct(node) if isinstance(node, ScalarNode) else None
     if not isinstance(value, bool):

@@ -1,0 +1,222 @@
+"""The playout engine: the one thing that decides what the output plays.
+
+The output's audio thread calls ``pull(frames)``; everything else (the scheduler, the
+web page, the CLI) only enqueues or cancels items. Decisions in ``pull`` are quick and
+never block, events (started, ended) are handed to a listener thread that may do I/O.
+
+Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2),
+then earlier ``not_before``, then arrival; an item with ``interrupt`` cuts into a
+lower-priority item on air with a short fade; a cut item is never resumed.
+"""
+
+import itertools
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EMERGENCY, MANUAL, NOTICE = 0, 1, 2
+FADE_CUT = 0.05  # seconds: cutting into a notice for an emergency
+FADE_STOP = 0.12  # seconds: staff pressed stop
+FADE_SHUTDOWN = 0.5
+
+
+@dataclass(eq=False)
+class Item:
+    kind: str  # "notice" | "bulletin"
+    id: str
+    source: object  # ArraySource | StreamSource
+    priority: int = NOTICE
+    title: str = ""
+    interrupt: bool = False
+    not_before: float = 0.0  # clock.monotonic() at which it may start
+    deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
+    scheduled_at: object = None  # aware datetime, for the as-run log
+    meta: dict = field(default_factory=dict)
+    seq: int = 0
+    started_at: object = None
+
+    @property
+    def tag(self) -> str:
+        return f"{self.kind}-{self.id}"
+
+    def sort_key(self):
+        return (self.priority, self.not_before, self.seq)
+
+
+Listener = Callable[[str, Item, dict], None]  # (event, item, info)
+
+
+class Engine:
+    def __init__(self, clock, rate: int = 48000, listener: Listener | None = None):
+        self.clock, self.rate = clock, rate
+        self.listener = listener or (lambda event, item, info: None)
+        self._lock = threading.Lock()
+        self._queue: list[Item] = []
+        self._current: Item | None = None
+        self._fade_left = 0
+        self._fade_len = 0
+        self._end_status = "aired"
+        self._seq = itertools.count()
+        self._events: queue.Queue = queue.Queue()
+        self._output_ok = True
+        self._thread = threading.Thread(target=self._deliver, name="playout-events", daemon=True)
+        self._thread.start()
+
+    # -- called by producers --------------------------------------------------------
+    def enqueue(self, item: Item) -> None:
+        with self._lock:
+            item.seq = next(self._seq)
+            self._queue.append(item)
+            self._queue.sort(key=Item.sort_key)
+
+    def cancel(self, kind: str, item_id: str, status: str = "cancelled") -> bool:
+        """Take an item off air (short fade) or out of the queue. True if found."""
+        with self._lock:
+            if self._current and (self._current.kind, self._current.id) == (kind, item_id):
+                self._begin_fade(FADE_STOP, status)
+                return True
+            for item in self._queue:
+                if (item.kind, item.id) == (kind, item_id):
+                    self._queue.remove(item)
+                    self._emit("end", item, status=status, never_started=True)
+                    return True
+        return False
+
+    def fade_out_all(self, status: str = "interrupted") -> None:
+        """For shutdown: fade the item on air; queued items stay unaired (not logged)."""
+        with self._lock:
+            self._queue.clear()
+            if self._current:
+                self._begin_fade(FADE_SHUTDOWN, status)
+
+    def on_air(self) -> Item | None:
+        return self._current
+
+    def queued(self) -> list[Item]:
+        with self._lock:
+            return list(self._queue)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._current is None and not self._queue
+
+    # -- called by the output -------------------------------------------------------
+    def output_health(self, ok: bool, detail: str) -> None:
+        with self._lock:
+            self._output_ok = ok
+            if not ok and self._current is not None:
+                self._finish("failed", detail=f"output lost: {detail}")
+
+    def pull(self, frames: int) -> tuple[np.ndarray, str | None]:
+        out = np.zeros(frames, np.float32)
+        with self._lock:
+            filled = 0
+            while filled < frames:
+                if self._current is None and not self._start_next():
+                    break
+                self._check_preemption()
+                chunk = self._current.source.read(frames - filled)
+                if self._fade_len:
+                    chunk = self._apply_fade(chunk)
+                if len(chunk) == 0:
+                    if self._fade_len and (not self._fade_left or self._current.source.done):
+                        self._finish(self._end_status)
+                    elif self._fade_len:
+                        break
+                    elif self._current.source.done:
+                        self._finish("failed" if getattr(self._current.source, "error", None)
+                                     else "aired")
+                    else:
+                        break  # a stream not ready yet: silence for the rest of the block
+                    continue
+                out[filled:filled + len(chunk)] = chunk
+                filled += len(chunk)
+            tag = self._current.tag if self._current else None
+        return out, tag
+
+    def tick(self) -> None:
+        """Housekeeping (every ~100 ms): drop queued items whose deadline passed."""
+        now = self.clock.monotonic()
+        with self._lock:
+            for item in [i for i in self._queue if i.deadline is not None and now > i.deadline]:
+                self._queue.remove(item)
+                status = "failed" if not self._output_ok else "missed"
+                self._emit("end", item, status=status, never_started=True,
+                           detail="device unavailable" if not self._output_ok else "too late")
+
+    # -- internals (lock held) ------------------------------------------------------
+    def _ready(self) -> Item | None:
+        now = self.clock.monotonic()
+        for item in self._queue:
+            if item.not_before <= now:
+                return item
+        return None
+
+    def _start_next(self) -> bool:
+        item = self._ready()
+        if item is None:
+            return False
+        self._queue.remove(item)
+        self._current, self._fade_left, self._fade_len = item, 0, 0
+        item.started_at = self.clock.now()
+        self._emit("start", item, at=item.started_at)
+        return True
+
+    def _check_preemption(self) -> None:
+        if self._fade_left or self._fade_len:
+            return
+        first = self._ready()
+        if first and first.interrupt and first.priority < self._current.priority:
+            self._begin_fade(FADE_CUT, "interrupted")
+
+    def _begin_fade(self, seconds: float, status: str) -> None:
+        if self._fade_len:  # already fading: never restart the ramp, just retarget
+            self._end_status = status
+            return
+        self._fade_len = self._fade_left = max(1, int(seconds * self.rate))
+        self._end_status = status
+
+    def _apply_fade(self, chunk: np.ndarray) -> np.ndarray:
+        chunk = chunk[: self._fade_left]
+        done = self._fade_len - self._fade_left
+        gains = 1.0 - (np.arange(done, done + len(chunk)) / self._fade_len)
+        self._fade_left -= len(chunk)
+        return (chunk * gains).astype(np.float32)
+
+    def _finish(self, status: str, detail: str = "") -> None:
+        item, self._current = self._current, None
+        self._fade_left = self._fade_len = 0
+        item.source.close()
+        self._emit("end", item, status=status, at=self.clock.now(), detail=detail)
+
+    def _emit(self, event: str, item: Item, **info) -> None:
+        self._events.put((event, item, info))
+
+    def _deliver(self) -> None:
+        while True:
+            event, item, info = self._events.get()
+            if event == "stop":
+                return
+            if event == "call":
+                info["done"].set()
+                continue
+            try:
+                self.listener(event, item, info)
+            except Exception:
+                log.exception("playout listener failed on %s %s", event, item.tag)
+
+    def close(self) -> None:
+        self._events.put(("stop", None, {}))
+        self._thread.join(timeout=2)
+
+    def drain_events(self, timeout: float = 2.0) -> None:
+        """Wait until every event emitted so far has been delivered (tests, shutdown)."""
+        done = threading.Event()
+        self._events.put(("call", None, {"done": done}))
+        done.wait(timeout)

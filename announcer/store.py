@@ -1,0 +1,175 @@
+"""SQLite storage: the as-run log, accepted bulletins, and the daemon's heartbeat.
+
+WAL with ``synchronous=FULL``: a row is on disk when ``commit`` returns, which is what
+lets the web page acknowledge a bulletin only once it would survive a power cut.
+Times are stored as ISO 8601 strings with their UTC offset.
+"""
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS airlog (
+    rowid INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,            -- notice | bulletin
+    id TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    scheduled_at TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('aired','interrupted','missed','failed','cancelled')),
+    detail TEXT NOT NULL DEFAULT '',
+    day TEXT NOT NULL              -- station-local date of scheduled_at or started_at
+);
+CREATE INDEX IF NOT EXISTS airlog_day ON airlog(day);
+CREATE INDEX IF NOT EXISTS airlog_item ON airlog(kind, id, scheduled_at);
+CREATE TABLE IF NOT EXISTS bulletins (
+    id TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    options TEXT NOT NULL,         -- JSON: repeat, interrupt, chime, test
+    state TEXT NOT NULL,           -- queued | on_air | aired | cancelled | expired | failed
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    created_by TEXT NOT NULL DEFAULT '',
+    request_key TEXT UNIQUE,       -- idempotency: a double submit returns the first
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+OPEN_STATES = ("queued", "on_air")
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat(timespec="milliseconds") if t else None
+
+
+class Store:
+    def __init__(self, path: Path, tz):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.tz = path, tz
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        with self._lock:
+            self.db.executescript(SCHEMA)
+        self.extend_schema()
+
+    def extend_schema(self) -> None:
+        """Hook for tables other modules own (accounts, audit)."""
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def execute(self, sql: str, args=()) -> sqlite3.Cursor:
+        with self._lock:
+            return self.db.execute(sql, args)
+
+    def query(self, sql: str, args=()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def _day(self, *times: dt.datetime | None) -> str:
+        t = next(x for x in times if x is not None)
+        return t.astimezone(self.tz).date().isoformat()
+
+    # -- as-run log ------------------------------------------------------------------
+    def airing_started(self, kind, item_id, title, scheduled_at, started_at) -> int:
+        """Insert the row of an airing that began. Until it ends it reads ``interrupted``:
+        if the daemon dies mid-item, that is exactly what happened."""
+        cur = self.execute(
+            "INSERT INTO airlog(kind,id,title,scheduled_at,started_at,status,day)"
+            " VALUES (?,?,?,?,?, 'interrupted', ?)",
+            (kind, item_id, title, iso(scheduled_at), iso(started_at),
+             self._day(scheduled_at, started_at)))
+        return cur.lastrowid
+
+    def airing_ended(self, rowid: int, status: str, ended_at, detail: str = "") -> None:
+        self.execute("UPDATE airlog SET status=?, ended_at=?, detail=? WHERE rowid=?",
+                     (status, iso(ended_at), detail, rowid))
+
+    def airing_record(self, kind, item_id, title, scheduled_at, status, detail="",
+                      at: dt.datetime | None = None) -> int:
+        """A row for an item that never started (missed, failed, cancelled)."""
+        cur = self.execute(
+            "INSERT INTO airlog(kind,id,title,scheduled_at,status,detail,day)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (kind, item_id, title, iso(scheduled_at), status, detail,
+             self._day(scheduled_at, at)))
+        return cur.lastrowid
+
+    def airlog(self, day: dt.date | None = None, month: str | None = None) -> list[dict]:
+        if month:
+            rows = self.query("SELECT * FROM airlog WHERE day LIKE ? ORDER BY rowid",
+                              (f"{month}-%",))
+        else:
+            rows = self.query("SELECT * FROM airlog WHERE day=? ORDER BY rowid",
+                              (day.isoformat(),))
+        return [dict(r) for r in rows]
+
+    def has_airing(self, kind: str, item_id: str, scheduled_at: dt.datetime) -> bool:
+        return bool(self.query(
+            "SELECT 1 FROM airlog WHERE kind=? AND id=? AND scheduled_at=? LIMIT 1",
+            (kind, item_id, iso(scheduled_at))))
+
+    def unfinished_notices(self) -> list[dict]:
+        """Notice airings that started but never ended: the daemon died under them."""
+        return [dict(r) for r in self.query(
+            "SELECT * FROM airlog WHERE kind='notice' AND status='interrupted'"
+            " AND ended_at IS NULL AND detail=''")]
+
+    def mark_resolved(self, rowid: int, detail: str) -> None:
+        self.execute("UPDATE airlog SET detail=? WHERE rowid=?", (detail, rowid))
+
+    # -- bulletins -------------------------------------------------------------------
+    def add_bulletin(self, bid: str, text: str, options: dict, now: dt.datetime,
+                     expires_at: dt.datetime | None, created_by: str = "",
+                     request_key: str | None = None) -> tuple[str, bool]:
+        """Commit a bulletin durably; returns (id, created). A repeated ``request_key``
+        returns the first bulletin's id with created=False (double submit)."""
+        with self._lock:
+            if request_key:
+                row = self.query("SELECT id FROM bulletins WHERE request_key=?", (request_key,))
+                if row:
+                    return row[0]["id"], False
+            self.execute(
+                "INSERT INTO bulletins(id,text,options,state,created_at,expires_at,created_by,"
+                "request_key,updated_at) VALUES (?,?,?,'queued',?,?,?,?,?)",
+                (bid, text, json.dumps(options), iso(now), iso(expires_at), created_by,
+                 request_key, iso(now)))
+        return bid, True
+
+    def set_bulletin_state(self, bid: str, state: str, now: dt.datetime) -> None:
+        self.execute("UPDATE bulletins SET state=?, updated_at=? WHERE id=?",
+                     (state, iso(now), bid))
+
+    def bulletin(self, bid: str) -> dict | None:
+        rows = self.query("SELECT * FROM bulletins WHERE id=?", (bid,))
+        return _bulletin(rows[0]) if rows else None
+
+    def open_bulletins(self) -> list[dict]:
+        rows = self.query("SELECT * FROM bulletins WHERE state IN ('queued','on_air')"
+                          " ORDER BY created_at")
+        return [_bulletin(r) for r in rows]
+
+    # -- heartbeat -------------------------------------------------------------------
+    def set_state(self, key: str, value: str) -> None:
+        self.execute("INSERT INTO state(key,value) VALUES (?,?)"
+                     " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    def get_state(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM state WHERE key=?", (key,))
+        return rows[0]["value"] if rows else None
+
+
+def _bulletin(row: sqlite3.Row) -> dict:
+    d = dict(row)
+    d.update(json.loads(d.pop("options")))
+    return d
