@@ -73,16 +73,21 @@ class Renderer:
         self.pool = pool
         self.s = settings
         self.loud = Loudness(settings)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth")
+        # Emergencies get threads of their own so they never queue behind a pre-render.
+        self._executors = {
+            False: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth"),
+            True: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth-urgent"),
+        }
         self.lookahead = workers + 1
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
 
-    def sentence_audio(self, sentence: Sentence, voice: Voice) -> np.ndarray:
+    def sentence_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False) -> np.ndarray:
         """One sentence, normalized; empty if it could not be synthesized (logged)."""
         try:
-            raw, rate = self.pool.synthesize(sentence.text, voice.params)
+            raw, rate = self.pool.synthesize(sentence.text, voice.params, urgent)
         except SpeechError as exc:
             log.error("Skipped a sentence that could not be synthesized: %r (%s)",
                       sentence.text[:40], exc)
@@ -91,23 +96,25 @@ class Renderer:
             return raw
         return self.loud.normalize(resample(raw, rate, self.s.rate), voice.volume)
 
-    def speech(self, sentences: list[Sentence], voice: Voice) -> Iterator[np.ndarray]:
+    def speech(self, sentences: list[Sentence], voice: Voice,
+               urgent: bool = False) -> Iterator[np.ndarray]:
         """Yield each sentence's audio followed by its pause, in order.
 
         Later sentences are synthesized while earlier ones are consumed, at most
         ``lookahead`` ahead, so memory stays bounded whatever the text's length.
         """
         pending: deque[tuple[Sentence, Future]] = deque()
+        submit = self._executors[urgent].submit
         todo = iter(sentences)
         for s in todo:
-            pending.append((s, self._executor.submit(self.sentence_audio, s, voice)))
+            pending.append((s, submit(self.sentence_audio, s, voice, urgent)))
             if len(pending) >= self.lookahead:
                 break
         while pending:
             sentence, future = pending.popleft()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append((nxt, self._executor.submit(self.sentence_audio, nxt, voice)))
+                pending.append((nxt, submit(self.sentence_audio, nxt, voice, urgent)))
             audio = future.result()
             if audio.size:
                 yield audio
@@ -115,14 +122,14 @@ class Renderer:
                     yield silence(getattr(voice.pauses, sentence.pause), self.s.rate)
 
     def program(self, sentences: list[Sentence], voice: Voice, *, pre=None, post=None,
-                head: bool = True) -> Iterator[np.ndarray]:
+                head: bool = True, urgent: bool = False) -> Iterator[np.ndarray]:
         """A whole item: [head silence] [pre chime] speech [post chime] tail silence."""
         if head:
             yield silence(self.s.head, self.s.rate)
         if pre is not None:
             yield pre
             yield silence(self.s.chime_gap, self.s.rate)
-        yield from self.speech(sentences, voice)
+        yield from self.speech(sentences, voice, urgent)
         if post is not None:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post

@@ -127,7 +127,7 @@ class Studio:
         sentences = self.sentences(text, repeat=repeat, drill=drill)
         if self.signal_start is not None:
             yield self.signal_start
-        yield from self.renderer.program(sentences, self.voice(None), head=False,
+        yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=True,
                                          pre=self.pre if chime else None,
                                          post=self.post if chime else None)
         if self.signal_stop is not None:

@@ -5,9 +5,10 @@ or a hang costs a restart of that worker and one retry of the request; a request
 crashes twice is given up as unspeakable, and the caller carries on.
 """
 
+import heapq
+import itertools
 import logging
 import os
-import queue
 import subprocess
 import sys
 import threading
@@ -88,10 +89,11 @@ class SpeechPool:
 
     def __init__(self, workers: int = 2, userdict: str | None = None):
         self.userdict = userdict
-        self._idle: queue.Queue[WorkerProcess] = queue.Queue()
         self._all = [WorkerProcess() for _ in range(workers)]
-        for w in self._all:
-            self._idle.put(w)
+        self._idle = list(self._all)
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
+        self._tickets = itertools.count()
         self.crashes = 0
 
     def start(self) -> None:
@@ -103,9 +105,25 @@ class SpeechPool:
         for w in self._all:
             w.stop()
 
-    def _call(self, header: dict) -> tuple[dict, bytes]:
+    def _checkout(self, priority: int) -> WorkerProcess:
+        """A free worker; urgent callers (lower priority number) are served first."""
+        ticket = (priority, next(self._tickets))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+            self._cond.wait_for(lambda: self._idle and self._waiting[0] == ticket)
+            heapq.heappop(self._waiting)
+            worker = self._idle.pop()
+            self._cond.notify_all()
+            return worker
+
+    def _checkin(self, worker: WorkerProcess) -> None:
+        with self._cond:
+            self._idle.append(worker)
+            self._cond.notify_all()
+
+    def _call(self, header: dict, priority: int = 1) -> tuple[dict, bytes]:
         header = dict(header, userdict=self.userdict)
-        worker = self._idle.get()
+        worker = self._checkout(priority)
         try:
             for attempt in (1, 2):
                 try:
@@ -118,17 +136,21 @@ class SpeechPool:
                     if attempt == 2:
                         raise
         finally:
-            self._idle.put(worker)
+            self._checkin(worker)
         if not reply.get("ok"):
             raise SpeechError(reply.get("error", "synthesis failed"))
         return reply, payload
 
-    def synthesize(self, text: str, voice: VoiceParams) -> tuple[np.ndarray, int]:
-        """Float32 samples in -1..1 and their rate; empty when nothing was speakable."""
+    def synthesize(self, text: str, voice: VoiceParams,
+                   urgent: bool = False) -> tuple[np.ndarray, int]:
+        """Float32 samples in -1..1 and their rate; empty when nothing was speakable.
+
+        ``urgent`` (emergency bulletins) jumps ahead of every waiting non-urgent call.
+        """
         reply, payload = self._call({
             "op": "tts", "text": text, "htsvoice": voice.htsvoice,
             "speed": voice.speed, "half_tone": voice.half_tone,
-        })
+        }, priority=0 if urgent else 1)
         return np.frombuffer(payload, dtype=np.float32), int(reply["rate"])
 
     def reading(self, text: str, accent: bool = False) -> str:

@@ -1,0 +1,214 @@
+"""The ``announcer`` command: one console script, a subcommand per operator task."""
+
+import argparse
+import csv
+import datetime as dt
+import sys
+import time
+import wave
+from pathlib import Path
+
+from announcer.errors import AnnouncerError, ConfigError
+
+EPILOG = "どのコマンドも --config PATH で設定ファイルを指定できます（既定: ./station.yaml）。"
+
+
+def _config(args):
+    from announcer.config import load_config
+
+    return load_config(Path(args.config))
+
+
+def _studio(args):
+    from announcer.studio import Studio
+
+    studio = Studio(_config(args))
+    studio.start()
+    return studio
+
+
+def cmd_reading(args) -> int:
+    studio = _studio(args)
+    try:
+        print(studio.reading(args.text, accent=args.accent))
+    finally:
+        studio.stop()
+    return 0
+
+
+def write_wav(path: Path, blocks, rate: int) -> float:
+    """Stream blocks into a 16-bit mono WAV; returns the duration in seconds."""
+    from announcer.cache import to_int16
+
+    frames = 0
+    tmp = path.with_name(path.name + ".part")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        for block in blocks:
+            w.writeframes(to_int16(block).tobytes())
+            frames += len(block)
+    tmp.replace(path)
+    return frames / rate
+
+
+def cmd_render(args) -> int:
+    studio = _studio(args)
+    try:
+        program = studio.notice_program(args.text, voice=args.voice, chime=not args.no_chime)
+        seconds = write_wav(Path(args.output), program, studio.settings.rate)
+    finally:
+        studio.stop()
+    print(f"{args.output}: {seconds:.1f} 秒", file=sys.stderr)
+    return 0
+
+
+def cmd_say(args) -> int:
+    from announcer.clock import SystemClock
+    from announcer.playout.engine import Engine, Item
+    from announcer.playout.sources import ArraySource
+    from announcer.station import make_output
+
+    studio = _studio(args)
+    try:
+        audio = studio.render_notice(args.text, voice=args.voice, chime=not args.no_chime)
+    finally:
+        studio.stop()
+    config = studio.config
+    engine = Engine(SystemClock(config.station.timezone), config.audio.rate)
+    output = make_output(config)
+    output.start(engine.pull, engine.output_health)
+    try:
+        if not output.healthy:
+            raise AnnouncerError(f"音声出力装置が使えません: {output.detail}")
+        engine.enqueue(Item("notice", "say", ArraySource(audio), title=args.text[:20]))
+        time.sleep(0.2)
+        while not engine.idle() and output.healthy:
+            time.sleep(0.05)
+        time.sleep(config.audio.latency + 0.1)  # let the device play out its buffer
+    finally:
+        output.stop()
+        engine.close()
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from announcer.audio.device import find_device, list_devices
+
+    config = _config(args)
+    wanted = config.audio.device
+    chosen = None if wanted == "file" else find_device(wanted)
+    devices = list_devices()
+    if not devices:
+        print("出力デバイスが見つかりません（サウンドサーバーやサウンドカードを確認してください）")
+    for index, name, is_default in devices:
+        mark = "*" if index == chosen else " "
+        print(f"{mark} {index:3d}  {name}{'  (既定)' if is_default else ''}")
+    if wanted == "file":
+        print(f"audio.device: file — 音声は {config.paths.data / 'aired'} に WAV で書き出します")
+    elif chosen is None:
+        print(f'audio.device "{wanted}" に合う出力デバイスがありません', file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_check(args) -> int:
+    from announcer.station import check_station
+
+    problems, upcoming = check_station(Path(args.config))
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} 件の問題があります", file=sys.stderr)
+        return 1
+    print("設定とお知らせに問題はありません。これから 24 時間の放送予定:")
+    for at, notice in upcoming:
+        print(f"  {at:%m/%d(%a) %H:%M:%S}  {notice.id}  {notice.title}")
+    if not upcoming:
+        print("  （ありません）")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from announcer.station import run_daemon
+
+    return run_daemon(Path(args.config))
+
+
+def cmd_airlog(args) -> int:
+    from announcer.store import Store
+
+    config = _config(args)
+    tz = config.station.timezone
+    day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(tz).date()
+    store = Store(config.paths.data / "announcer.db", tz)
+    rows = store.airlog(day)
+    keys = ["kind", "id", "scheduled_at", "started_at", "ended_at", "status", "detail"]
+    if args.csv:
+        w = csv.writer(sys.stdout)
+        w.writerow(keys)
+        for r in rows:
+            w.writerow([r[k] or "" for k in keys])
+        return 0
+    if not rows:
+        print(f"{day} の放送記録はありません")
+    for r in rows:
+        print("  ".join(str(r[k] or "-") for k in keys).rstrip(" -"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="announcer", description="FMもおか AI アナウンサー（お知らせ自動放送と緊急放送）",
+        epilog=EPILOG)
+    parser.add_argument("--config", default="station.yaml", help="設定ファイル (station.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="詳しいログを出す")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        p.add_argument("--config", default=argparse.SUPPRESS, help="設定ファイル")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("reading", cmd_reading, "読み（カタカナ）を表示する")
+    p.add_argument("text")
+    p.add_argument("--accent", action="store_true", help="アクセント句（/）と核（'）も表示")
+    for name, func, help_text in (("render", cmd_render, "放送される音声を WAV に書き出す"),
+                                  ("say", cmd_say, "今すぐ出力デバイスで読み上げる")):
+        p = add(name, func, help_text)
+        p.add_argument("text")
+        p.add_argument("--voice", help="声のプリセット名（voices/*.yaml）")
+        p.add_argument("--no-chime", action="store_true", help="チャイムなし")
+        if name == "render":
+            p.add_argument("-o", "--output", required=True, help="書き出す WAV ファイル")
+    add("devices", cmd_devices, "使える出力デバイスを一覧する（* が設定中のもの）")
+    add("check", cmd_check, "設定とお知らせファイルを検査し、24 時間の放送予定を表示する")
+    add("run", cmd_run, "常駐して放送する（systemd から起動）")
+    p = add("airlog", cmd_airlog, "放送記録（as-run log）を表示する")
+    p.add_argument("--date", help="日付 YYYY-MM-DD（既定: 今日）")
+    p.add_argument("--csv", action="store_true", help="CSV で出力")
+    return parser
+
+
+def main(argv=None) -> int:
+    from announcer.logs import setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return 1
+    except (AnnouncerError, ValueError) as e:
+        print(f"エラー: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

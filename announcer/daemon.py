@@ -1,0 +1,112 @@
+"""``announcer run``: the composition root of the resident daemon.
+
+Builds every part in order (config, store, studio, output, station, scheduler jobs,
+web server), tells systemd it is ready, and on SIGTERM stops them in reverse inside a
+``finally``. SIGHUP reloads notices and the reading dictionary.
+"""
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from announcer.clock import SystemClock
+from announcer.config import load_config
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    """sd_notify when run by systemd (Type=notify); silent otherwise."""
+
+    def __init__(self):
+        try:
+            import sdnotify
+
+            self._n = sdnotify.SystemdNotifier()
+        except ImportError:  # pragma: no cover - sdnotify is a dependency
+            self._n = None
+
+    def __call__(self, message: str) -> None:
+        if self._n is not None:
+            self._n.notify(message)
+
+
+def add_jobs(scheduler: BackgroundScheduler, station, notify: Notifier) -> None:
+    """APScheduler stays a thin adapter: each job calls one method of the station."""
+    opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 5}
+
+    def watch():
+        if station.reload_notices():
+            scheduler.add_job(station.prerender, id="prerender-now", replace_existing=True,
+                              **opts)
+
+    def alive():
+        station.heartbeat()
+        notify("WATCHDOG=1")
+
+    scheduler.add_job(station.plan, "interval", seconds=0.25, id="plan", **opts)
+    scheduler.add_job(station.engine.tick, "interval", seconds=0.1, id="tick", **opts)
+    scheduler.add_job(watch, "interval", seconds=1, id="watch", **opts)
+    scheduler.add_job(station.prerender, "interval", minutes=1, id="prerender", **opts)
+    scheduler.add_job(alive, "interval", seconds=2, id="heartbeat", **opts)
+
+
+def run_daemon(config_path: Path) -> int:
+    from announcer.station import Station, make_output
+    from announcer.store import Store
+    from announcer.studio import Studio
+    from announcer.web.server import WebServer
+
+    notify = Notifier()
+    stop = threading.Event()
+    config = load_config(config_path)
+    clock = SystemClock(config.station.timezone)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    started = []  # what to stop, in reverse
+    try:
+        store = Store(config.paths.data / "announcer.db", config.station.timezone)
+        started.append(store.close)
+        studio = Studio(config)
+        studio.start()
+        started.append(studio.stop)
+        station = Station(config, clock, studio, store, make_output(config))
+        station.start()
+        started.append(station.stop)
+        scheduler = BackgroundScheduler(timezone=config.station.timezone,
+                                        executors={"default": JobExecutor(8)})
+        add_jobs(scheduler, station, notify)
+        scheduler.start()
+        started.append(lambda: scheduler.shutdown(wait=False))
+        scheduler.add_job(station.prerender, id="prerender-start")
+        web = WebServer(config, station, store, studio)
+        web.start()
+        started.append(web.stop)
+        signal.signal(signal.SIGHUP, lambda *_: scheduler.add_job(_reload, args=(station, studio)))
+        log.info("%s is on air (audio: %s, web: http://%s:%d/)", config.station.name,
+                 "ok" if station.audio_ok else "DEGRADED " + station.audio_detail,
+                 config.web.host, config.web.port)
+        notify("READY=1")
+        stop.wait()
+        log.info("Stopping")
+        notify("STOPPING=1")
+    finally:
+        for step in reversed(started):
+            try:
+                step()
+            except Exception:
+                log.exception("while stopping")
+    return 0
+
+
+def _reload(station, studio) -> None:
+    log.info("SIGHUP: reloading notices and the reading dictionary")
+    try:
+        studio.reload_dictionary()
+    except Exception as exc:
+        log.error("Dictionary not reloaded: %s", exc)
+    station.reload_notices(force=True)
