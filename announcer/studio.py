@@ -94,9 +94,9 @@ class Studio:
 
     def reading(self, text: str, *, accent: bool = False) -> str:
         """The katakana the listener will hear, after normalization and dictionaries."""
-        sentences = self.sentences(text)
-        sep = "、" if accent else ""
-        return sep.join(self.pool.reading(s.text, accent=accent) for s in sentences)
+        readings = (self.pool.reading(s.text, accent=accent).rstrip("、")
+                    for s in self.sentences(text))
+        return "。".join(r for r in readings if r)
 
     # -- programs --------------------------------------------------------------------
     def notice_program(self, text: str, *, voice: str | None = None, chime: bool = True,

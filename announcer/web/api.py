@@ -1,0 +1,114 @@
+"""The JSON API for other systems (the city's disaster system, monitoring)."""
+
+import datetime as dt
+
+from flask import Blueprint, g, jsonify, request
+
+from announcer.station import BulletinError
+from announcer.web.auth import token_required
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+AIRLOG_KEYS = ("kind", "id", "scheduled_at", "started_at", "ended_at", "status")
+_FIELDS = {"text": str, "repeat": int, "interrupt": bool, "chime": bool, "test": bool,
+           "expires_at": (str, type(None))}
+
+
+def _services():
+    from flask import current_app
+
+    return current_app.extensions["announcer"]
+
+
+def parse_bulletin(payload, tz) -> dict:
+    """Validate a bulletin request body into ``Station.submit_bulletin`` arguments."""
+    if not isinstance(payload, dict):
+        raise BulletinError("JSON のオブジェクトで送ってください", 400)
+    unknown = set(payload) - set(_FIELDS)
+    if unknown:
+        raise BulletinError(f"不明な項目があります: {', '.join(sorted(unknown))}", 400)
+    if "text" not in payload:
+        raise BulletinError("text（原稿）がありません", 400)
+    for key, kind in _FIELDS.items():
+        value = payload.get(key)
+        if key in payload and (not isinstance(value, kind) or
+                               (kind is int and isinstance(value, bool))):
+            raise BulletinError(f"{key} の型が違います", 400)
+    expires = payload.get("expires_at")
+    if expires is not None:
+        try:
+            expires = dt.datetime.fromisoformat(expires)
+        except ValueError:
+            raise BulletinError("expires_at は ISO 8601 の日時で書いてください", 400) from None
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=tz)
+    return {"text": payload["text"], "repeat": payload.get("repeat", 2),
+            "interrupt": payload.get("interrupt", True), "chime": payload.get("chime", True),
+            "test": payload.get("test", False), "expires_at": expires}
+
+
+@bp.errorhandler(BulletinError)
+def bulletin_error(exc: BulletinError):
+    return jsonify(error=str(exc)), exc.status
+
+
+@bp.post("/bulletins")
+@token_required
+def post_bulletin():
+    s = _services()
+    payload = request.get_json(silent=True)
+    args = parse_bulletin(payload, s.config.station.timezone)
+    key = request.headers.get("Idempotency-Key") or None
+    bid, created = s.station.submit_bulletin(**args, by=g.user["name"], request_key=key)
+    s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
+                     {"id": bid, "text": args["text"], "repeat": args["repeat"],
+                      "interrupt": args["interrupt"], "test": args["test"]})
+    return jsonify(id=bid, status="queued"), 202
+
+
+@bp.delete("/bulletins/<bid>")
+@token_required
+def delete_bulletin(bid):
+    s = _services()
+    if not s.station.cancel_bulletin(bid):
+        return jsonify(error="その緊急放送はありません"), 404
+    s.accounts.audit(g.user["name"], "bulletin.stop", {"id": bid})
+    return jsonify(id=bid, status="cancelled"), 200
+
+
+@bp.get("/bulletins/<bid>")
+@token_required
+def get_bulletin(bid):
+    b = _services().station.bulletin(bid)
+    if b is None:
+        return jsonify(error="その緊急放送はありません"), 404
+    return jsonify(bulletin_view(b))
+
+
+def bulletin_view(b: dict) -> dict:
+    return {"id": b["id"], "status": b["state"], "text": b["text"], "repeat": b["repeat"],
+            "interrupt": b["interrupt"], "chime": b["chime"], "test": b["test"],
+            "created_at": b["created_at"], "expires_at": b["expires_at"],
+            "created_by": b["created_by"], "updated_at": b["updated_at"]}
+
+
+@bp.get("/status")
+@token_required
+def status():
+    return jsonify(_services().station.status())
+
+
+def airlog_rows(store, day: dt.date) -> list[dict]:
+    return [{k: r[k] for k in AIRLOG_KEYS} for r in store.airlog(day)]
+
+
+@bp.get("/airlog")
+@token_required
+def airlog():
+    s = _services()
+    raw = request.args.get("date")
+    try:
+        day = dt.date.fromisoformat(raw) if raw else s.clock.now().date()
+    except ValueError:
+        return jsonify(error="date は YYYY-MM-DD で指定してください"), 400
+    return jsonify(airlog_rows(s.store, day))

@@ -1,0 +1,78 @@
+"""The Flask application factory: ``create_app(services)`` builds the staff page and
+the JSON API around the running station (no global app, no global state)."""
+
+import datetime as dt
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, jsonify
+
+REPO_WEB = Path(__file__).resolve().parents[2] / "web"
+
+
+@dataclass
+class Services:
+    config: object
+    station: object  # announcer.station.Station
+    studio: object  # announcer.studio.Studio
+    accounts: object  # announcer.accounts.Accounts
+    store: object  # announcer.store.Store
+    clock: object
+
+
+def secret_key(config) -> bytes:
+    """The session key: from ``web.secret_key_file`` or ``<data>/secret_key`` (made once,
+    mode 0600), so sessions survive restarts and no key is ever committed."""
+    path = config.web.secret_key_file or config.paths.data / "secret_key"
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def create_app(services: Services, *, testing: bool = False) -> Flask:
+    from announcer.web import api, auth, pages
+
+    app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
+                static_folder=str(REPO_WEB / "static"), static_url_path="/static")
+    app.config.update(
+        SECRET_KEY=secret_key(services.config),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="announcer_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        MAX_CONTENT_LENGTH=256 * 1024,
+        TESTING=testing,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["announcer"] = services
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(services.station.health())
+
+    @app.after_request
+    def headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+        return resp
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    return app
+
+
+def services_of(app) -> Services:
+    return app.extensions["announcer"]
