@@ -131,7 +131,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from announcer.station import run_daemon
+    from announcer.daemon import run_daemon
 
     return run_daemon(Path(args.config))
 

@@ -59,17 +59,19 @@ class Studio:
 
     def reload_dictionary(self) -> str:
         """Compile ``voices/dict/*.csv`` (checked before swap-in) and use it from now on."""
-        paths = sorted((self.config.paths.voices / "dict").glob("*.csv"))
-        if not paths:
-            self.pool.userdict, self.dict_version = None, ""
+        paths = userdict.find_dictionaries(self.config.paths.voices / "dict")
+        entries = userdict.load_entries(paths)
+        if not entries:
+            self.pool.userdict = self.pool.dict_version = self.dict_version = ""
             return ""
         self.dict_path.parent.mkdir(parents=True, exist_ok=True)
-        version = userdict.dictionary_version(userdict.load_entries(paths))
+        version = userdict.dictionary_version(entries)
         stamp = self.dict_path.with_suffix(".version")
         if not (self.dict_path.exists() and stamp.exists() and stamp.read_text() == version):
             version = userdict.compile_dictionary(paths, self.dict_path)
             stamp.write_text(version)
-        self.pool.userdict, self.dict_version = str(self.dict_path), version
+        self.pool.userdict, self.pool.dict_version = str(self.dict_path), version
+        self.dict_version = version
         return version
 
     def _clip(self, path: Path | None, *, normalize: bool) -> np.ndarray | None:

@@ -14,7 +14,9 @@ import numpy as np
 from announcer.audio.base import HealthListener, Pull
 
 log = logging.getLogger(__name__)
-STALL = 1.0  # seconds without a callback while "active" means the device hung
+STALL = 1.5  # seconds without a callback while "active" means the device hung
+WARMUP = 6.0  # seconds a new stream may take to start flowing (PulseAudio can take ~1.5 s)
+FLOWING = 25  # callbacks in a row that show the stream is really running
 
 
 def _sd():
@@ -59,6 +61,8 @@ class DeviceOutput:
         self._healthy = False
         self._detail = "not started"
         self._last_callback = 0.0
+        self._callbacks = 0
+        self._opened_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -94,6 +98,7 @@ class DeviceOutput:
 
     def _callback(self, outdata, frames, _time, status) -> None:
         self._last_callback = time.monotonic()
+        self._callbacks += 1
         try:
             block, _tag = self._pull(frames)
             outdata[:, 0] = block
@@ -112,13 +117,29 @@ class DeviceOutput:
             stream = sd.OutputStream(device=index, samplerate=self.rate, channels=1,
                                      dtype="float32", blocksize=self.blocksize,
                                      latency=self.latency, callback=self._callback)
-            self._last_callback = time.monotonic()
+            self._last_callback = self._opened_at = time.monotonic()
+            self._callbacks = 0
             stream.start()
         except Exception as exc:
             self._set(False, f"{self.device}: {exc}")
             return
         self._stream = stream
-        self._set(True, sd.query_devices(index)["name"])
+        self._name = sd.query_devices(index)["name"]
+        self._wait_flowing(WARMUP)
+
+    def _wait_flowing(self, timeout: float) -> bool:
+        """Report healthy once callbacks arrive steadily (not just the first prefill)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if self._flowing():
+                self._set(True, self._name)
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _flowing(self) -> bool:
+        return (self._stream is not None and self._callbacks >= FLOWING
+                and time.monotonic() - self._last_callback < 0.2)
 
     def _close(self) -> None:
         stream, self._stream = self._stream, None
@@ -134,11 +155,15 @@ class DeviceOutput:
         stream = self._stream
         if stream is None:
             return False
-        stalled = time.monotonic() - self._last_callback > STALL
-        return stream.active and not stalled
+        now = time.monotonic()
+        if not self._healthy:  # still warming up
+            return stream.active and now - self._opened_at < WARMUP
+        return stream.active and now - self._last_callback < STALL
 
     def _supervise(self) -> None:
         while not self._stop.wait(0.1):
+            if self._stream is not None and not self._healthy and self._flowing():
+                self._set(True, self._name)
             if self._stream is not None and not self._alive():
                 self._close()
                 self._set(False, f"{self.device}: output stream stopped")

@@ -87,8 +87,8 @@ class WorkerProcess:
 class SpeechPool:
     """A fixed set of warm workers. ``synthesize`` and ``reading`` are thread-safe."""
 
-    def __init__(self, workers: int = 2, userdict: str | None = None):
-        self.userdict = userdict
+    def __init__(self, workers: int = 2, userdict: str | None = None, dict_version: str = ""):
+        self.userdict, self.dict_version = userdict, dict_version
         self._all = [WorkerProcess() for _ in range(workers)]
         self._idle = list(self._all)
         self._cond = threading.Condition()
@@ -122,7 +122,7 @@ class SpeechPool:
             self._cond.notify_all()
 
     def _call(self, header: dict, priority: int = 1) -> tuple[dict, bytes]:
-        header = dict(header, userdict=self.userdict)
+        header = dict(header, userdict=self.userdict, dict_version=self.dict_version)
         worker = self._checkout(priority)
         try:
             for attempt in (1, 2):

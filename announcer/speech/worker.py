@@ -20,10 +20,11 @@ class Worker:
         self.engines = {}
         self.userdict = None
 
-    def use_dictionary(self, path):
-        if path and path != self.userdict and os.path.exists(path):
+    def use_dictionary(self, path, version):
+        # Keyed by version: a recompiled dictionary is swapped in at the same path.
+        if path and (path, version) != self.userdict and os.path.exists(path):
             self.jt.update_global_jtalk_with_user_dict(path)
-            self.userdict = path
+            self.userdict = (path, version)
 
     def engine(self, htsvoice):
         key = htsvoice or ""
@@ -58,7 +59,7 @@ class Worker:
         return {"ok": True, "reading": kana}, b""
 
     def handle(self, req):
-        self.use_dictionary(req.get("userdict"))
+        self.use_dictionary(req.get("userdict"), req.get("dict_version"))
         op = req.get("op")
         if op == "tts":
             return self.tts(req)

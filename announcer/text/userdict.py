@@ -173,6 +173,8 @@ def _pronunciation_problems(kana: str) -> list[str]:
 
 
 def _integer(text: str, name: str) -> tuple[int, str | None]:
+    if not text:
+        return 0, f"{name}が空です"
     try:
         return int(text), None
     except ValueError:
