@@ -166,6 +166,7 @@ class Station:
             self._render.submit(self._cue_notice, notice, airing.at)
 
     def _cue_notice(self, notice, at: dt.datetime, detail: str = "") -> None:
+        """Render (normally a cache hit) and hand the airing to the engine."""
         try:
             audio = self._notice_audio(notice)
         except Exception as exc:
@@ -176,9 +177,12 @@ class Station:
         delay = (at - self.clock.now()).total_seconds()
         mono = self.clock.monotonic()
         deadline = mono + delay + notice.grace.total_seconds()
+        # Start early by the head silence and the device latency, so that the first
+        # sound leaves the device on the scheduled second.
+        lead = self.config.playout.head_silence + (self.output.latency or 0.0)
         self.engine.enqueue(Item("notice", notice.id, ArraySource(audio), NOTICE, notice.title,
-                                 not_before=mono + delay, deadline=deadline, scheduled_at=at,
-                                 meta={"detail": detail}))
+                                 not_before=mono + delay - lead, deadline=deadline,
+                                 scheduled_at=at, meta={"detail": detail}))
 
     def recover(self) -> None:
         """After a restart: air what was missed within grace, log the rest as missed."""

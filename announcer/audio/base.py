@@ -24,5 +24,9 @@ class Output(Protocol):
     def healthy(self) -> bool: ...
 
     @property
+    def latency(self) -> float:
+        """Seconds between a pull and the sound leaving the device."""
+
+    @property
     def detail(self) -> str:
         """A short human-readable state, e.g. the device name or the last error."""

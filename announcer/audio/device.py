@@ -53,7 +53,7 @@ def list_devices() -> list[tuple[int, str, bool]]:
 class DeviceOutput:
     def __init__(self, device: str = "default", rate: int = 48000, latency: float = 0.05,
                  retry: float = 2.0, blocksize: int = 480):
-        self.device, self.rate, self.latency = device, rate, latency
+        self.device, self.rate, self.latency_wanted = device, rate, latency
         self.retry, self.blocksize = retry, blocksize
         self._stream = None
         self._pull: Pull | None = None
@@ -73,6 +73,15 @@ class DeviceOutput:
     @property
     def detail(self) -> str:
         return self._detail
+
+    @property
+    def latency(self) -> float:
+        """Seconds from a pulled sample to the device's output (PortAudio's estimate)."""
+        stream = self._stream
+        try:
+            return float(stream.latency) if stream is not None else self.latency_wanted
+        except Exception:
+            return self.latency_wanted
 
     def start(self, pull: Pull, on_health: HealthListener) -> None:
         self._pull, self._on_health = pull, on_health
@@ -116,7 +125,7 @@ class DeviceOutput:
                 raise RuntimeError(f'no output device matching "{self.device}"')
             stream = sd.OutputStream(device=index, samplerate=self.rate, channels=1,
                                      dtype="float32", blocksize=self.blocksize,
-                                     latency=self.latency, callback=self._callback)
+                                     latency=self.latency_wanted, callback=self._callback)
             self._last_callback = self._opened_at = time.monotonic()
             self._callbacks = 0
             stream.start()

@@ -19,6 +19,8 @@ class FakeOutput:
     def healthy(self) -> bool:
         return self._healthy
 
+    latency = 0.0
+
     def start(self, pull: Pull, on_health: HealthListener) -> None:
         self._pull, self._on_health, self.started = pull, on_health, True
         on_health(self._healthy, self.detail)

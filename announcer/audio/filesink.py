@@ -33,6 +33,8 @@ class FileOutput:
     def detail(self) -> str:
         return f"file: {self.folder}"
 
+    latency = 0.0
+
     def start(self, pull: Pull, on_health: HealthListener) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._stop.clear()
