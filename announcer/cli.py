@@ -133,7 +133,7 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from announcer.daemon import run_daemon
 
-    return run_daemon(Path(args.config))
+    return run_daemon(Path(args.config), fallback_to_file=args.fallback_to_file)
 
 
 def cmd_airlog(args) -> int:
@@ -185,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-o", "--output", required=True, help="書き出す WAV ファイル")
     add("devices", cmd_devices, "使える出力デバイスを一覧する（* が設定中のもの）")
     add("check", cmd_check, "設定とお知らせファイルを検査し、24 時間の放送予定を表示する")
-    add("run", cmd_run, "常駐して放送する（systemd から起動）")
+    p = add("run", cmd_run, "常駐して放送する（systemd から起動）")
+    p.add_argument("--fallback-to-file", action="store_true",
+                   help="出力デバイスがないときは var/aired/ に WAV で書き出す（試用向け）")
     p = add("airlog", cmd_airlog, "放送記録（as-run log）を表示する")
     p.add_argument("--date", help="日付 YYYY-MM-DD（既定: 今日）")
     p.add_argument("--csv", action="store_true", help="CSV で出力")

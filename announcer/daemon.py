@@ -55,7 +55,7 @@ def add_jobs(scheduler: BackgroundScheduler, station, notify: Notifier) -> None:
     scheduler.add_job(alive, "interval", seconds=2, id="heartbeat", **opts)
 
 
-def run_daemon(config_path: Path) -> int:
+def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
     from announcer.station import Station, make_output
     from announcer.store import Store
     from announcer.studio import Studio
@@ -74,7 +74,7 @@ def run_daemon(config_path: Path) -> int:
         studio = Studio(config)
         studio.start()
         started.append(studio.stop)
-        station = Station(config, clock, studio, store, make_output(config))
+        station = Station(config, clock, studio, store, make_output(config, fallback_to_file))
         station.start()
         started.append(station.stop)
         scheduler = BackgroundScheduler(timezone=config.station.timezone,

@@ -7,6 +7,7 @@ calls it; it owns no thread of its own besides the engine's.
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,14 +35,34 @@ class BulletinError(AnnouncerError):
         self.status = status
 
 
-def make_output(config: Config):
-    if config.audio.device == "file":
+def make_output(config: Config, fallback_to_file: bool = False):
+    """The configured output. With ``fallback_to_file`` a machine without any sound
+    device writes WAV files instead (for trying the station out), and says so loudly."""
+    use_file = config.audio.device == "file"
+    if fallback_to_file and not use_file and not _device_present(config.audio.device):
+        log.warning("=" * 70)
+        log.warning("NO SOUND DEVICE matches audio.device=%r: NOTHING GOES ON AIR.",
+                    config.audio.device)
+        log.warning("Falling back to audio.device \"file\" (WAV files under %s).",
+                    config.paths.data / "aired")
+        log.warning("=" * 70)
+        use_file = True
+    if use_file:
         log.warning("audio.device is \"file\": nothing goes to a sound card; programs are "
                     "written as WAV files under %s", config.paths.data / "aired")
         return FileOutput(config.paths.data / "aired", config.audio.rate,
                           tz=config.station.timezone)
     return DeviceOutput(config.audio.device, config.audio.rate, config.audio.latency,
                         config.audio.retry_seconds)
+
+
+def _device_present(name: str) -> bool:
+    from announcer.audio.device import find_device
+
+    try:
+        return find_device(name) is not None
+    except Exception:  # PortAudio itself missing or broken
+        return False
 
 
 def check_station(config_path: Path) -> tuple[list[str], list]:
@@ -90,10 +111,10 @@ class Station:
         """Fade out what is on air (≤ 1 s), then release the device."""
         self.stopping = True
         self.engine.fade_out_all()
-        deadline = self.clock.monotonic() + 1.0
-        while self.engine.on_air() is not None and self.clock.monotonic() < deadline \
+        deadline = time.monotonic() + 1.0  # real time: the output plays the fade
+        while self.engine.on_air() is not None and time.monotonic() < deadline \
                 and self.output.healthy:
-            threading.Event().wait(0.02)
+            time.sleep(0.02)
         self.output.stop()
         self.engine.drain_events()
         self.engine.close()

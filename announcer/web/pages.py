@@ -1,13 +1,392 @@
-"""Staff pages (placeholder until the emergency form lands)."""
+"""Staff pages: the status board, the emergency form and the audit log, and the
+session-authenticated JSON their scripts call (reading, preview, submit, stop, status).
 
-from flask import Blueprint, render_template
+Whatever staff typed reaches HTML only through Jinja's autoescape, and the scripts put
+it on the page only with ``textContent``. The emergency form works without JavaScript
+too (confirm and air are plain form posts); the scripts add templates, the reading,
+the preview and a live status board.
+"""
 
+import datetime as dt
+import io
+import re
+import threading
+import uuid
+import wave
+
+from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
+                   request, url_for)
+
+from announcer.cache import to_int16
+from announcer.errors import AnnouncerError, NothingToSay, SpeechError
+from announcer.station import BulletinError
+from announcer.studio import DRILL_PREFIX
+from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
 
 bp = Blueprint("pages", __name__)
+
+PREVIEW_CHARS = 400  # the preview reads the start of the script: enough to hear mistakes
+PREVIEW_WAIT = 20.0  # seconds a preview waits for the one preview slot
+BLANK = re.compile(r"【[\s　○〇＿_]*】")  # keep in sync with web/static/emergency.js
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9-]{16,64}")
+_BLANK = "【　　】"
+
+# (label, script, drill). Blanks are what staff must complete before airing.
+TEMPLATES = (
+    ("避難指示", "緊急放送、緊急放送。こちらは、真岡市役所です。"
+     f"{_BLANK}地区に、避難指示を発令しました。{_BLANK}地区の方は、"
+     f"直ちに{_BLANK}などの安全な場所へ避難してください。"
+     "外に出るのが危険な場合は、建物の2階以上など、少しでも安全な場所に移ってください。", False),
+    ("土砂災害", "緊急放送、緊急放送。こちらは、真岡市役所です。"
+     f"{_BLANK}地区に、土砂災害警戒情報が発表されました。がけや斜面の近くにお住まいの方は、"
+     f"直ちに{_BLANK}へ避難してください。"
+     "がけから小石が落ちる、わき水が濁るなどの前触れに注意してください。", False),
+    ("地震", "緊急放送、緊急放送。こちらは、真岡市役所です。"
+     f"ただいま、真岡市で震度{_BLANK}の地震がありました。まず、身の安全を確保してください。"
+     "揺れがおさまったら、火の始末をし、倒れた家具や割れたガラスに注意してください。"
+     "今後の情報に注意してください。", False),
+    ("大雨・洪水", "緊急放送、緊急放送。こちらは、真岡市役所です。"
+     f"大雨のため、{_BLANK}川の水位が上がり、氾濫の危険が高まっています。"
+     f"{_BLANK}地区の方は、直ちに{_BLANK}へ避難してください。"
+     "川や用水路には、絶対に近づかないでください。", False),
+    ("訓練/テスト", "こちらは、真岡市役所です。ただいまから、"
+     f"{_BLANK}の訓練放送を行います。実際の災害ではありません。", True),
+)
+
+KIND_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ"}
+STATUS_LABELS = {"on_air": "放送中", "aired": "放送済み", "interrupted": "中断", "missed": "未放送（時間切れ）",
+                 "failed": "失敗", "cancelled": "取り消し"}
+STATE_LABELS = {"queued": "放送待ち", "on_air": "放送中", "aired": "放送済み",
+                "cancelled": "取り消し", "expired": "期限切れ", "failed": "失敗"}
+ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
+                 "login.locked": "ログイン制限", "logout": "ログアウト",
+                 "bulletin.preview": "試聴", "bulletin.submit": "緊急放送の送信",
+                 "bulletin.resubmit": "二重送信（放送は1回）", "bulletin.stop": "停止",
+                 "user.add": "ユーザー追加", "user.remove": "ユーザー削除",
+                 "token.create": "トークン発行", "token.revoke": "トークン失効"}
+
+
+def _services():
+    return current_app.extensions["announcer"]
+
+
+def _tz():
+    return _services().config.station.timezone
+
+
+@bp.app_context_processor
+def inject():
+    return {"station_name": _services().config.station.name}
+
+
+# -- errors ----------------------------------------------------------------------------
+def _for_script() -> bool:
+    return request.path.startswith("/staff/")
+
+
+@bp.errorhandler(AnnouncerError)
+def announcer_error(exc: AnnouncerError):
+    status = getattr(exc, "status", 422)
+    message = str(exc)
+    if isinstance(exc, SpeechError) and not isinstance(exc, NothingToSay):
+        message = f"音声合成に失敗しました。記号や絵文字を減らしてください（{exc}）"
+    if _for_script():
+        return jsonify(error=message), status
+    return render_template("error.html", message=message), status
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+def http_error(exc):
+    message = {
+        400: "送信を確認できませんでした（CSRF）。ページを読み込み直してから、もう一度操作してください。",
+        403: "この画面は管理者だけが使えます。",
+    }[exc.code]
+    if _for_script():
+        return jsonify(error=message), exc.code
+    return render_template("error.html", message=message), exc.code
+
+
+# -- the status board ------------------------------------------------------------------
+def _hms(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return dt.datetime.fromisoformat(iso).astimezone(_tz()).strftime("%H:%M:%S")
+
+
+def _remaining_today(station, now: dt.datetime) -> list[dict]:
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
+    hours = (midnight - now).total_seconds() / 3600
+    return [{"at": at.strftime("%H:%M"), "id": n.id, "title": n.title}
+            for at, n in station.upcoming(hours, now)[:50]]
+
+
+def _airlog(store, day: dt.date, on_air: dict | None) -> list[dict]:
+    """Today's as-run log, newest first, with labels ready to show."""
+    rows = []
+    for r in reversed(store.airlog(day)):
+        status = r["status"]
+        # The store writes "interrupted" until an airing ends (what a crash would leave).
+        if r["ended_at"] is None and on_air and (r["kind"], r["id"]) == (on_air["kind"],
+                                                                          on_air["id"]):
+            status = "on_air"
+        rows.append({"time": _hms(r["started_at"] or r["scheduled_at"]) or "—",
+                     "kind": r["kind"],
+                     "kind_label": KIND_LABELS.get(r["kind"], r["kind"]), "id": r["id"],
+                     "title": r["title"], "status": status,
+                     "status_label": STATUS_LABELS.get(status, status), "detail": r["detail"]})
+    return rows
+
+
+def board() -> dict:
+    """``station.status()`` plus health, today's remaining notices and as-run log."""
+    s = _services()
+    now = s.clock.now()
+    status = s.station.status()
+    on_air = status["on_air"]
+    if on_air is not None:
+        on_air = dict(on_air, label=KIND_LABELS.get(on_air["kind"], on_air["kind"]),
+                      since=_hms(on_air["started_at"]))
+    queue = [dict(q, label=KIND_LABELS.get(q["kind"], q["kind"])) for q in status["queue"]]
+    return dict(status, on_air=on_air, queue=queue, now=now.strftime("%H:%M:%S"),
+                health=s.station.health(), today=_remaining_today(s.station, now),
+                airlog=_airlog(s.store, now.date(), on_air))
 
 
 @bp.get("/")
 @login_required()
 def index():
-    return render_template("base.html")
+    sent = request.args.get("sent")
+    bulletin = _services().station.bulletin(sent) if sent else None
+    return render_template("index.html", board=board(), sent=bulletin)
+
+
+@bp.get("/staff/status")
+@login_required(api=True)
+def staff_status():
+    return jsonify(board())
+
+
+# -- the emergency form ----------------------------------------------------------------
+def _form_fields(form) -> dict:
+    """What the form showed, to show it again (also when invalid)."""
+    return {"text": form.get("text", ""), "repeat": form.get("repeat", "2"),
+            "timing": "after" if form.get("timing") == "after" else "now",
+            "chime": form.get("chime") == "on", "test": form.get("test") == "on",
+            "request_key": form.get("request_key") or uuid.uuid4().hex}
+
+
+def _form_payload(fields: dict) -> dict:
+    """Map the form's fields onto ``parse_bulletin``'s keys."""
+    try:
+        repeat = int(fields["repeat"])
+    except ValueError:
+        raise BulletinError("繰り返し回数は 1 から 5 までにしてください", 422) from None
+    return {"text": fields["text"], "repeat": repeat, "interrupt": fields["timing"] == "now",
+            "chime": fields["chime"], "test": fields["test"]}
+
+
+def _no_store(resp: Response) -> Response:
+    # A form restored from the browser cache would resend an old request_key.
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _form_page(fields: dict, error: str = "", status: int = 200):
+    html = render_template("emergency.html", fields=fields, templates=TEMPLATES, error=error,
+                           blanks=len(BLANK.findall(fields["text"])), max_chars=5000)
+    return _no_store(Response(html, status))
+
+
+def _blank_pieces(text: str) -> list[tuple[str, bool]]:
+    """The text as (piece, is_blank) parts, so the confirmation can mark the blanks."""
+    pieces, pos = [], 0
+    for m in BLANK.finditer(text):
+        pieces += [(text[pos:m.start()], False), (m.group(), True)]
+        pos = m.end()
+    return [p for p in pieces + [(text[pos:], False)] if p[0]]
+
+
+def _confirm_page(args: dict, fields: dict):
+    try:
+        reading, reading_error = _reading(args["text"]), ""
+    except BulletinError as exc:  # show the problem; airing stays possible
+        reading, reading_error = "", str(exc)
+    html = render_template("confirm.html", args=args, fields=fields, reading=reading,
+                           reading_error=reading_error, drill_prefix=DRILL_PREFIX,
+                           blanks=len(BLANK.findall(args["text"])),
+                           pieces=_blank_pieces(args["text"]))
+    return _no_store(Response(html))
+
+
+@bp.get("/emergency")
+@login_required()
+def emergency():
+    config = _services().config.emergency
+    fields = _form_fields({"repeat": str(config.repeat), "chime": "on" if config.chime else ""})
+    return _form_page(fields)
+
+
+@bp.post("/emergency")
+@login_required()
+def emergency_post():
+    """Without JavaScript: step "confirm" shows the confirmation, "edit" goes back to
+    the form, "air" submits."""
+    fields = _form_fields(request.form)
+    step = request.form.get("step", "confirm")
+    if step == "edit":
+        return _form_page(fields)
+    try:
+        args = parse_bulletin(_form_payload(fields), _tz())
+        _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
+        if step == "air":
+            bid = _submit(args, fields["request_key"])
+            return redirect(url_for(".index", sent=bid), 303)
+        return _confirm_page(args, fields)
+    except BulletinError as exc:
+        if exc.status == 409:  # this form's key is spent: a fresh one sends it as new
+            fields["request_key"] = uuid.uuid4().hex
+        return _form_page(fields, str(exc), exc.status)
+
+
+# -- JSON for the page's scripts -------------------------------------------------------
+def _checked_json() -> dict:
+    """The request body as ``submit_bulletin`` arguments, validated like a submit."""
+    args = parse_bulletin(request.get_json(silent=True), _tz())
+    _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
+    return args
+
+
+def _reading(text: str) -> str:
+    try:
+        return _services().studio.reading(text)
+    except (SpeechError, ValueError) as exc:
+        raise BulletinError(f"読みを作れませんでした: {exc}", 422) from None
+
+
+def _submit(args: dict, key) -> str:
+    """Queue once per ``request_key``; the same key with another script is refused,
+    so a form resent from the browser's history cannot swallow a new bulletin."""
+    if not isinstance(key, str) or not _REQUEST_KEY.fullmatch(key):
+        raise BulletinError("送信キーがありません。ページを読み込み直してください", 400)
+    s = _services()
+    bid, created = s.station.submit_bulletin(**args, by=g.user["name"], request_key=key)
+    if not created:
+        first = s.station.bulletin(bid)
+        if first is None or any(first[k] != args[k] for k in
+                                ("text", "repeat", "interrupt", "chime", "test")):
+            raise BulletinError("この画面の原稿はすでに送信済みです。新しい原稿は「緊急放送」を"
+                                "開き直して入力してください", 409)
+    s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
+                     {"id": bid, "text": args["text"], "repeat": args["repeat"],
+                      "interrupt": args["interrupt"], "chime": args["chime"],
+                      "test": args["test"]})
+    return bid
+
+
+@bp.post("/staff/reading")
+@login_required(api=True)
+def staff_reading():
+    args = _checked_json()
+    return jsonify(reading=_reading(args["text"]), blanks=len(BLANK.findall(args["text"])))
+
+
+def preview_text(text: str) -> str:
+    """The first PREVIEW_CHARS characters, cut after a sentence where there is one,
+    and never inside a ``{漢字|ヨミ}``."""
+    if len(text) <= PREVIEW_CHARS:
+        return text
+    head = text[:PREVIEW_CHARS]
+    if head.rfind("{") > head.rfind("}"):
+        head = head[:head.rfind("{")]
+    end = max(head.rfind("。"), head.rfind("\n"))
+    return head[:end + 1] if end >= PREVIEW_CHARS // 2 else head
+
+
+def _preview_wav(studio, text: str, *, chime: bool, drill: bool) -> tuple[bytes, float]:
+    sentences = studio.sentences(text, repeat=1, drill=drill)
+    # Like Studio.bulletin_program, but not urgent: a preview must never take the
+    # synthesis threads reserved for a bulletin that is going on air.
+    program = studio.renderer.program(sentences, studio.voice(None), head=False,
+                                      urgent=False, pre=studio.pre if chime else None,
+                                      post=studio.post if chime else None)
+    buf, frames = io.BytesIO(), 0
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(studio.settings.rate)
+        for block in program:
+            w.writeframes(to_int16(block).tobytes())
+            frames += len(block)
+    return buf.getvalue(), frames / studio.settings.rate
+
+
+def _preview_slot() -> threading.BoundedSemaphore:
+    return current_app.extensions.setdefault("announcer.preview", threading.BoundedSemaphore(1))
+
+
+@bp.post("/staff/preview")
+@login_required(api=True)
+def staff_preview():
+    args = _checked_json()
+    s = _services()
+    text = preview_text(args["text"])
+    s.accounts.audit(g.user["name"], "bulletin.preview",
+                     {"text": text, "chime": args["chime"], "test": args["test"]})
+    slot = _preview_slot()
+    if not slot.acquire(timeout=PREVIEW_WAIT):
+        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
+    try:
+        body, seconds = _preview_wav(s.studio, text, chime=args["chime"], drill=args["test"])
+    finally:
+        slot.release()
+    resp = Response(body, mimetype="audio/wav")
+    resp.headers["X-Audio-Seconds"] = f"{seconds:.1f}"
+    return _no_store(resp)
+
+
+@bp.post("/staff/bulletins")
+@login_required(api=True)
+def staff_submit():
+    payload = request.get_json(silent=True)
+    key = payload.pop("request_key", None) if isinstance(payload, dict) else None
+    bid = _submit(parse_bulletin(payload, _tz()), key)
+    return jsonify(id=bid, status="queued"), 202
+
+
+@bp.post("/staff/bulletins/<bid>/stop")
+@login_required(api=True)
+def staff_stop(bid):
+    """Off air (short fade) or out of the queue. A plain form post (no JavaScript)
+    comes back to the status page."""
+    s = _services()
+    b = s.station.bulletin(bid)
+    if b is None:
+        return jsonify(error="その緊急放送はありません"), 404
+    if b["state"] not in ("queued", "on_air"):
+        return jsonify(error=f"この緊急放送はすでに終わっています（{STATE_LABELS.get(b['state'])}）"), 409
+    s.station.cancel_bulletin(bid)
+    s.accounts.audit(g.user["name"], "bulletin.stop",
+                     {"id": bid, "text": b["text"], "state": b["state"]})
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return redirect(url_for(".index"), 303)
+    return jsonify(id=bid, status="cancelled")
+
+
+# -- the audit log (admin) -------------------------------------------------------------
+@bp.get("/audit")
+@login_required(role="admin")
+def audit():
+    s = _services()
+    raw = request.args.get("date", "")
+    error = ""
+    try:
+        day = dt.date.fromisoformat(raw) if raw else s.clock.now().date()
+    except ValueError:
+        day, error = s.clock.now().date(), "日付は YYYY-MM-DD で指定してください"
+    rows = [dict(r, when=dt.datetime.fromisoformat(r["at"]).astimezone(_tz())
+                 .strftime("%Y-%m-%d %H:%M:%S"),
+                 label=ACTION_LABELS.get(r["action"], r["action"]))
+            for r in s.accounts.audit_log(day)]
+    return render_template("audit.html", rows=rows, day=day, error=error)

@@ -1,0 +1,214 @@
+"""How much the announcer's rendering costs over raw pyopenjtalk, in time and memory.
+
+    .venv/bin/python bench/speech_bench.py
+
+Prints, for one ~650-character notice:
+  (a) raw ``pyopenjtalk.tts`` time on the whole text, in a fresh process (tts call only);
+  (b) ``announcer render`` as a whole CLI run (process start, workers, chimes, loudness)
+      and the in-process Studio render time, each divided by (a) (goal <= 1.15);
+and for memory:
+  (c) the peak RSS of ``announcer render`` of 5,000 characters, per process (the CLI and
+      each synthesis worker, polled from /proc) and summed (goal <= 150 MB per process);
+  (d) for comparison, the peak RSS of whole-text ``pyopenjtalk.tts`` on 1,500 characters.
+"""
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+ANNOUNCER = str(Path(sys.executable).parent / "announcer")
+RUNS = 3
+
+NOTICE = """\
+真岡市役所からのお知らせです。
+今週末の12月6日(土)と7日(日)、井頭公園で「いちごフェスティバル」を開催します。時間は両日とも10時～15時です。会場では真岡市と芳賀郡の農家のみなさんが育てたとちおとめやとちあいかの販売、いちご狩りの体験、地元の高校生によるステージ発表などが予定されています。真岡鐵道の真岡駅から会場までは、無料のシャトルバスが30分ごとに運行します。駐車場には限りがありますので、なるべくバスや鉄道をご利用ください。
+また、同じ日程で益子町の城内坂通りでは陶器市が開かれます。茂木町の道の駅もてぎでは、新そばまつりが行われます。
+続いて、天気のお知らせです。宇都宮地方気象台によりますと、今夜から明日の朝にかけて、真岡市では気温が0℃近くまで下がる見込みです。路面の凍結による事故が増えていますので、車を運転する方は十分にスピードを落とし、車間距離を長くとってください。水道管の凍結を防ぐため、屋外の水道管には保温材を巻くなどの対策をお願いします。
+最後に、市民のみなさんへのお願いです。12月は火災が起きやすい季節です。暖房器具を使うときは、周りに燃えやすいものを置かないでください。寝るときや外出するときは、必ず火を消したことを確かめてください。
+イベントについてのお問い合わせは、真岡市商工観光課、電話0285-83-8135までお寄せください。詳しくは市のホームページ https://www.city.moka.lg.jp/ をご覧ください。
+以上、真岡市役所からのお知らせでした。
+"""
+
+# Run in a fresh interpreter: import pyopenjtalk the way the workers do, time tts() only.
+RAW_TTS = textwrap.dedent("""\
+    import resource, sys, time
+    from announcer.speech.jtalk import import_pyopenjtalk
+    jt = import_pyopenjtalk()
+    text = sys.stdin.read()
+    start = time.perf_counter()
+    wave, rate = jt.tts(text)
+    seconds = time.perf_counter() - start
+    print(seconds, len(wave) / rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+
+
+def raw_tts(text: str) -> tuple[float, float, float]:
+    """(tts seconds, audio seconds, peak RSS MB) of whole-text pyopenjtalk.tts."""
+    run = subprocess.run([PYTHON, "-c", RAW_TTS], input=text, capture_output=True, text=True,
+                         cwd=REPO, check=True)
+    seconds, audio, rss_kb = run.stdout.split()
+    return float(seconds), float(audio), int(rss_kb) / 1024
+
+
+def make_station(folder: Path) -> Path:
+    shutil.copytree(REPO / "voices", folder / "voices")
+    (folder / "schedules").mkdir()
+    config = folder / "station.yaml"
+    config.write_text("audio: {device: file}\n"
+                      "paths: {schedules: schedules, data: var, voices: voices}\n",
+                      encoding="utf-8")
+    # Compile the reading dictionary once, as any running station already has.
+    subprocess.run([ANNOUNCER, "--config", str(config), "reading", "真岡"], check=True,
+                   capture_output=True)
+    return config
+
+
+def cli_render(config: Path, text: str, out: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([ANNOUNCER, "--config", str(config), "render", text, "-o", str(out)],
+                   check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def studio_render(config: Path, text: str) -> tuple[float, float]:
+    """(seconds, audio seconds) of rendering in a started Studio (start not timed)."""
+    from announcer.config import load_config
+    from announcer.studio import Studio
+
+    studio = Studio(load_config(config))
+    studio.start()
+    try:
+        start = time.perf_counter()
+        frames = sum(len(block) for block in studio.notice_program(text))
+        return time.perf_counter() - start, frames / studio.settings.rate
+    finally:
+        studio.stop()
+
+
+# -- memory: poll the process tree ------------------------------------------------------------
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def describe(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    return "worker" if b"announcer.speech.worker" in cmd else Path(cmd[0].decode()).name
+
+
+class TreeWatch:
+    """Polls VmRSS of a process and all its descendants; keeps per-pid and summed peaks."""
+
+    def __init__(self, pid: int, interval: float = 0.01):
+        self.pid, self.interval = pid, interval
+        self.peaks: dict[int, float] = {}
+        self.names: dict[int, str] = {}
+        self.total = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.is_set():
+            todo, total = [self.pid], 0.0
+            while todo:
+                pid = todo.pop()
+                todo += children(pid)
+                rss = rss_mb(pid)
+                if rss is None:
+                    continue
+                if pid not in self.names:
+                    self.names[pid] = describe(pid)
+                self.peaks[pid] = max(self.peaks.get(pid, 0.0), rss)
+                total += rss
+            self.total = max(self.total, total)
+            time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def cli_render_memory(config: Path, text: str, out: Path) -> tuple[TreeWatch, float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.Popen([ANNOUNCER, "--config", str(config), "render", text, "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watch = TreeWatch(proc.pid)
+    code = proc.wait()
+    seconds = time.perf_counter() - start
+    watch.stop()
+    if code:
+        raise SystemExit(f"announcer render exited {code}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # The max over every waited-for descendant; only meaningful if it grew.
+    return watch, seconds, (after / 1024 if after > before else float("nan"))
+
+
+def main() -> None:
+    long_text = (NOTICE * 10)[:5000]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = make_station(Path(tmp))
+        out = Path(tmp) / "out.wav"
+        print(f"text: {len(NOTICE)} characters; {os.cpu_count()} CPUs; best of {RUNS} runs")
+
+        raw = [raw_tts(NOTICE) for _ in range(RUNS)]
+        raw_s = min(r[0] for r in raw)
+        print(f"(a) raw pyopenjtalk.tts, fresh process:   {raw_s:6.2f} s "
+              f"(median {statistics.median(r[0] for r in raw):.2f}) for {raw[0][1]:.1f} s of audio")
+
+        cli = [cli_render(config, NOTICE, out) for _ in range(RUNS)]
+        cli_s = min(cli)
+        studio = [studio_render(config, NOTICE) for _ in range(RUNS)]
+        studio_s = min(s[0] for s in studio)
+        print(f"(b) announcer render, whole CLI run:      {cli_s:6.2f} s "
+              f"(median {statistics.median(cli):.2f}) -> ratio {cli_s / raw_s:.2f} (goal <= 1.15)")
+        print(f"    Studio render in process:            {studio_s:6.2f} s "
+              f"for {studio[0][1]:.1f} s of audio -> ratio {studio_s / raw_s:.2f}")
+
+        watch, seconds, children_max = cli_render_memory(config, long_text, out)
+        print(f"(c) announcer render of {len(long_text)} characters: {seconds:.1f} s")
+        for pid, peak in sorted(watch.peaks.items()):
+            flag = "ok" if peak <= 150 else "OVER 150 MB"
+            print(f"    pid {pid:7d} {watch.names[pid]:10s} peak RSS {peak:6.1f} MB  {flag}")
+        print(f"    sum of concurrent RSS, peak:         {watch.total:6.1f} MB")
+        print(f"    getrusage(RUSAGE_CHILDREN).ru_maxrss: {children_max:6.1f} MB "
+              "(largest single process)")
+
+        text_1500 = (NOTICE * 3)[:1500]
+        seconds, audio, rss = raw_tts(text_1500)
+        print(f"(d) whole-text pyopenjtalk.tts of {len(text_1500)} characters: "
+              f"peak RSS {rss:.1f} MB ({seconds:.1f} s for {audio:.1f} s of audio)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""The staff pages in a real headless Chromium (playwright) against the real app served
+by waitress, with the "file" output playing in real time: log in, write a bulletin from
+a template, hear the preview, confirm, air it, watch it on the status board, stop it.
+Screenshots go to test-artifacts/."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from waitress.server import create_server
+
+from announcer.web.app import create_app
+from announcer.web.pages import TEMPLATES
+from tests.webutil import (KNOWN_LEAKS, OPERATOR, PASSWORD, cancel_open_bulletins,
+                           make_station_dir, running_services)
+
+pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TABLET = {"width": 1180, "height": 820}
+XSS = "<script>alert(1)</script>真岡市"
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory):
+    with running_services(make_station_dir(tmp_path_factory.mktemp("station"))) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def base_url(services):
+    server = create_server(create_app(services, testing=True), host="127.0.0.1", port=0,
+                           threads=4)
+    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=2)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, base_url, services):
+    """A tablet-sized page that fails the test on any script error, console error
+    (CSP violations land there) or dialog (an alert() would mean injected script).
+    A test lists the console errors it expects in ``page.expected``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport=TABLET, locale="ja-JP", base_url=base_url)
+    page = context.new_page()
+    page.expected = []
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield page
+    context.close()
+    cancel_open_bulletins(services)
+    assert problems == page.expected
+
+
+def log_in(page):
+    page.goto("/login")
+    expect(page.locator("h1")).to_have_text("ログイン")
+    page.get_by_label("名前（ユーザー名）").fill(OPERATOR)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator("h1")).to_have_text("放送の状態")
+
+
+def test_login_page_shows_errors(page):
+    page.goto("/login")
+    page.get_by_label("名前（ユーザー名）").fill(OPERATOR)
+    page.get_by_label("パスワード").fill("wrong-password")
+    page.keyboard.press("Enter")
+    expect(page.locator("#login-error")).to_have_text("名前かパスワードが違います")
+    page.expected = ["console: Failed to load resource: the server responded with a status of "
+                     "401 (UNAUTHORIZED)"]
+    page.screenshot(path=str(ARTIFACTS / "login-error.png"), full_page=True)
+
+
+def test_bulletin_from_template_to_air(page, services):
+    label, script, _ = TEMPLATES[0]  # 避難指示: three blanks
+    text = script.replace("【　　】", "中央", 2).replace("【　　】", "真岡小学校")
+    title = text.splitlines()[0][:30]
+    log_in(page)
+    page.get_by_role("link", name="緊急放送を出す").click()
+    expect(page.locator("h1")).to_have_text("緊急放送")
+
+    page.get_by_role("button", name=label).click()
+    textarea = page.locator("#text")
+    expect(textarea).to_have_value(script)
+    expect(page.locator("#blank-count")).to_have_text("空欄 残り 3 か所")
+    page.keyboard.type("中央")  # the first blank is selected: typing replaces it
+    for word in ("中央", "真岡小学校"):
+        page.get_by_role("button", name="次の空欄へ").click()
+        page.keyboard.type(word)
+    expect(textarea).to_have_value(text)
+    expect(page.locator("#blank-count")).to_have_text("空欄 残り 0 か所")
+
+    page.get_by_role("button", name="読みを確認").click()
+    expect(page.locator("#reading")).to_contain_text("モーカシヤクショデス。チューオーチクニ")
+
+    with page.expect_response(lambda r: r.url.endswith("/staff/preview")) as preview:
+        page.get_by_role("button", name="試聴").click()
+    assert preview.value.status == 200
+    assert preview.value.headers["content-type"] == "audio/wav"
+    audio = page.locator("#preview-audio")
+    expect(audio).to_be_visible()
+    assert audio.evaluate("a => a.src").startswith("blob:")
+    page.wait_for_function("document.getElementById('preview-audio').duration > 5")
+    page.screenshot(path=str(ARTIFACTS / "emergency-form.png"), full_page=True)
+
+    page.get_by_role("button", name="確認へ進む").click()
+    expect(page.locator("h1")).to_have_text("放送内容の確認")
+    expect(page.locator("#final-text")).to_have_text(text)
+    expect(page.locator("#blank-warning")).to_have_count(0)
+    expect(page.locator("#sum-repeat")).to_have_text("2 回（あいだに「繰り返します。」）")
+    expect(page.locator("#sum-timing")).to_have_text("今すぐ割り込む")
+    expect(page.locator("#reading")).to_contain_text("チューオーチクノホーワ")
+    page.screenshot(path=str(ARTIFACTS / "emergency-confirm.png"), full_page=True)
+
+    page.locator("#air-btn").dblclick()  # a double tap must not air twice
+    expect(page.locator("#sent")).to_contain_text("緊急放送を受け付けました")
+    expect(page.locator("#on-air-title")).to_have_text(title, timeout=5000)
+    expect(page.locator("#on-air-card")).to_have_class("card on-air-card is-live")
+    submits = [r for r in services.accounts.audit_log() if r["action"].startswith("bulletin.")]
+    assert [r["action"] for r in submits] == ["bulletin.submit", "bulletin.preview"]
+    assert len(services.store.open_bulletins()) == 1
+
+    # A second bulletin waits behind it; the live board shows its script as text.
+    services.station.submit_bulletin(XSS, interrupt=False, by="test")
+    queued = page.locator("#queue li").filter(has_text=XSS)
+    expect(queued).to_have_count(1)
+    expect(page.locator("#airlog tr").first).to_contain_text("放送中")
+    page.screenshot(path=str(ARTIFACTS / "status-on-air.png"), full_page=True)
+
+    queued.get_by_role("button", name="停止").click()
+    expect(page.locator("#queue")).to_have_text("待っているものはありません")
+    page.locator("#on-air").get_by_role("button", name="停止").click()
+    expect(page.locator("#on-air")).to_have_text("いま放送しているものはありません")
+    log_rows = page.locator("#airlog tr")
+    expect(log_rows.filter(has_text=title)).to_contain_text("取り消し")
+    expect(log_rows.filter(has_text=XSS)).to_contain_text("取り消し")
+    page.screenshot(path=str(ARTIFACTS / "status-after-stop.png"), full_page=True)
+
+
+def test_confirm_warns_about_blanks_in_a_drill(page, services):
+    label, script, drill = TEMPLATES[-1]  # 訓練/テスト
+    assert drill
+    log_in(page)
+    page.goto("/emergency")
+    page.get_by_role("button", name=label).click()
+    expect(page.locator("#test")).to_be_checked()
+    page.get_by_role("button", name="確認へ進む").click()
+    expect(page.locator("#blank-warning")).to_contain_text("空欄【　　】が 1 か所残っています。")
+    expect(page.locator("#drill-note")).to_have_text("訓練モード：冒頭で「これは訓練です。」と読みます。")
+    expect(page.locator("#air-btn")).to_have_text("空欄のまま放送する")
+    page.screenshot(path=str(ARTIFACTS / "emergency-confirm-blanks.png"), full_page=True)
+    page.get_by_role("button", name="修正する").click()
+    expect(page.locator("#text")).to_have_value(script)
+    expect(page.locator("#test")).to_be_checked()
+    assert services.store.open_bulletins() == []
+
+
+def test_a_draft_survives_a_reload(page):
+    log_in(page)
+    page.goto("/emergency")
+    page.locator("#text").fill("真岡市の下書きです。")
+    expect(page.locator("#draft-note")).to_be_hidden()
+    page.reload()  # as after a login that expired while typing
+    expect(page.locator("#text")).to_have_value("真岡市の下書きです。")
+    expect(page.locator("#draft-note")).to_be_visible()
+    page.get_by_role("button", name="確認へ進む").click()
+    expect(page.locator("h1")).to_have_text("放送内容の確認")
+    page.goto("/emergency")  # confirmed scripts are not offered again
+    expect(page.locator("#text")).to_have_value("")
+    expect(page.locator("#draft-note")).to_be_hidden()

@@ -1,0 +1,254 @@
+"""The station service with real SQLite and notice files, a fake studio, fake output
+and a fake clock: scheduling, restarts, bulletins, without sleeping or synthesizing."""
+
+import datetime as dt
+import textwrap
+
+import numpy as np
+import pytest
+
+from announcer.audio.fake import FakeOutput
+from announcer.clock import TOKYO, FakeClock
+from announcer.config import load_config
+from announcer.errors import NothingToSay
+from announcer.station import BulletinError, Station
+from announcer.store import Store
+
+RATE = 48000
+
+
+class FakeStudio:
+    """Renders every notice as 1 s of tone, every bulletin as 2 s."""
+
+    def __init__(self):
+        self.rendered = []
+
+    def render_notice(self, text, **kw):
+        self.rendered.append(text)
+        return np.full(RATE, 0.5, np.float32)
+
+    def sentences(self, text, repeat=1, drill=False):
+        if not text.strip("。 "):
+            raise NothingToSay()
+        return [text]
+
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False):
+        yield np.full(2 * RATE, 0.25, np.float32)
+
+
+def at(h, m, s=0):
+    return dt.datetime(2026, 12, 3, h, m, s, tzinfo=TOKYO)  # a Thursday
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(at(7, 29, 50))
+
+
+@pytest.fixture
+def config(station_dir):
+    (station_dir / "schedules" / "gomi.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+          - id: early
+            text: おはようございます。
+            times: ["07:00"]
+        """), encoding="utf-8")
+    return load_config(station_dir / "station.yaml")
+
+
+@pytest.fixture
+def store(config):
+    s = Store(config.paths.data / "announcer.db", TOKYO)
+    yield s
+    s.close()
+
+
+def make_station(config, clock, store):
+    out = FakeOutput(RATE, clock=clock)
+    station = Station(config, clock, FakeStudio(), store, out)
+    station.start()
+    return station, out
+
+
+@pytest.fixture
+def station(config, clock, store):
+    st, out = make_station(config, clock, store)
+    st.out = out
+    yield st
+    st.stop()
+
+
+def settle(station):
+    """Wait for cue renders, delivered events and bulletin producers (real threads)."""
+    station._render.submit(lambda: None).result(timeout=5)
+    station.engine.drain_events()
+    for item in station.engine.queued():
+        if hasattr(item.source, "first_block"):
+            item.source.first_block.wait(5)
+
+
+def run_until(station, out, when):
+    """Plan and play, block by block, until the fake clock reaches ``when``."""
+    while out.clock.now() < when:
+        station.plan()
+        settle(station)
+        out.run(0.05)
+    settle(station)
+
+
+def statuses(store, day=dt.date(2026, 12, 3)):
+    return [(r["kind"], r["id"], r["status"]) for r in store.airlog(day)]
+
+
+def test_notice_airs_at_its_time_head_silence_early(station, clock, store):
+    run_until(station, station.out, at(7, 30, 2))
+    first = next(i for i, (_, tag) in enumerate(station.out.blocks) if tag == "notice-gomi")
+    started = at(7, 29, 50) + dt.timedelta(seconds=(first + 1) * 480 / RATE)
+    lead = dt.timedelta(seconds=station.config.playout.head_silence)
+    assert abs((started - (at(7, 30) - lead)).total_seconds()) <= 0.011
+    assert statuses(store) == [("notice", "gomi", "aired")]
+    row = store.airlog(dt.date(2026, 12, 3))[0]
+    assert row["scheduled_at"] == "2026-12-03T07:30:00.000+09:00"
+
+
+def test_each_airing_is_cued_once(station, store):
+    run_until(station, station.out, at(7, 30, 5))
+    station.plan()
+    settle(station)
+    station.out.run(2)
+    settle(station)
+    assert statuses(store) == [("notice", "gomi", "aired")]
+
+
+def test_restart_airs_within_grace_and_logs_older_as_missed(config, store):
+    store.set_state("last_alive", at(6, 50).isoformat())
+    clock = FakeClock(at(7, 33))
+    station, out = make_station(config, clock, store)
+    try:
+        settle(station)
+        out.run(1.5)
+        settle(station)
+        assert statuses(store) == [("notice", "early", "missed"), ("notice", "gomi", "aired")]
+    finally:
+        station.stop()
+
+
+def test_killed_mid_notice_replays_from_the_start(config, store):
+    row = store.airing_started("notice", "gomi", "gomi", at(7, 30), at(7, 30))
+    store.set_state("last_alive", at(7, 30).isoformat())
+    clock = FakeClock(at(7, 31))
+    station, out = make_station(config, clock, store)
+    try:
+        settle(station)
+        out.run(1.5)
+        settle(station)
+        rows = store.airlog(dt.date(2026, 12, 3))
+        assert rows[0]["rowid"] == row and rows[0]["status"] == "interrupted"
+        assert rows[0]["detail"] == "cut by a restart; replayed from start"
+        assert [r["status"] for r in rows[1:]] == ["aired"]
+    finally:
+        station.stop()
+
+
+def test_bulletin_is_on_disk_before_it_is_acknowledged(station, store):
+    bid, created = station.submit_bulletin("避難してください。", by="tanaka")
+    assert created
+    again = Store(store.path, TOKYO)  # another connection sees the committed row
+    assert again.bulletin(bid)["state"] == "queued"
+    again.close()
+
+
+def test_bulletin_airs_and_is_logged(station, store):
+    bid, _ = station.submit_bulletin("避難してください。")
+    settle(station)
+    station.out.run(2.5)
+    settle(station)
+    assert store.bulletin(bid)["state"] == "aired"
+    assert ("bulletin", bid, "aired") in statuses(store, dt.date(2026, 12, 3))
+
+
+def test_unfinished_bulletin_airs_after_a_crash(config, store):
+    clock = FakeClock(at(7, 0))
+    first, _ = make_station(config, clock, store)
+    bid, _ = first.submit_bulletin("避難してください。")
+    # the process dies here: no stop(), nothing aired
+    second, out = make_station(config, FakeClock(at(7, 1)), store)
+    try:
+        settle(second)
+        out.run(2.5)
+        settle(second)
+        assert store.bulletin(bid)["state"] == "aired"
+    finally:
+        second.stop()
+        first.engine.close()
+
+
+def test_double_submit_with_the_same_key_queues_once(station, store):
+    a = station.submit_bulletin("避難してください。", request_key="k1")
+    b = station.submit_bulletin("避難してください。", request_key="k1")
+    assert a[0] == b[0] and a[1] and not b[1]
+    assert len(station.engine.queued()) == 1
+
+
+@pytest.mark.parametrize("text,repeat,status", [
+    ("", 2, 422), ("。", 2, 422), ("あ" * 5001, 2, 413), ("避難", 0, 422), ("避難", 6, 422),
+    ("避難", True, 422),
+])
+def test_invalid_bulletins_are_refused(station, text, repeat, status):
+    with pytest.raises(BulletinError) as e:
+        station.submit_bulletin(text, repeat=repeat)
+    assert e.value.status == status
+
+
+def test_cancel_a_queued_bulletin(station, store):
+    station.out.fail()
+    bid, _ = station.submit_bulletin("避難してください。")
+    assert station.cancel_bulletin(bid)
+    settle(station)
+    assert store.bulletin(bid)["state"] == "cancelled"
+
+
+def test_bulletin_cut_by_device_loss_airs_again_when_it_returns(station, store):
+    bid, _ = station.submit_bulletin("避難してください。")
+    station.out.run(0.5)
+    station.out.fail()
+    settle(station)
+    assert store.bulletin(bid)["state"] == "queued"
+    station.out.recover()
+    station.out.run(2.5)
+    settle(station)
+    assert store.bulletin(bid)["state"] == "aired"
+    assert [s for k, i, s in statuses(store) if i == bid] == ["failed", "aired"]
+
+
+def test_notice_cut_by_a_bulletin_airs_again_from_the_start(station, store):
+    run_until(station, station.out, at(7, 30, 0))
+    station.out.run(0.5)
+    station.submit_bulletin("避難してください。")
+    settle(station)
+    station.out.run(2.5)
+    settle(station)
+    station.out.run(1.5)
+    settle(station)
+    assert [s for k, i, s in statuses(store) if i == "gomi"] == ["interrupted", "aired"]
+
+
+def test_broken_file_is_reported_and_good_notices_stay(station, config):
+    (config.paths.schedules / "broken.yaml").write_text("notices: [", encoding="utf-8")
+    assert station.reload_notices()
+    health = station.health()
+    assert "gomi" in station.notices.notices
+    assert health["schedule_errors"][0].startswith(str(config.paths.schedules / "broken.yaml"))
+
+
+def test_status_reports_on_air_and_next(station):
+    station.submit_bulletin("避難してください。")
+    settle(station)
+    station.out.run(0.1)
+    status = station.status()
+    assert status["on_air"]["kind"] == "bulletin"
+    assert status["audio"] == "ok"
+    assert status["next"][0]["id"] == "gomi"

@@ -1,0 +1,464 @@
+"""The staff pages and their JSON, through Flask's test client, against a real studio
+(synthesis workers), SQLite and the playout engine. The output is the fake one and is
+never pulled, so accepted bulletins stay in the queue where the tests can see them."""
+
+import io
+import re
+import uuid
+import wave
+
+import pytest
+
+from announcer.audio.fake import FakeOutput
+from announcer.web.app import create_app
+from announcer.web.pages import PREVIEW_CHARS, TEMPLATES, preview_text
+from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE,
+                           cancel_open_bulletins, csrf, login, make_station_dir,
+                           running_services)
+
+pytestmark = KNOWN_LEAKS
+
+KEY = "0123456789abcdef0123456789abcdef"
+XSS = "<script>alert(1)</script>真岡市"
+LONG = ("あいうえお。" * 834)[:5000]
+
+
+@pytest.fixture(scope="module")
+def output():
+    return FakeOutput()
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, output):
+    with running_services(make_station_dir(tmp_path_factory.mktemp("station")), output) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def app(services):
+    return create_app(services, testing=True)
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(services):
+    yield
+    cancel_open_bulletins(services)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def staff(client):
+    assert login(client).status_code == 302
+    return client
+
+
+def post_json(client, url, body, token=True):
+    headers = {"X-CSRF-Token": csrf(client)} if token else {}
+    return client.post(url, json=body, headers=headers)
+
+
+def submit(client, text, key=None, **options):
+    key = key if key is not None else uuid.uuid4().hex
+    return post_json(client, "/staff/bulletins", {"text": text, "request_key": key, **options})
+
+
+def queued_ids(services):
+    return [i.id for i in services.station.engine.queued()]
+
+
+def audit_actions(services, action):
+    return [r for r in services.accounts.audit_log() if r["action"] == action]
+
+
+# -- sessions, login, CSRF -------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/", "/emergency", "/audit"])
+def test_pages_without_session_redirect_to_login(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == f"/login?next={path}?"
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/staff/status"), ("POST", "/staff/reading"),
+                                         ("POST", "/staff/preview"),
+                                         ("POST", "/staff/bulletins"),
+                                         ("POST", "/staff/bulletins/x/stop")])
+def test_json_without_session_is_401(client, method, path):
+    resp = client.open(path, method=method, json={"text": "テスト"})
+    assert resp.status_code == 401
+    assert resp.get_json() == {"error": "ログインしてください"}
+
+
+def test_login_page(client):
+    resp = client.get("/login")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert f'name="csrf_token" value="{csrf(client)}"' in html
+    assert '<label for="password">パスワード</label>' in html
+    assert "<h1>ログイン</h1>" in html
+
+
+def test_login_then_status_page(client):
+    resp = login(client)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    html = client.get("/").get_data(as_text=True)
+    assert "<h1>放送の状態</h1>" in html
+    assert "いま放送しているものはありません" in html
+    assert "機器: 正常" in html
+    assert ">緊急放送を出す</a>" in html
+    assert LATE_NOTICE in html
+
+
+def test_wrong_password_is_401(client, services):
+    resp = login(client, password="wrong-password")
+    assert resp.status_code == 401
+    assert "名前かパスワードが違います" in resp.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_login_throttled_after_five_failures(services):
+    client = create_app(services, testing=True).test_client()  # its own throttle
+    for _ in range(5):
+        assert login(client, password="wrong-password").status_code == 401
+    resp = login(client)  # even the right password, for the rest of the window
+    assert resp.status_code == 429
+    assert "しばらく（5 分）ログインできません" in resp.get_data(as_text=True)
+
+
+def test_login_without_csrf_is_400(client):
+    client.get("/login")
+    resp = client.post("/login", data={"name": "tanaka", "password": "password123"})
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/staff/reading", {"text": "真岡市"}),
+    ("/staff/preview", {"text": "真岡市"}),
+    ("/staff/bulletins", {"text": "真岡市", "request_key": KEY}),
+    ("/staff/bulletins/{id}/stop", {}),
+])
+def test_json_posts_without_csrf_are_400(staff, services, path, body):
+    bid, _ = services.station.submit_bulletin("停止の試験です。", interrupt=False)
+    for headers in ({}, {"X-CSRF-Token": "not-the-token"}):
+        resp = staff.post(path.format(id=bid), json=body, headers=headers)
+        assert resp.status_code == 400
+        assert resp.get_json()["error"].startswith("送信を確認できませんでした（CSRF）")
+    assert queued_ids(services) == [bid]  # neither submitted nor stopped
+
+
+def test_form_posts_without_csrf_are_400(staff, services):
+    resp = staff.post("/emergency", data={"text": "真岡市", "step": "air", "request_key": KEY})
+    assert resp.status_code == 400
+    assert "送信を確認できませんでした（CSRF）" in resp.get_data(as_text=True)
+    assert queued_ids(services) == []
+    assert staff.post("/logout").status_code == 400
+    assert staff.get("/").status_code == 200  # still logged in
+
+
+# -- reading and preview ---------------------------------------------------------------
+def test_reading_is_katakana(staff):
+    resp = post_json(staff, "/staff/reading", {"text": "真岡市の【　　】地区に避難指示"})
+    assert resp.status_code == 200
+    data = resp.get_json()
+    assert "モーカシ" in data["reading"]
+    assert re.fullmatch(r"[ァ-ヺー、。]+", data["reading"])
+    assert data["blanks"] == 1
+
+
+@pytest.mark.parametrize("body,status,error", [
+    ({"text": ""}, 422, "原稿が空です。放送する文章を入力してください"),
+    ({"text": "。"}, 422, "読み上げられる文字がありません"),
+    ({"text": "{真岡|mooka}"}, 422, "読みはカタカナで書いてください: {真岡|mooka}"),
+    ({"text": "真岡", "repeat": 6}, 422, "繰り返し回数は 1 から 5 までにしてください"),
+    ({"text": "真岡", "color": "red"}, 400, "不明な項目があります: color"),
+    ([1, 2], 400, "JSON のオブジェクトで送ってください"),
+])
+def test_reading_refuses_bad_input(staff, body, status, error):
+    resp = post_json(staff, "/staff/reading", body)
+    assert resp.status_code == status
+    assert resp.get_json() == {"error": error}
+
+
+def test_inline_reading_overrides(staff):
+    resp = post_json(staff, "/staff/reading", {"text": "{真岡|マオカ}"})
+    assert resp.get_json()["reading"] == "マオカ"
+
+
+def test_preview_is_a_wav_and_audited(staff, services):
+    resp = post_json(staff, "/staff/preview", {"text": "真岡市からお知らせします。", "chime": False})
+    assert resp.status_code == 200
+    assert resp.content_type == "audio/wav"
+    assert resp.headers["Cache-Control"] == "no-store"
+    body = resp.get_data()
+    assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+    with wave.open(io.BytesIO(body)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 48000)
+        assert w.getnframes() / w.getframerate() > 1.0
+    last = audit_actions(services, "bulletin.preview")[0]
+    assert last["who"] == "tanaka"
+    assert last["detail"] == {"text": "真岡市からお知らせします。", "chime": False, "test": False}
+
+
+def test_preview_text_is_cut_after_a_sentence():
+    text = "あ" * 250 + "。" + "い" * 300
+    assert preview_text(text) == "あ" * 250 + "。"
+    assert preview_text("短い。") == "短い。"
+    inline = "う" * 395 + "{真岡|モーカ}" + "え" * 100
+    assert preview_text(inline) == "う" * 395
+    assert len(preview_text("お" * 1000)) == PREVIEW_CHARS
+
+
+# -- submit, double submit, stop -------------------------------------------------------
+def test_submit_then_double_submit_queues_once(staff, services):
+    key = uuid.uuid4().hex
+    first = submit(staff, "真岡市から緊急のお知らせです。", key, interrupt=False)
+    assert first.status_code == 202
+    bid = first.get_json()["id"]
+    assert first.get_json() == {"id": bid, "status": "queued"}
+    again = submit(staff, "真岡市から緊急のお知らせです。", key, interrupt=False)
+    assert again.status_code == 202 and again.get_json() == {"id": bid, "status": "queued"}
+    assert queued_ids(services) == [bid]
+    assert services.station.bulletin(bid)["created_by"] == "tanaka"
+    assert [r["detail"]["id"] for r in audit_actions(services, "bulletin.resubmit")][:1] == [bid]
+    submitted = audit_actions(services, "bulletin.submit")[0]["detail"]
+    assert submitted == {"id": bid, "text": "真岡市から緊急のお知らせです。", "repeat": 2,
+                         "interrupt": False, "chime": True, "test": False}
+
+
+def test_same_key_with_another_script_is_refused(staff, services):
+    key = uuid.uuid4().hex
+    bid = submit(staff, "一つ目の原稿です。", key, interrupt=False).get_json()["id"]
+    resp = submit(staff, "二つ目の原稿です。", key, interrupt=False)
+    assert resp.status_code == 409
+    assert resp.get_json()["error"].startswith("この画面の原稿はすでに送信済みです")
+    assert queued_ids(services) == [bid]
+
+
+@pytest.mark.parametrize("key", [None, "", "short", "x" * 65, 12345, "<script>" * 3])
+def test_submit_needs_a_request_key(staff, services, key):
+    body = {"text": "真岡市です。"} if key is None else {"text": "真岡市です。", "request_key": key}
+    resp = post_json(staff, "/staff/bulletins", body)
+    assert resp.status_code == 400
+    assert resp.get_json() == {"error": "送信キーがありません。ページを読み込み直してください"}
+    assert queued_ids(services) == []
+
+
+@pytest.mark.parametrize("text,submit_status,reading_status", [
+    ("", 422, 422), ("。", 422, 422), ("😀", 422, 422), ("ア" * 400, 202, 200),
+    (LONG, 202, 200), (LONG + "あ", 413, 413),
+])
+def test_hostile_texts_never_crash(staff, services, text, submit_status, reading_status):
+    resp = submit(staff, text)
+    assert resp.status_code == submit_status
+    assert resp.is_json and ("id" in resp.get_json()) == (submit_status == 202)
+    assert post_json(staff, "/staff/reading", {"text": text}).status_code == reading_status
+    form = staff.post("/emergency", data={"csrf_token": csrf(staff), "text": text,
+                                          "repeat": "2", "step": "confirm"})
+    assert form.status_code == (200 if submit_status == 202 else submit_status)
+    assert staff.get("/healthz").get_json()["status"] == "ok"
+    assert "モーカシ" in post_json(staff, "/staff/reading", {"text": "真岡市"}).get_json()["reading"]
+
+
+def test_stop_a_queued_bulletin(staff, services):
+    bid = submit(staff, "停止する緊急放送です。", interrupt=False).get_json()["id"]
+    resp = post_json(staff, f"/staff/bulletins/{bid}/stop", {})
+    assert resp.status_code == 200
+    assert resp.get_json() == {"id": bid, "status": "cancelled"}
+    services.station.engine.drain_events()
+    assert queued_ids(services) == []
+    assert services.station.bulletin(bid)["state"] == "cancelled"
+    stop = audit_actions(services, "bulletin.stop")[0]
+    assert stop["detail"] == {"id": bid, "text": "停止する緊急放送です。", "state": "queued"}
+    row = next(r for r in staff.get("/staff/status").get_json()["airlog"] if r["id"] == bid)
+    assert (row["status_label"], row["title"], row["time"]) == ("取り消し", "停止する緊急放送です。",
+                                                                "—")
+    again = post_json(staff, f"/staff/bulletins/{bid}/stop", {})
+    assert again.status_code == 409
+    assert again.get_json() == {"error": "この緊急放送はすでに終わっています（取り消し）"}
+    assert post_json(staff, "/staff/bulletins/nope/stop", {}).status_code == 404
+
+
+def test_stop_a_bulletin_on_air(staff, services, output):
+    bid = submit(staff, "放送中に止めます。").get_json()["id"]
+    output.run(0.01)  # the engine takes it on air at the next pull
+    services.station.engine.on_air().source.first_block.wait(10)
+    services.station.engine.drain_events()
+    data = staff.get("/staff/status").get_json()
+    assert {k: data["on_air"][k] for k in ("kind", "id", "title", "label")} == {
+        "kind": "bulletin", "id": bid, "title": "放送中に止めます。", "label": "緊急放送"}
+    assert [(r["id"], r["status_label"]) for r in data["airlog"]][0] == (bid, "放送中")
+    html = staff.get("/").get_data(as_text=True)
+    assert '<p id="on-air-title" class="on-air-title">放送中に止めます。</p>' in html
+    assert 'class="card on-air-card is-live"' in html
+    assert post_json(staff, f"/staff/bulletins/{bid}/stop", {}).status_code == 200
+    output.run(0.3)  # the stop fade
+    services.station.engine.drain_events()
+    data = staff.get("/staff/status").get_json()
+    assert data["on_air"] is None
+    assert [(r["id"], r["status_label"]) for r in data["airlog"]][0] == (bid, "取り消し")
+    assert services.station.bulletin(bid)["state"] == "cancelled"
+
+
+def test_stop_by_plain_form_comes_back_to_status(staff, services):
+    bid, _ = services.station.submit_bulletin("フォームで止めます。", interrupt=False)
+    resp = staff.post(f"/staff/bulletins/{bid}/stop", data={"csrf_token": csrf(staff)})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/"
+    assert queued_ids(services) == []
+
+
+# -- the status board ------------------------------------------------------------------
+def test_status_json(staff, services):
+    bid = submit(staff, "状態表示の試験です。\n二行目", interrupt=False).get_json()["id"]
+    data = staff.get("/staff/status").get_json()
+    assert {"on_air", "queue", "next", "audio", "health", "today", "airlog", "now"} <= set(data)
+    assert data["on_air"] is None and data["audio"] == "ok"
+    assert data["queue"] == [{"kind": "bulletin", "id": bid, "title": "状態表示の試験です。",
+                              "label": "緊急放送", "scheduled_at": None}]
+    assert {"at": "23:59", "id": "late", "title": LATE_NOTICE} in data["today"]
+    html = staff.get("/").get_data(as_text=True)
+    assert f'action="/staff/bulletins/{bid}/stop"' in html
+    assert '<span class="title">状態表示の試験です。</span>' in html
+
+
+def test_degraded_device_shown_in_red(staff, output):
+    output.fail("USB audio unplugged")
+    try:
+        html = staff.get("/").get_data(as_text=True)
+        data = staff.get("/staff/status").get_json()
+    finally:
+        output.recover()
+    assert '<section id="health" class="health health-bad"' in html
+    assert "機器に異常があります（音声が出ていません）" in html
+    assert "USB audio unplugged" in html
+    assert data["audio"] == "degraded"
+    assert data["health"]["audio"] == {"ok": False, "detail": "USB audio unplugged"}
+
+
+def test_sent_banner(staff, services):
+    bid = submit(staff, "受付表示の試験です。", interrupt=False).get_json()["id"]
+    html = staff.get(f"/?sent={bid}").get_data(as_text=True)
+    assert f"緊急放送を受け付けました（{bid}）。" in html
+    assert "受け付けました" not in staff.get("/?sent=unknown").get_data(as_text=True)
+
+
+# -- the emergency form ----------------------------------------------------------------
+def test_emergency_form(staff):
+    resp = staff.get("/emergency")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    for label, text, _ in TEMPLATES:
+        assert f">{label}</button>" in html
+        assert f'data-script="{text}"' in html
+    assert re.search(r'name="request_key" value="[0-9a-f]{32}"', html)
+    assert '<input type="radio" name="repeat" value="2" checked>' in html
+    assert '<input type="radio" name="timing" value="now" checked>' in html
+    assert '<input type="checkbox" id="chime" name="chime" value="on" checked>' in html
+    assert '<input type="checkbox" id="test" name="test" value="on">' in html
+    assert "{漢字|ヨミ}" in html
+    keys = {re.search(r'name="request_key" value="(\w+)"', staff.get("/emergency").get_data(
+        as_text=True))[1] for _ in range(2)}
+    assert len(keys) == 2  # a fresh key each time the form is opened
+
+
+def form(staff, step, text, key=KEY, **extra):
+    data = {"csrf_token": csrf(staff), "request_key": key, "text": text, "repeat": "3",
+            "timing": "after", "chime": "on", "step": step, **extra}
+    return staff.post("/emergency", data=data)
+
+
+def test_confirm_warns_about_blanks(staff, services):
+    resp = form(staff, "confirm", "真岡市の【　　】地区と【】地区に避難指示。")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "空欄【　　】が 2 か所残っています。" in html
+    assert '真岡市の<mark class="blank">【　　】</mark>地区と<mark class="blank">【】</mark>地区' in html
+    assert ">空欄のまま放送する</button>" in html
+    assert "モーカシ" in html
+    assert '<dd id="sum-repeat">3 回（あいだに「繰り返します。」）</dd>' in html
+    assert '<dd id="sum-timing">現在の放送のあとに</dd>' in html
+    assert queued_ids(services) == []  # confirming airs nothing
+
+
+def test_confirm_without_blanks_in_drill_mode(staff):
+    html = form(staff, "confirm", "真岡市の中央地区で訓練です。", test="on").get_data(as_text=True)
+    assert "空欄" not in html
+    assert ">放送する</button>" in html
+    assert '<span class="prefix">これは訓練です。</span>真岡市の中央地区で訓練です。' in html
+    assert '<dd id="sum-test">はい（訓練）</dd>' in html
+
+
+def test_form_air_without_javascript(staff, services):
+    key = uuid.uuid4().hex
+    resp = form(staff, "air", "フォームから放送します。", key, test="on")
+    assert resp.status_code == 303
+    bid = services.store.query("SELECT id FROM bulletins WHERE request_key=?", (key,))[0]["id"]
+    assert resp.headers["Location"] == f"/?sent={bid}"
+    again = form(staff, "air", "フォームから放送します。", key, test="on")
+    assert again.status_code == 303 and again.headers["Location"] == f"/?sent={bid}"
+    assert queued_ids(services) == [bid]
+    b = services.station.bulletin(bid)
+    assert (b["repeat"], b["interrupt"], b["chime"], b["test"]) == (3, False, True, True)
+    assert services.station.engine.queued()[0].title == "【訓練】フォームから放送します。"
+
+
+def test_form_errors_keep_the_text(staff, services):
+    resp = form(staff, "confirm", "。。。")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert '<p class="alert alert-bad" role="alert" id="form-error">読み上げられる文字がありません</p>' in html
+    assert ">。。。</textarea>" in html
+    assert f'name="request_key" value="{KEY}"' in html
+    assert form(staff, "confirm", "真岡", repeat="x").status_code == 422
+
+
+def test_form_edit_goes_back_with_everything(staff):
+    html = form(staff, "edit", "直す原稿【　　】").get_data(as_text=True)
+    assert ">直す原稿【　　】</textarea>" in html
+    assert f'name="request_key" value="{KEY}"' in html
+    assert '<input type="radio" name="repeat" value="3" checked>' in html
+    assert '<input type="radio" name="timing" value="after" checked>' in html
+    assert "空欄 残り 1 か所" in html
+
+
+# -- escaping and the audit log --------------------------------------------------------
+def test_script_tags_are_shown_as_text(staff, services, app):
+    bid = submit(staff, XSS, interrupt=False).get_json()["id"]
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    pages = {"status": staff.get("/").get_data(as_text=True),
+             "confirm": form(staff, "confirm", XSS).get_data(as_text=True),
+             "edit": form(staff, "edit", XSS).get_data(as_text=True)}
+    admin = app.test_client()
+    assert login(admin, ADMIN, ADMIN_PASSWORD).status_code == 302
+    pages["audit"] = admin.get("/audit").get_data(as_text=True)
+    for name, html in pages.items():
+        assert escaped in html, name
+        assert "<script>alert" not in html, name
+    assert staff.get("/staff/status").get_json()["queue"][0] == {
+        "kind": "bulletin", "id": bid, "title": XSS, "label": "緊急放送", "scheduled_at": None}
+
+
+def test_audit_is_for_admins(staff, app, services):
+    resp = staff.get("/audit")
+    assert resp.status_code == 403
+    assert "この画面は管理者だけが使えます。" in resp.get_data(as_text=True)
+    submit(staff, "監査ログの試験です。", interrupt=False)
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    html = admin.get("/audit").get_data(as_text=True)
+    assert "緊急放送の送信<br><code>bulletin.submit</code>" in html
+    assert "<dd>監査ログの試験です。</dd>" in html
+    assert "<td>tanaka</td>" in html
+    assert admin.get("/audit?date=2001-01-01").get_data(as_text=True).count(
+        "この日の記録はありません") == 1
+    assert "日付は YYYY-MM-DD で指定してください" in admin.get("/audit?date=x").get_data(
+        as_text=True)
+
+
+def test_security_headers(staff):
+    resp = staff.get("/")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    html = resp.get_data(as_text=True)
+    assert "<script>" not in html and "style=" not in html  # nothing inline for the CSP
