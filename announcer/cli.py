@@ -158,6 +158,59 @@ def cmd_airlog(args) -> int:
     return 0
 
 
+def _accounts(args):
+    from announcer.accounts import Accounts
+    from announcer.clock import SystemClock
+    from announcer.store import Store
+
+    config = _config(args)
+    store = Store(config.paths.data / "announcer.db", config.station.timezone)
+    return Accounts(store, SystemClock(config.station.timezone))
+
+
+def cmd_user(args) -> int:
+    accounts = _accounts(args)
+    if args.action == "list":
+        for u in accounts.users():
+            print(f"{u['name']}\t{u['role']}\t{u['created_at']}")
+        return 0
+    if not args.name:
+        raise AnnouncerError("ユーザー名を指定してください")
+    if args.action == "remove":
+        accounts.remove_user(args.name)
+        print(f"ユーザー {args.name} を削除しました")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("パスワード: ")
+        if getpass.getpass("もう一度: ") != password:
+            raise AnnouncerError("パスワードが一致しません")
+    accounts.add_user(args.name, password, args.role)
+    print(f"ユーザー {args.name}（{args.role}）を追加しました")
+    return 0
+
+
+def cmd_token(args) -> int:
+    accounts = _accounts(args)
+    if args.action == "list":
+        for t in accounts.tokens():
+            print(f"{t['name']}\t{t['created_at']}")
+        return 0
+    if not args.name:
+        raise AnnouncerError("トークンの名前を指定してください")
+    if args.action == "revoke":
+        accounts.revoke_token(args.name)
+        print(f"トークン {args.name} を無効にしました")
+        return 0
+    token = accounts.create_token(args.name)
+    print(f"トークン {args.name} を作りました。この値は二度と表示されません。安全に保管してください:")
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="announcer", description="FMもおか AI アナウンサー（お知らせ自動放送と緊急放送）",
@@ -191,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("airlog", cmd_airlog, "放送記録（as-run log）を表示する")
     p.add_argument("--date", help="日付 YYYY-MM-DD（既定: 今日）")
     p.add_argument("--csv", action="store_true", help="CSV で出力")
+    p = add("user", cmd_user, "職員のアカウントを管理する（add / list / remove）")
+    p.add_argument("action", choices=("add", "list", "remove"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力から読む")
+    p.add_argument("--role", choices=("operator", "admin"), default="operator",
+                   help="operator: 緊急放送の送出と停止 / admin: さらにユーザーとトークンの管理")
+    p = add("token", cmd_token, "他システム用の API トークンを管理する（create / list / revoke）")
+    p.add_argument("action", choices=("create", "list", "revoke"))
+    p.add_argument("name", nargs="?")
     return parser
 
 

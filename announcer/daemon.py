@@ -52,7 +52,7 @@ def add_jobs(scheduler: BackgroundScheduler, station, notify: Notifier) -> None:
     scheduler.add_job(station.engine.tick, "interval", seconds=0.1, id="tick", **opts)
     scheduler.add_job(watch, "interval", seconds=1, id="watch", **opts)
     scheduler.add_job(station.prerender, "interval", minutes=1, id="prerender", **opts)
-    scheduler.add_job(alive, "interval", seconds=2, id="heartbeat", **opts)
+    scheduler.add_job(alive, "interval", seconds=1, id="heartbeat", **opts)
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:

@@ -105,6 +105,7 @@ class Station:
     def start(self) -> None:
         self.reload_notices()
         self.recover()
+        self.heartbeat()
         self.output.start(self.engine.pull, self._on_health)
 
     def stop(self) -> None:

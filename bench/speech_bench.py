@@ -179,15 +179,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = make_station(Path(tmp))
         out = Path(tmp) / "out.wav"
-        print(f"text: {len(NOTICE)} characters; {os.cpu_count()} CPUs; best of {RUNS} runs")
+        print(f"text: {len(NOTICE)} characters; {os.cpu_count()} CPUs; best of {RUNS} runs; "
+              f"load average {os.getloadavg()[0]:.2f}")
+        # First, while ru_maxrss of our children still only knows the small warm-up run.
+        memory = cli_render_memory(config, long_text, out)
 
-        raw = [raw_tts(NOTICE) for _ in range(RUNS)]
-        raw_s = min(r[0] for r in raw)
+        raw, cli = [], []
+        for _ in range(RUNS):  # interleaved, so a busy machine slows both alike
+            raw.append(raw_tts(NOTICE))
+            cli.append(cli_render(config, NOTICE, out))
+        raw_s, cli_s = min(r[0] for r in raw), min(cli)
         print(f"(a) raw pyopenjtalk.tts, fresh process:   {raw_s:6.2f} s "
               f"(median {statistics.median(r[0] for r in raw):.2f}) for {raw[0][1]:.1f} s of audio")
-
-        cli = [cli_render(config, NOTICE, out) for _ in range(RUNS)]
-        cli_s = min(cli)
         studio = [studio_render(config, NOTICE) for _ in range(RUNS)]
         studio_s = min(s[0] for s in studio)
         print(f"(b) announcer render, whole CLI run:      {cli_s:6.2f} s "
@@ -195,7 +198,7 @@ def main() -> None:
         print(f"    Studio render in process:            {studio_s:6.2f} s "
               f"for {studio[0][1]:.1f} s of audio -> ratio {studio_s / raw_s:.2f}")
 
-        watch, seconds, children_max = cli_render_memory(config, long_text, out)
+        watch, seconds, children_max = memory
         print(f"(c) announcer render of {len(long_text)} characters: {seconds:.1f} s")
         for pid, peak in sorted(watch.peaks.items()):
             flag = "ok" if peak <= 150 else "OVER 150 MB"

@@ -76,7 +76,8 @@ class Recorder:
             ["parec", "-d", "onair.monitor", "--raw", "--format=s16le", f"--rate={RATE}",
              "--channels=1", "--latency-msec=10"], env=env, stdout=subprocess.PIPE)
         self.chunks: list[bytes] = []
-        self.started = None
+        self.marks: list[tuple[int, float]] = []  # (samples so far, arrival wall time)
+        self._total = 0
         import threading
 
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -84,17 +85,27 @@ class Recorder:
 
     def _read(self) -> None:
         while True:
-            data = self.proc.stdout.read(960)
+            data = self.proc.stdout.read1(9600)
             if not data:
                 return
-            if self.started is None:
-                self.started = time.time() - len(data) / 2 / RATE
+            now = time.time()
             self.chunks.append(data)
+            self._total += len(data) // 2
+            self.marks.append((self._total, now))
+
+    def time_of(self, index: int) -> float:
+        """Wall time a sample reached the monitor: its chunk's arrival minus the samples
+        that followed it in that chunk (parec's pipe adds at most ~10 ms)."""
+        for end, arrived in self.marks:
+            if end > index:
+                return arrived - (end - index) / RATE
+        raise IndexError(index)
 
     def stop(self) -> np.ndarray:
         self.proc.terminate()
         self.proc.wait()
         self._thread.join(timeout=2)
+        self.proc.stdout.close()
         return self.samples()
 
     def samples(self) -> np.ndarray:
@@ -107,7 +118,14 @@ class Recorder:
         if loud.size == 0:
             return []
         starts = [loud[0]] + [b for a, b in zip(loud[:-1], loud[1:]) if b - a > gap * RATE]
-        return [self.started + s / RATE for s in starts]
+        return [self.time_of(int(s)) for s in starts]
+
+    def silence_after(self, when: float, threshold: float = 0.01) -> float | None:
+        """Wall time of the last loud sample (the end of sound) after ``when``."""
+        x = np.abs(self.samples())
+        loud = np.flatnonzero(x > threshold)
+        times = [self.time_of(int(i)) for i in loud[-1:]]
+        return times[0] if times and times[0] >= when else None
 
     def sound_seconds(self, threshold: float = 0.01) -> float:
         x = np.abs(self.samples())

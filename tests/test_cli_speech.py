@@ -72,7 +72,7 @@ def test_render_writes_the_notice_as_a_wav(station, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
-@pytest.mark.parametrize("text", ["", "。", "😀"])
+@pytest.mark.parametrize("text", ["", "。"])
 def test_render_of_nothing_speakable_is_one_japanese_line(station, tmp_path, text):
     run = announcer("render", text, "-o", str(tmp_path / "out.wav"), cwd=station)
     assert run.returncode == 1
@@ -133,9 +133,10 @@ def test_help_lists_every_subcommand(tmp_path):
 def test_say_plays_on_the_output_device(station_dir, pulse):
     write_config(station_dir, device="default")
     recorder = pulse.record()
-    run = announcer("say", "真岡市からのお知らせです。本日は晴天なり。", "--no-chime",
+    run = announcer("say", "真岡市からのお知らせです。", "--no-chime",
                     cwd=station_dir, env=pulse.env)
     recorder.stop()
+    print(recorder.sound_seconds())
     recorder.proc.stdout.close()  # Recorder.stop() leaves parec's pipe open
     assert run.returncode == 0, run.stderr
     assert recorder.sound_seconds() > 1

@@ -1,0 +1,124 @@
+"""Run the real daemon as a subprocess, as systemd would, and talk to its HTTP API."""
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from announcer.clock import TOKYO
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def jst_in(seconds: float) -> dt.datetime:
+    t = dt.datetime.now(TOKYO) + dt.timedelta(seconds=seconds)
+    return t.replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
+def write_notice(folder: Path, name: str, notice_id: str, when: dt.datetime,
+                 text: str = "明日は燃えるごみの収集日です。", extra: str = "") -> None:
+    (folder / "schedules" / f"{name}.yaml").write_text(textwrap.dedent(f"""\
+        notices:
+          - id: {notice_id}
+            text: {text}
+            times: ["{when:%H:%M:%S}"]
+        """) + extra, encoding="utf-8")
+
+
+class Daemon:
+    def __init__(self, folder: Path, env: dict, port: int):
+        self.folder, self.env, self.port = folder, env, port
+        self.proc: subprocess.Popen | None = None
+        self.log = folder / "daemon.log"
+
+    def start(self, wait_audio: bool = True, timeout: float = 40) -> "Daemon":
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "announcer.cli", "--config",
+                 str(self.folder / "station.yaml"), "run"],
+                env=self.env, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                health = self.get("/healthz")
+                if not wait_audio or health["status"] == "ok":
+                    return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"daemon not ready:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def terminate(self, timeout: float = 10) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode if self.proc else 0
+
+    def request(self, method: str, path: str, body=None, token: str | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                     method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def get(self, path: str, token: str | None = None):
+        status, body = self.request("GET", path, token=token)
+        if status != 200:
+            raise urllib.error.URLError(f"{path}: {status}")
+        return body
+
+    def wait_for(self, predicate, timeout: float = 20, interval: float = 0.1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError(f"timed out; daemon log:\n{self.log_text()}")
+
+
+def cli(folder: Path, *args: str, stdin: str | None = None, env=None):
+    return subprocess.run([sys.executable, "-m", "announcer.cli", "--config",
+                           str(folder / "station.yaml"), *args], input=stdin,
+                          capture_output=True, text=True, env=env or os.environ, cwd=REPO)
+
+
+def make_token(folder: Path) -> str:
+    result = cli(folder, "token", "create", "test")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
