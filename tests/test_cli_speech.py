@@ -136,7 +136,6 @@ def test_say_plays_on_the_output_device(station_dir, pulse):
     run = announcer("say", "真岡市からのお知らせです。", "--no-chime",
                     cwd=station_dir, env=pulse.env)
     recorder.stop()
-    print(recorder.sound_seconds())
     recorder.proc.stdout.close()  # Recorder.stop() leaves parec's pipe open
     assert run.returncode == 0, run.stderr
     assert recorder.sound_seconds() > 1

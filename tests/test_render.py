@@ -124,11 +124,11 @@ def test_the_notice_closes_with_the_post_chime(studio, notice):
 def test_without_chimes_speech_comes_first(studio, notice, bare):
     chimes = len(studio.pre) + len(studio.post) + 2 * round(studio.settings.chime_gap * RATE)
     assert len(notice) - len(bare) == chimes
-    start = round(studio.settings.head * RATE)
-    n = len(studio.pre)
-    assert np.abs(bare[start:start + n] - studio.pre).max() > 0.1
-    assert np.array_equal(notice[start + n + round(studio.settings.chime_gap * RATE):][:len(bare) - 2 * start],
-                          bare[start:len(bare) - start])
+    head, n = round(studio.settings.head * RATE), len(studio.pre)
+    gap = round(studio.settings.chime_gap * RATE)
+    assert np.abs(bare[head:head + n] - studio.pre).max() > 0.1
+    speech = bare[head:len(bare) - head]
+    assert np.array_equal(notice[head + n + gap:][:len(speech)], speech)
 
 
 # -- cache ----------------------------------------------------------------------------------

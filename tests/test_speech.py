@@ -3,6 +3,7 @@ killed workers, and the readings a Moka listener hears."""
 
 import os
 import re
+import shutil
 import signal
 import threading
 import time
@@ -42,8 +43,6 @@ pytestmark = [
 def studio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("station")
     (folder / "schedules").mkdir()
-    import shutil
-
     shutil.copytree(REPO / "voices", folder / "voices")
     studio = Studio(load_config(write_config(folder)))
     studio.start()
