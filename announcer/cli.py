@@ -19,16 +19,19 @@ def _config(args):
     return load_config(Path(args.config))
 
 
-def _studio(args):
+def _studio(args, text: str | None = None):
+    """A started studio; ``text`` is checked first so a bad script fails fast."""
     from announcer.studio import Studio
 
     studio = Studio(_config(args))
+    if text is not None:
+        studio.sentences(text)
     studio.start()
     return studio
 
 
 def cmd_reading(args) -> int:
-    studio = _studio(args)
+    studio = _studio(args, args.text)
     try:
         print(studio.reading(args.text, accent=args.accent))
     finally:
@@ -54,7 +57,7 @@ def write_wav(path: Path, blocks, rate: int) -> float:
 
 
 def cmd_render(args) -> int:
-    studio = _studio(args)
+    studio = _studio(args, args.text)
     try:
         program = studio.notice_program(args.text, voice=args.voice, chime=not args.no_chime)
         seconds = write_wav(Path(args.output), program, studio.settings.rate)
@@ -70,7 +73,7 @@ def cmd_say(args) -> int:
     from announcer.playout.sources import ArraySource
     from announcer.station import make_output
 
-    studio = _studio(args)
+    studio = _studio(args, args.text)
     try:
         audio = studio.render_notice(args.text, voice=args.voice, chime=not args.no_chime)
     finally:
@@ -260,7 +263,7 @@ def main(argv=None) -> int:
     from announcer.logs import setup_logging
 
     args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, quiet=args.func is not cmd_run)
     try:
         return args.func(args)
     except ConfigError as e:

@@ -48,8 +48,10 @@ class Loudness:
 
     def normalize(self, x: np.ndarray, offset_db: float = 0.0) -> np.ndarray:
         """Gain ``x`` to the target (+offset), then clip sample peaks at the ceiling."""
+        if not np.isfinite(x).all():  # never put garbage on air
+            return np.zeros(len(x), np.float32)
         level = self.measure(x)
-        if not np.isfinite(level):
+        if not np.isfinite(level):  # silence: nothing to measure
             return x.astype(np.float32)
         gain = 10 ** ((self.s.loudness + offset_db - level) / 20)
         return np.clip(x * gain, -self.ceiling, self.ceiling).astype(np.float32)
@@ -60,6 +62,17 @@ def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
         return x.astype(np.float32)
     g = np.gcd(rate, target)
     return resample_poly(x, target // g, rate // g).astype(np.float32)
+
+
+def trim(x: np.ndarray, rate: int, threshold: float = 10 ** (-50 / 20),
+         keep: float = 0.01) -> np.ndarray:
+    """Cut the leading and trailing silence Open JTalk adds (0.1–0.4 s, varying by text),
+    keeping ``keep`` seconds, so that pauses and onsets are ours, not the vocoder's."""
+    loud = np.flatnonzero(np.abs(x) > threshold * np.abs(x).max())
+    if loud.size == 0:
+        return x[:0]
+    margin = int(keep * rate)
+    return x[max(0, loud[0] - margin): loud[-1] + margin + 1]
 
 
 def silence(seconds: float, rate: int) -> np.ndarray:
@@ -92,6 +105,7 @@ class Renderer:
             log.error("Skipped a sentence that could not be synthesized: %r (%s)",
                       sentence.text[:40], exc)
             return np.zeros(0, np.float32)
+        raw = trim(raw, rate)
         if raw.size == 0:
             return raw
         return self.loud.normalize(resample(raw, rate, self.s.rate), voice.volume)
@@ -140,7 +154,9 @@ def load_clip(path: Path, rate: int) -> np.ndarray:
     """Any audio file pydub (ffmpeg) reads, as mono float32 at ``rate``, untouched otherwise."""
     from pydub import AudioSegment
 
-    seg = AudioSegment.from_file(str(path)).set_channels(1)
+    with open(path, "rb") as f:  # pydub leaves a file it opened itself open
+        seg = AudioSegment.from_file(f, format=path.suffix.lstrip(".") or None)
+    seg = seg.set_channels(1)
     samples = np.array(seg.get_array_of_samples(), dtype=np.float32)
     samples /= float(1 << (8 * seg.sample_width - 1))
     return resample(samples, seg.frame_rate, rate)

@@ -81,8 +81,6 @@ def test_render_of_nothing_speakable_is_one_japanese_line(station, tmp_path, tex
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the CLI compiles the dictionary (and logs an INFO "
-                   "line on stderr) before it looks at the text")
 def test_render_of_nothing_speakable_on_a_fresh_station_is_one_line(station_dir):
     run = announcer("render", "。", "-o", str(station_dir / "out.wav"), cwd=station_dir)
     assert run.returncode == 1

@@ -19,15 +19,6 @@ QUANTUM = 1 / 32767  # one int16 step
 NOTICE = ("真岡市からのお知らせです。本日14:00から、井頭公園で秋のまつりを開催します。"
           "会場では、地元の農産物や益子焼の販売があります。"
           "車でお越しの方は、臨時駐車場をご利用ください。")
-# Bug (render.py load_clip): pydub leaves the chime files open, so every Studio() raises
-# ResourceWarning; ignored for the chimes only and pinned by test_load_clip_closes_the_file.
-# Bug (speech/pool.py): WorkerProcess.stop() leaves the worker's stdout pipe open.
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in.*chimes/chime_:pytest.PytestUnraisableExceptionWarning"),
-    pytest.mark.filterwarnings(
-        r"ignore:Exception ignored in.*name=\d+ mode=:pytest.PytestUnraisableExceptionWarning"),
-]
 
 
 def make_station(folder):
@@ -96,9 +87,7 @@ def test_sample_peaks_stay_below_minus_1_dbfs(program, request):
 
 @pytest.mark.parametrize("program", [
     "notice",
-    pytest.param("bare", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: Open JTalk's own leading/trailing silence (0.2-0.35 s) is not trimmed, so "
-        "without chimes head and tail come out 0.5-0.7 s"))),
+    "bare",
 ])
 def test_head_and_tail_silence_are_within_the_standard(program, request):
     head, tail = head_and_tail(request.getfixturevalue(program))
@@ -212,8 +201,6 @@ def test_5000_characters_render_without_a_crash(studio):
     assert peak <= CEILING
 
 
-@pytest.mark.xfail(strict=True, reason="bug: load_clip() lets pydub open the file and never "
-                   "close it (AudioSegment.from_file(str(path)))")
 def test_load_clip_closes_the_file():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -21,7 +21,6 @@ def pauses(sentences):
 # -- size --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", [
-    "ア" * 400,
     "あいうえお" * 200,
     "あいうえお。" * 600,
     "本日は、晴天なり、" * 50,
@@ -34,11 +33,19 @@ def test_every_piece_fits_and_nothing_is_lost(text):
 
 
 def test_a_run_without_breaks_is_cut_at_max_sentence():
-    assert texts(split_sentences("ア" * 400)) == ["ア" * MAX_SENTENCE] * 4 + ["ア" * 40]
+    text = "あいうえお" * 40
+    assert texts(split_sentences(text)) == [text[:MAX_SENTENCE], text[MAX_SENTENCE:2 * MAX_SENTENCE],
+                                            text[2 * MAX_SENTENCE:]]
+
+
+def test_runs_of_one_character_are_shortened():
+    # Open JTalk's vocoder diverges on long runs of one kana (ア×20 peaks near 10^8).
+    assert texts(split_sentences("ア" * 400)) == ["アアアアア"]
+    assert texts(split_sentences("ワーーーーーイ")) == ["ワーーイ"]
 
 
 def test_a_long_sentence_is_cut_at_its_commas():
-    part = "あ" * 60 + "、"
+    part = "あいうえお" * 12 + "、"
     assert texts(split_sentences(part * 3 + "です。")) == [part, part, part + "です。"]
 
 
@@ -66,12 +73,10 @@ def test_nothing_speakable_is_a_clear_error(text):
 # -- pauses, repeats, prefix ---------------------------------------------------------------
 
 def test_a_blank_line_ends_a_paragraph():
-    sentences = split_sentences("一段落目です。次です。\n\n二段落目です。")
+    sentences = script_sentences("一段落目です。次です。\n\n二段落目です。")
     assert pauses(sentences) == ["sentence", "paragraph", "sentence"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: normalize.join_lines() turns the blank line into "
-                   "。 before split_sentences() looks for paragraphs")
 def test_a_blank_line_ends_a_paragraph_in_a_script():
     sentences = script_sentences("一段落目です。\n\n二段落目です。")
     assert pauses(sentences) == ["paragraph", "sentence"]

@@ -28,15 +28,6 @@ CRASHERS = {"empty": "", "stop": "。", "emoji": "😀", "a400": "ア" * 400,
 SILENT = ("empty", "stop", "emoji")  # nothing speakable: the worker answers "empty"
 FATAL = ("a400", "aiueo600", "over2800")  # Open JTalk dies on them, on every attempt
 NORMAL = "本日は晴天なり。"
-# Two known leaks raise ResourceWarning under filterwarnings=error; each is ignored narrowly
-# here and pinned by a strict xfail test: render.load_clip leaves the chime files open
-# (test_render.py), WorkerProcess.stop()/kill() leave the worker's pipes open (below).
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in.*chimes/chime_:pytest.PytestUnraisableExceptionWarning"),
-    pytest.mark.filterwarnings(
-        r"ignore:Exception ignored in.*name=\d+ mode=:pytest.PytestUnraisableExceptionWarning"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +127,10 @@ def test_the_studio_splits_a_text_that_would_kill_open_jtalk(studio, name):
     crashes = studio.pool.crashes
     reading = studio.reading(CRASHERS[name])
     assert studio.pool.crashes == crashes
-    assert len(reading) > len(CRASHERS[name]) * 0.9
+    if name == "a400":  # runs of one kana are shortened: the vocoder diverges on them
+        assert reading == "アアアアア"
+    else:
+        assert len(reading) > len(CRASHERS[name]) * 0.9
     assert set(reading) <= set("ァアィイゥウェエォオカガキギクグケゲコゴサザシジスズセゼソゾタダチヂッツヅテデト"
                                "ドナニヌネノハバパヒビピフブプヘベペホボポマミムメモャヤュユョヨラリルレロヮワヰヱ"
                                "ヲンヴー。、")
@@ -145,14 +139,11 @@ def test_the_studio_splits_a_text_that_would_kill_open_jtalk(studio, name):
 def test_a_long_katakana_run_renders_without_a_crash(studio):
     crashes = studio.pool.crashes
     audio = np.concatenate(list(studio.notice_program("ア" * 400, chime=False)))
-    assert audio.size > 48000 * 10
+    assert 48000 * 1 < audio.size < 48000 * 3  # "アアアアア" and the silences
     assert studio.pool.crashes == crashes
     assert speaks(studio.pool)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Open JTalk diverges on long runs of one kana "
-                   "('ア' * 90 peaks at 4e113); worker.py casts it to float32 inf and "
-                   "Loudness.normalize passes non-finite audio through, so it airs full scale")
 def test_a_long_katakana_run_airs_nothing_above_the_ceiling(studio):
     audio = np.concatenate(list(studio.notice_program("ア" * 400, chime=False)))
     assert np.abs(audio).max() <= 10 ** (-1 / 20) + 1e-6
@@ -195,8 +186,6 @@ def test_stopped_pool_leaves_no_worker_behind():
     assert not mine & set(worker_pids())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: WorkerProcess.kill() drops the Popen without "
-                   "closing its stdin/stdout pipes (stop() leaves stdout open too)")
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_a_worker_closes_its_pipes(how):
     worker = WorkerProcess()

@@ -57,13 +57,22 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc = None
+        self._release()
 
     def kill(self) -> None:
         if self.proc:
             self.proc.kill()
             self.proc.wait()
-            self.proc = None
+        self._release()
+
+    def _release(self) -> None:
+        if self.proc:
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self.proc = None
 
     def request(self, header: dict) -> tuple[dict, bytes]:
         if self.proc is None or self.proc.poll() is not None:
@@ -98,6 +107,8 @@ class SpeechPool:
 
     def start(self) -> None:
         """Start every worker now and wait until each answers (so first use is warm)."""
+        for w in self._all:
+            w.start()
         for w in self._all:
             w.request({"op": "ping"})
 

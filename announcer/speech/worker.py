@@ -14,6 +14,11 @@ from announcer.speech import accent, protocol
 from announcer.speech.jtalk import import_pyopenjtalk
 
 
+# Normal speech peaks near 3e4 and at most ~1e5; Open JTalk's vocoder can diverge on
+# odd input (10^8 … 10^113), which would be full-scale noise on air.
+UNSTABLE = 1e6
+
+
 class Worker:
     def __init__(self, pyopenjtalk):
         self.jt = pyopenjtalk
@@ -48,7 +53,10 @@ class Worker:
         engine.add_half_tone(float(req.get("half_tone", 0.0)))
         wave = engine.synthesize(labels)
         rate = engine.get_sampling_frequency()
-        pcm = (np.asarray(wave, dtype=np.float64) / 32768.0).astype(np.float32)
+        wave = np.asarray(wave, dtype=np.float64)
+        if wave.size and not (np.isfinite(wave).all() and np.abs(wave).max() < UNSTABLE):
+            return {"ok": False, "error": "unstable synthesis (vocoder diverged)"}, b""
+        pcm = (wave / 32768.0).astype(np.float32)
         return {"ok": True, "rate": rate, "empty": False}, pcm.tobytes()
 
     def reading(self, req):

@@ -80,21 +80,40 @@ def _hard_split(sentence: str) -> list[str]:
     return [p for p in pieces if p]
 
 
+_RUN = re.compile(r"(.)\1{5,}")
+_LONG_VOWEL_RUN = re.compile(r"ー{3,}")
+
+
 def _clean(piece: str) -> str:
+    """Drop what Open JTalk cannot read and shorten runs of one character: long runs of
+    one kana make its vocoder diverge (ア×20 peaks at 10^8) or crash it."""
     piece = _KEEP.sub("", piece)
+    piece = _RUN.sub(lambda m: m.group(1) * 5, piece)
+    piece = _LONG_VOWEL_RUN.sub("ーー", piece)
     return re.sub(r"[ 　]+", " ", piece).strip()
+
+
+def paragraphs(text: str) -> list[str]:
+    return [p for p in re.split(r"\n[ \t　]*\n", text) if p.strip()]
 
 
 def split_sentences(text: str) -> list[Sentence]:
     """Sentences of at most MAX_SENTENCE characters, each with something to read."""
     sentences: list[Sentence] = []
-    for p_index, paragraph in enumerate(re.split(r"\n\s*\n", text)):
-        if p_index and sentences:
+    for raw in _SENTENCE_END.split(text):
+        for piece in _hard_split(_clean(raw)):
+            if is_speakable(piece):
+                sentences.append(Sentence(piece))
+    return sentences
+
+
+def _prepared_sentences(text: str, url_phrase: str) -> list[Sentence]:
+    """Paragraph by paragraph (blank lines), so paragraphs keep their longer pause."""
+    sentences: list[Sentence] = []
+    for paragraph in paragraphs(text):
+        if sentences:
             sentences[-1] = Sentence(sentences[-1].text, "paragraph")
-        for raw in _SENTENCE_END.split(paragraph):
-            for piece in _hard_split(_clean(raw)):
-                if is_speakable(piece):
-                    sentences.append(Sentence(piece))
+        sentences.extend(split_sentences(prepare_text(paragraph, url_phrase=url_phrase)))
     return sentences
 
 
@@ -106,10 +125,10 @@ def script_sentences(
     Raises NothingToSay when nothing in the text can be read aloud, and InlineError
     (a ValueError) for a malformed ``{漢字|ヨミ}``.
     """
-    body = split_sentences(prepare_text(text, url_phrase=url_phrase))
+    body = _prepared_sentences(text, url_phrase)
     if not body:
         raise NothingToSay()
-    head = split_sentences(prepare_text(prefix, url_phrase=url_phrase)) if prefix else []
+    head = _prepared_sentences(prefix, url_phrase) if prefix else []
     out: list[Sentence] = list(head)
     for i in range(repeat):
         if i:
