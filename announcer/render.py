@@ -1,9 +1,10 @@
 """Audio assembly: speech, chimes, silence and loudness, as float32 blocks.
 
 Every piece (each sentence, each chime) is normalized to the station's loudness target
-on its own, so a program airs at a steady −24 LKFS even when it is streamed sentence by
-sentence (emergencies) and never needs a second pass over the whole (notices).
-Sample peaks are held at the ceiling (−1 dBFS) by clipping after the gain.
+on its own (in the synthesis worker, see ``announcer.speech.dsp``), so a program airs at
+a steady −24 LKFS even when it is streamed sentence by sentence (emergencies) and never
+needs a second pass over the whole (notices). Sample peaks are held at the ceiling
+(−1 dBFS) by clipping after the gain.
 """
 
 import logging
@@ -14,15 +15,12 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import pyloudnorm
-from scipy.signal import resample_poly
 
-from announcer.speech.pool import SpeechError, SpeechPool
+from announcer.speech.pool import Finish, SpeechError, SpeechPool
 from announcer.text.script import Sentence
 from announcer.voices import Voice
 
 log = logging.getLogger(__name__)
-MIN_MEASURE = 0.4  # pyloudnorm needs at least one 400 ms gating block
 
 
 @dataclass(frozen=True)
@@ -35,46 +33,6 @@ class RenderSettings:
     chime_gap: float = 0.35  # between a chime and the speech
 
 
-class Loudness:
-    def __init__(self, settings: RenderSettings):
-        self.s = settings
-        self.meter = pyloudnorm.Meter(settings.rate)
-        self.ceiling = 10 ** (settings.peak / 20)
-
-    def measure(self, x: np.ndarray) -> float:
-        if len(x) < MIN_MEASURE * self.s.rate:
-            x = np.concatenate([x, np.zeros(int(MIN_MEASURE * self.s.rate) - len(x), x.dtype)])
-        return float(self.meter.integrated_loudness(x.astype(np.float64)))
-
-    def normalize(self, x: np.ndarray, offset_db: float = 0.0) -> np.ndarray:
-        """Gain ``x`` to the target (+offset), then clip sample peaks at the ceiling."""
-        if not np.isfinite(x).all():  # never put garbage on air
-            return np.zeros(len(x), np.float32)
-        level = self.measure(x)
-        if not np.isfinite(level):  # silence: nothing to measure
-            return x.astype(np.float32)
-        gain = 10 ** ((self.s.loudness + offset_db - level) / 20)
-        return np.clip(x * gain, -self.ceiling, self.ceiling).astype(np.float32)
-
-
-def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return x.astype(np.float32)
-    g = np.gcd(rate, target)
-    return resample_poly(x, target // g, rate // g).astype(np.float32)
-
-
-def trim(x: np.ndarray, rate: int, threshold: float = 10 ** (-50 / 20),
-         keep: float = 0.01) -> np.ndarray:
-    """Cut the leading and trailing silence Open JTalk adds (0.1–0.4 s, varying by text),
-    keeping ``keep`` seconds, so that pauses and onsets are ours, not the vocoder's."""
-    loud = np.flatnonzero(np.abs(x) > threshold * np.abs(x).max())
-    if loud.size == 0:
-        return x[:0]
-    margin = int(keep * rate)
-    return x[max(0, loud[0] - margin): loud[-1] + margin + 1]
-
-
 def silence(seconds: float, rate: int) -> np.ndarray:
     return np.zeros(int(round(seconds * rate)), np.float32)
 
@@ -85,7 +43,6 @@ class Renderer:
     def __init__(self, pool: SpeechPool, settings: RenderSettings, workers: int = 2):
         self.pool = pool
         self.s = settings
-        self.loud = Loudness(settings)
         # Emergencies get threads of their own so they never queue behind a pre-render.
         self._executors = {
             False: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth"),
@@ -100,15 +57,16 @@ class Renderer:
     def sentence_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False) -> np.ndarray:
         """One sentence, normalized; empty if it could not be synthesized (logged)."""
         try:
-            raw, rate = self.pool.synthesize(sentence.text, voice.params, urgent)
+            audio, _rate = self.pool.synthesize(sentence.text, voice.params, urgent,
+                                                self.finish(voice.volume))
         except SpeechError as exc:
             log.error("Skipped a sentence that could not be synthesized: %r (%s)",
                       sentence.text[:40], exc)
             return np.zeros(0, np.float32)
-        raw = trim(raw, rate)
-        if raw.size == 0:
-            return raw
-        return self.loud.normalize(resample(raw, rate, self.s.rate), voice.volume)
+        return audio
+
+    def finish(self, offset_db: float = 0.0) -> Finish:
+        return Finish(self.s.rate, self.s.loudness + offset_db, self.s.peak)
 
     def speech(self, sentences: list[Sentence], voice: Voice,
                urgent: bool = False) -> Iterator[np.ndarray]:
@@ -150,8 +108,8 @@ class Renderer:
         yield silence(self.s.tail, self.s.rate)
 
 
-def load_clip(path: Path, rate: int) -> np.ndarray:
-    """Any audio file pydub (ffmpeg) reads, as mono float32 at ``rate``, untouched otherwise."""
+def load_clip(path: Path) -> tuple[np.ndarray, int]:
+    """Any audio file pydub (ffmpeg) reads, as mono float32 and its sample rate."""
     from pydub import AudioSegment
 
     with open(path, "rb") as f:  # pydub leaves a file it opened itself open
@@ -159,4 +117,4 @@ def load_clip(path: Path, rate: int) -> np.ndarray:
     seg = seg.set_channels(1)
     samples = np.array(seg.get_array_of_samples(), dtype=np.float32)
     samples /= float(1 << (8 * seg.sample_width - 1))
-    return resample(samples, seg.frame_rate, rate)
+    return samples, seg.frame_rate

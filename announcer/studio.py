@@ -15,7 +15,7 @@ from announcer.cache import RenderCache, cache_key
 from announcer.config import Config
 from announcer.errors import ConfigError
 from announcer.render import Renderer, RenderSettings, load_clip, silence
-from announcer.speech.pool import SpeechPool
+from announcer.speech.pool import Finish, SpeechPool
 from announcer.text import userdict
 from announcer.text.script import Sentence, script_sentences
 from announcer.voices import Voice, load_voices
@@ -43,15 +43,17 @@ class Studio:
         self.pool = SpeechPool(config.speech.workers)
         self.renderer = Renderer(self.pool, self.settings, config.speech.workers)
         self.cache = RenderCache(config.paths.data / "cache")
-        self.pre = self._clip(config.chimes.pre, normalize=True)
-        self.post = self._clip(config.chimes.post, normalize=True)
-        self.signal_start = self._clip(config.emergency.signal_start, normalize=False)
-        self.signal_stop = self._clip(config.emergency.signal_stop, normalize=False)
+        self.pre = self.post = self.signal_start = self.signal_stop = None
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         self.reload_dictionary()
         self.pool.start()
+        config = self.config
+        self.pre = self._clip(config.chimes.pre, normalize=True)
+        self.post = self._clip(config.chimes.post, normalize=True)
+        self.signal_start = self._clip(config.emergency.signal_start, normalize=False)
+        self.signal_stop = self._clip(config.emergency.signal_stop, normalize=False)
 
     def stop(self) -> None:
         self.renderer.close()
@@ -79,11 +81,13 @@ class Studio:
             return None
         full = path if path.is_absolute() else self.config.paths.voices / path
         try:
-            clip = load_clip(full, self.settings.rate)
+            samples, rate = load_clip(full)
+            finish = self.renderer.finish() if normalize else \
+                Finish(self.settings.rate, None, self.settings.peak)
+            return self.pool.normalize(samples, rate, finish)
         except Exception as exc:  # a broken chime must not stop the station
             log.error("Cannot load %s: %s; airing without it", full, exc)
             return None
-        return self.renderer.loud.normalize(clip) if normalize else clip
 
     # -- scripts ---------------------------------------------------------------------
     def voice(self, voice_id: str | None) -> Voice:

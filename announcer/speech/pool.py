@@ -35,6 +35,17 @@ class VoiceParams:
     half_tone: float = 0.0
 
 
+@dataclass(frozen=True)
+class Finish:
+    """How the worker prepares audio for air: output rate, loudness target, ceiling.
+
+    ``loudness=None`` returns the raw synthesis (float, 48 kHz, untrimmed)."""
+
+    rate: int = 48000
+    loudness: float | None = -24.0
+    peak: float = -1.0
+
+
 class WorkerProcess:
     """One child process; not thread-safe (the pool hands it to one caller at a time)."""
 
@@ -74,13 +85,13 @@ class WorkerProcess:
                     pass
         self.proc = None
 
-    def request(self, header: dict) -> tuple[dict, bytes]:
+    def request(self, header: dict, payload: bytes = b"") -> tuple[dict, bytes]:
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         timer = threading.Timer(self.timeout, self.proc.kill)
         timer.start()
         try:
-            protocol.send(self.proc.stdin, header)
+            protocol.send(self.proc.stdin, header, payload)
             return protocol.receive(self.proc.stdout)
         except (EOFError, BrokenPipeError, OSError) as exc:
             try:
@@ -132,13 +143,13 @@ class SpeechPool:
             self._idle.append(worker)
             self._cond.notify_all()
 
-    def _call(self, header: dict, priority: int = 1) -> tuple[dict, bytes]:
+    def _call(self, header: dict, priority: int = 1, payload: bytes = b"") -> tuple[dict, bytes]:
         header = dict(header, userdict=self.userdict, dict_version=self.dict_version)
         worker = self._checkout(priority)
         try:
             for attempt in (1, 2):
                 try:
-                    reply, payload = worker.request(header)
+                    reply, data = worker.request(header, payload)
                     break
                 except WorkerCrashed as exc:
                     self.crashes += 1
@@ -150,19 +161,28 @@ class SpeechPool:
             self._checkin(worker)
         if not reply.get("ok"):
             raise SpeechError(reply.get("error", "synthesis failed"))
-        return reply, payload
+        return reply, data
 
-    def synthesize(self, text: str, voice: VoiceParams,
-                   urgent: bool = False) -> tuple[np.ndarray, int]:
-        """Float32 samples in -1..1 and their rate; empty when nothing was speakable.
+    def synthesize(self, text: str, voice: VoiceParams, urgent: bool = False,
+                   finish: Finish = Finish()) -> tuple[np.ndarray, int]:
+        """Float32 samples and their rate, trimmed, resampled and loudness-normalized
+        as ``finish`` says; empty when nothing was speakable.
 
         ``urgent`` (emergency bulletins) jumps ahead of every waiting non-urgent call.
         """
         reply, payload = self._call({
             "op": "tts", "text": text, "htsvoice": voice.htsvoice,
-            "speed": voice.speed, "half_tone": voice.half_tone,
+            "speed": voice.speed, "half_tone": voice.half_tone, "rate": finish.rate,
+            "loudness": finish.loudness, "peak": finish.peak,
         }, priority=0 if urgent else 1)
         return np.frombuffer(payload, dtype=np.float32), int(reply["rate"])
+
+    def normalize(self, samples: np.ndarray, rate: int, finish: Finish) -> np.ndarray:
+        """Resample and loudness-normalize a clip (a chime) in a worker."""
+        reply, payload = self._call({"op": "normalize", "in_rate": rate, "rate": finish.rate,
+                                     "loudness": finish.loudness, "peak": finish.peak},
+                                    payload=np.asarray(samples, np.float32).tobytes())
+        return np.frombuffer(payload, dtype=np.float32)
 
     def reading(self, text: str, accent: bool = False) -> str:
         reply, _ = self._call({"op": "reading", "text": text, "accent": accent})

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from announcer.speech import accent, protocol
+from announcer.speech import accent, dsp, protocol
 from announcer.speech.jtalk import import_pyopenjtalk
 
 
@@ -56,8 +56,22 @@ class Worker:
         wave = np.asarray(wave, dtype=np.float64)
         if wave.size and not (np.isfinite(wave).all() and np.abs(wave).max() < UNSTABLE):
             return {"ok": False, "error": "unstable synthesis (vocoder diverged)"}, b""
-        pcm = (wave / 32768.0).astype(np.float32)
-        return {"ok": True, "rate": rate, "empty": False}, pcm.tobytes()
+        out_rate = int(req.get("rate") or rate)
+        if req.get("loudness") is None:  # raw, as Open JTalk made it
+            pcm = dsp.resample(wave / 32768.0, rate, out_rate)
+        else:
+            pcm = dsp.finish(wave / 32768.0, rate, out_rate, float(req["loudness"]),
+                             float(req.get("peak", -1.0)))
+        return {"ok": True, "rate": out_rate, "empty": pcm.size == 0}, pcm.tobytes()
+
+    def normalize(self, req, payload):
+        x = np.frombuffer(payload, dtype=np.float32)
+        if req.get("loudness") is None:  # station signals: resampled, otherwise untouched
+            out = dsp.resample(x, int(req["in_rate"]), int(req["rate"]))
+        else:
+            out = dsp.finish(x, int(req["in_rate"]), int(req["rate"]), float(req["loudness"]),
+                             float(req["peak"]), trim_silence=False)
+        return {"ok": True, "rate": int(req["rate"])}, out.tobytes()
 
     def reading(self, req):
         features, _ = self.labels(req["text"])
@@ -66,9 +80,11 @@ class Worker:
         kana = "".join(f["pron"].replace("’", "") for f in features)
         return {"ok": True, "reading": kana}, b""
 
-    def handle(self, req):
+    def handle(self, req, payload=b""):
         self.use_dictionary(req.get("userdict"), req.get("dict_version"))
         op = req.get("op")
+        if op == "normalize":
+            return self.normalize(req, payload)
         if op == "tts":
             return self.tts(req)
         if op == "reading":
@@ -86,11 +102,11 @@ def main():
     stdin = sys.stdin.buffer
     while True:
         try:
-            req, _ = protocol.receive(stdin)
+            req, data = protocol.receive(stdin)
         except EOFError:
             return
         try:
-            header, payload = worker.handle(req)
+            header, payload = worker.handle(req, data)
         except Exception as exc:  # report, keep serving
             header, payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}, b""
         protocol.send(out, header, payload)
