@@ -5,7 +5,6 @@ import csv
 import datetime as dt
 import sys
 import time
-import wave
 from pathlib import Path
 
 from announcer.errors import AnnouncerError, ConfigError
@@ -40,18 +39,11 @@ def cmd_reading(args) -> int:
 
 
 def write_wav(path: Path, blocks, rate: int) -> float:
-    """Stream blocks into a 16-bit mono WAV; returns the duration in seconds."""
-    from announcer.cache import to_int16
+    """Write the WAV next to its final name, then rename: no half file on failure."""
+    from announcer.render import write_wav as stream_wav
 
-    frames = 0
     tmp = path.with_name(path.name + ".part")
-    with wave.open(str(tmp), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        for block in blocks:
-            w.writeframes(to_int16(block).tobytes())
-            frames += len(block)
+    frames = stream_wav(tmp, blocks, rate)
     tmp.replace(path)
     return frames / rate
 

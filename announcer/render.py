@@ -8,6 +8,7 @@ needs a second pass over the whole (notices). Sample peaks are held at the ceili
 """
 
 import logging
+import wave
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -106,6 +107,22 @@ class Renderer:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post
         yield silence(self.s.tail, self.s.rate)
+
+
+def write_wav(dest, blocks, rate: int) -> int:
+    """Stream float blocks into a 16-bit mono WAV (a path or a binary file object);
+    returns the number of frames written."""
+    from announcer.cache import to_int16
+
+    frames = 0
+    with wave.open(dest if not isinstance(dest, Path) else str(dest), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        for block in blocks:
+            w.writeframes(to_int16(block).tobytes())
+            frames += len(block)
+    return frames
 
 
 def load_clip(path: Path) -> tuple[np.ndarray, int]:

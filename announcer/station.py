@@ -194,7 +194,7 @@ class Station:
         except Exception as exc:
             log.error("Notice %s could not be rendered: %s", notice.id, exc)
             self.store.airing_record("notice", notice.id, notice.title, at, "failed",
-                                     f"render failed: {exc}")
+                                     f"render failed: {exc}", at=self.clock.now())
             return
         delay = (at - self.clock.now()).total_seconds()
         mono = self.clock.monotonic()
@@ -229,7 +229,7 @@ class Station:
                 if not self.store.has_airing("notice", a.notice_id, a.at):
                     log.warning("Missed notice %s of %s while down", a.notice_id, a.at)
                     self.store.airing_record("notice", a.notice_id, notices[a.notice_id].title,
-                                             a.at, "missed", "daemon was not running")
+                                             a.at, "missed", "daemon was not running", at=now)
             for a in air_now:
                 if not self.store.has_airing("notice", a.notice_id, a.at):
                     log.warning("Airing notice %s of %s late, after a restart", a.notice_id, a.at)

@@ -97,11 +97,12 @@ class Store:
 
     def airing_record(self, kind, item_id, title, scheduled_at, status, detail="",
                       at: dt.datetime | None = None) -> int:
-        """A row for an item that never started (missed, failed, cancelled)."""
+        """A row for an item that never started (missed, failed, cancelled); its end is
+        when that was decided."""
         cur = self.execute(
-            "INSERT INTO airlog(kind,id,title,scheduled_at,status,detail,day)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (kind, item_id, title, iso(scheduled_at), status, detail,
+            "INSERT INTO airlog(kind,id,title,scheduled_at,ended_at,status,detail,day)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (kind, item_id, title, iso(scheduled_at), iso(at), status, detail,
              self._day(scheduled_at, at)))
         return cur.lastrowid
 

@@ -128,12 +128,15 @@ class Studio:
         return cached
 
     def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
-                         drill: bool = False) -> Iterator[np.ndarray]:
-        """An emergency bulletin, streamed: no head silence, station signals untouched."""
+                         drill: bool = False, urgent: bool = True) -> Iterator[np.ndarray]:
+        """An emergency bulletin, streamed: no head silence, station signals untouched.
+
+        ``urgent=False`` is for previews: they must not take an airing bulletin's threads.
+        """
         sentences = self.sentences(text, repeat=repeat, drill=drill)
         if self.signal_start is not None:
             yield self.signal_start
-        yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=True,
+        yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=urgent,
                                          pre=self.pre if chime else None,
                                          post=self.post if chime else None)
         if self.signal_stop is not None:

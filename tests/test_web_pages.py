@@ -79,7 +79,7 @@ def audit_actions(services, action):
 def test_pages_without_session_redirect_to_login(client, path):
     resp = client.get(path)
     assert resp.status_code == 302
-    assert resp.headers["Location"] == f"/login?next={path}?"
+    assert resp.headers["Location"] == f"/login?next={path}"
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/staff/status"), ("POST", "/staff/reading"),

@@ -83,14 +83,15 @@ class Engine:
                 return True
             for item in self._queue:
                 if (item.kind, item.id) == (kind, item_id):
-                    self._queue.remove(item)
-                    self._emit("end", item, status=status, never_started=True)
+                    self._drop(item, status)
                     return True
         return False
 
     def fade_out_all(self, status: str = "interrupted") -> None:
         """For shutdown: fade the item on air; queued items stay unaired (not logged)."""
         with self._lock:
+            for item in self._queue:
+                item.source.close()
             self._queue.clear()
             if self._current:
                 self._begin_fade(FADE_SHUTDOWN, status)
@@ -145,10 +146,10 @@ class Engine:
         now = self.clock.monotonic()
         with self._lock:
             for item in [i for i in self._queue if i.deadline is not None and now > i.deadline]:
-                self._queue.remove(item)
-                status = "failed" if not self._output_ok else "missed"
-                self._emit("end", item, status=status, never_started=True,
-                           detail="device unavailable" if not self._output_ok else "too late")
+                if self._output_ok:
+                    self._drop(item, "missed", "too late")
+                else:
+                    self._drop(item, "failed", "device unavailable")
 
     # -- internals (lock held) ------------------------------------------------------
     def _ready(self) -> Item | None:
@@ -188,6 +189,13 @@ class Engine:
         gains = 1.0 - (np.arange(done, done + len(chunk)) / self._fade_len)
         self._fade_left -= len(chunk)
         return (chunk * gains).astype(np.float32)
+
+    def _drop(self, item: Item, status: str, detail: str = "") -> None:
+        """Remove a queued item that never started (its producer stops too)."""
+        self._queue.remove(item)
+        item.source.close()
+        self._emit("end", item, status=status, never_started=True, at=self.clock.now(),
+                   detail=detail)
 
     def _finish(self, status: str, detail: str = "") -> None:
         item, self._current = self._current, None

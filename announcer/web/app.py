@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 
 REPO_WEB = Path(__file__).resolve().parents[2] / "web"
 
@@ -56,6 +56,16 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     @app.get("/healthz")
     def healthz():
         return jsonify(services.station.health())
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        if exc.description == "CSRF":
+            message = "画面の有効期限が切れました。ページを読み込み直してから、もう一度操作してください"
+        else:
+            message = "リクエストの形式が正しくありません"
+        if request.path.startswith(("/api/", "/staff/")) or request.is_json:
+            return jsonify(error=message), 400
+        return render_template("error.html", message=message, status=400), 400
 
     @app.after_request
     def headers(resp):

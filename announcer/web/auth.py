@@ -92,7 +92,8 @@ def login_required(role: str | None = None, api: bool = False):
             if g.user is None:
                 if api:
                     return jsonify(error="ログインしてください"), 401
-                return redirect(url_for("auth.login", next=request.full_path))
+                target = request.full_path if request.query_string else request.path
+                return redirect(url_for("auth.login", next=target))
             if role == "admin" and g.user["role"] != "admin":
                 return (jsonify(error="管理者だけが使えます"), 403) if api else abort(403)
             if request.method not in ("GET", "HEAD", "OPTIONS"):

@@ -12,12 +12,11 @@ import io
 import re
 import threading
 import uuid
-import wave
 
 from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
 
-from announcer.cache import to_int16
+from announcer.render import write_wav
 from announcer.errors import AnnouncerError, NothingToSay, SpeechError
 from announcer.station import BulletinError
 from announcer.studio import DRILL_PREFIX
@@ -305,20 +304,11 @@ def preview_text(text: str) -> str:
 
 
 def _preview_wav(studio, text: str, *, chime: bool, drill: bool) -> tuple[bytes, float]:
-    sentences = studio.sentences(text, repeat=1, drill=drill)
-    # Like Studio.bulletin_program, but not urgent: a preview must never take the
-    # synthesis threads reserved for a bulletin that is going on air.
-    program = studio.renderer.program(sentences, studio.voice(None), head=False,
-                                      urgent=False, pre=studio.pre if chime else None,
-                                      post=studio.post if chime else None)
-    buf, frames = io.BytesIO(), 0
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(studio.settings.rate)
-        for block in program:
-            w.writeframes(to_int16(block).tobytes())
-            frames += len(block)
+    # Not urgent: a preview must never take the synthesis threads reserved for a
+    # bulletin that is going on air.
+    program = studio.bulletin_program(text, repeat=1, chime=chime, drill=drill, urgent=False)
+    buf = io.BytesIO()
+    frames = write_wav(buf, program, studio.settings.rate)
     return buf.getvalue(), frames / studio.settings.rate
 
 
