@@ -1,15 +1,14 @@
-"""Per-piece signal processing, run inside the synthesis workers.
+"""Per-piece signal processing, run in the DSP worker process.
 
-Kept out of the daemon's own process: scipy (which pyloudnorm needs) alone costs about
-75 MB of resident memory, and the daemon must stay small.
+Kept out of the daemon's own process and out of the synthesis workers: scipy (which
+pyloudnorm needs) costs about 65 MB of resident memory, and no process may grow past
+150 MB. ``trim`` is numpy only; scipy is imported on first use of the rest.
 """
 
 import numpy as np
-import pyloudnorm
-from scipy.signal import resample_poly
 
 MIN_MEASURE = 0.4  # pyloudnorm needs at least one 400 ms gating block
-_meters: dict[int, pyloudnorm.Meter] = {}
+_meters: dict = {}
 
 
 def trim(x: np.ndarray, rate: int, threshold_db: float = -50.0, keep: float = 0.01) -> np.ndarray:
@@ -27,12 +26,18 @@ def trim(x: np.ndarray, rate: int, threshold_db: float = -50.0, keep: float = 0.
 def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return x.astype(np.float32)
+    from scipy.signal import resample_poly
+
     g = np.gcd(rate, target)
     return resample_poly(x, target // g, rate // g).astype(np.float32)
 
 
 def loudness(x: np.ndarray, rate: int) -> float:
-    meter = _meters.setdefault(rate, pyloudnorm.Meter(rate))
+    import pyloudnorm
+
+    if rate not in _meters:
+        _meters[rate] = pyloudnorm.Meter(rate)
+    meter = _meters[rate]
     if len(x) < MIN_MEASURE * rate:
         x = np.concatenate([x, np.zeros(int(MIN_MEASURE * rate) - len(x), x.dtype)])
     return float(meter.integrated_loudness(x.astype(np.float64)))

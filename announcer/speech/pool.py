@@ -1,8 +1,9 @@
-"""Supervised synthesis workers.
+"""Supervised worker processes: synthesis (pyopenjtalk) and DSP (scipy, pyloudnorm).
 
 Each worker is a child process running ``announcer.speech.worker``. A crash (segfault)
 or a hang costs a restart of that worker and one retry of the request; a request that
-crashes twice is given up as unspeakable, and the caller carries on.
+crashes twice is given up, and the caller carries on. Urgent requests (emergency
+bulletins) are served before every waiting non-urgent one.
 """
 
 import heapq
@@ -20,6 +21,7 @@ from announcer.errors import SpeechError
 from announcer.speech import protocol
 
 log = logging.getLogger(__name__)
+URGENT, NORMAL = 0, 1
 
 
 class WorkerCrashed(SpeechError):
@@ -37,9 +39,8 @@ class VoiceParams:
 
 @dataclass(frozen=True)
 class Finish:
-    """How the worker prepares audio for air: output rate, loudness target, ceiling.
-
-    ``loudness=None`` returns the raw synthesis (float, 48 kHz, untrimmed)."""
+    """How audio is prepared for air: output rate, loudness target (None: untouched,
+    only resampled) and sample-peak ceiling."""
 
     rate: int = 48000
     loudness: float | None = -24.0
@@ -47,16 +48,16 @@ class Finish:
 
 
 class WorkerProcess:
-    """One child process; not thread-safe (the pool hands it to one caller at a time)."""
+    """One child process; not thread-safe (its group hands it to one caller at a time)."""
 
-    def __init__(self, timeout: float = 60.0):
-        self.timeout = timeout
+    def __init__(self, args: tuple[str, ...] = (), timeout: float = 60.0):
+        self.args, self.timeout = args, timeout
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "announcer.speech.worker"],
+            [sys.executable, "-m", "announcer.speech.worker", *self.args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )
 
@@ -99,36 +100,36 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 code = None
             self.kill()
-            raise WorkerCrashed(f"synthesis worker died (exit {code})") from exc
+            kind = "DSP" if "--dsp" in self.args else "synthesis"
+            raise WorkerCrashed(f"{kind} worker died (exit {code})") from exc
         finally:
             timer.cancel()
 
 
-class SpeechPool:
-    """A fixed set of warm workers. ``synthesize`` and ``reading`` are thread-safe."""
+class WorkerGroup:
+    """A fixed set of warm workers of one kind, shared by threads by priority."""
 
-    def __init__(self, workers: int = 2, userdict: str | None = None, dict_version: str = ""):
-        self.userdict, self.dict_version = userdict, dict_version
-        self._all = [WorkerProcess() for _ in range(workers)]
-        self._idle = list(self._all)
+    def __init__(self, count: int, args: tuple[str, ...] = ()):
+        self.workers = [WorkerProcess(args) for _ in range(count)]
+        self._idle = list(self.workers)
         self._cond = threading.Condition()
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
         self._tickets = itertools.count()
         self.crashes = 0
 
     def start(self) -> None:
-        """Start every worker now and wait until each answers (so first use is warm)."""
-        for w in self._all:
+        for w in self.workers:
             w.start()
-        for w in self._all:
+
+    def wait_ready(self) -> None:
+        for w in self.workers:
             w.request({"op": "ping"})
 
     def stop(self) -> None:
-        for w in self._all:
+        for w in self.workers:
             w.stop()
 
     def _checkout(self, priority: int) -> WorkerProcess:
-        """A free worker; urgent callers (lower priority number) are served first."""
         ticket = (priority, next(self._tickets))
         with self._cond:
             heapq.heappush(self._waiting, ticket)
@@ -143,8 +144,8 @@ class SpeechPool:
             self._idle.append(worker)
             self._cond.notify_all()
 
-    def _call(self, header: dict, priority: int = 1, payload: bytes = b"") -> tuple[dict, bytes]:
-        header = dict(header, userdict=self.userdict, dict_version=self.dict_version)
+    def call(self, header: dict, payload: bytes = b"",
+             priority: int = NORMAL) -> tuple[dict, bytes]:
         worker = self._checkout(priority)
         try:
             for attempt in (1, 2):
@@ -154,34 +155,68 @@ class SpeechPool:
                 except WorkerCrashed as exc:
                     self.crashes += 1
                     log.warning("Worker crashed on %r (attempt %d): %s",
-                                header.get("text", "")[:40], attempt, exc)
+                                header.get("text", header.get("op", ""))[:40], attempt, exc)
                     if attempt == 2:
                         raise
         finally:
             self._checkin(worker)
         if not reply.get("ok"):
-            raise SpeechError(reply.get("error", "synthesis failed"))
+            raise SpeechError(reply.get("error", "worker failed"))
         return reply, data
+
+
+class SpeechPool:
+    """Synthesis workers plus one DSP worker. All methods are thread-safe."""
+
+    def __init__(self, workers: int = 2, userdict: str | None = None, dict_version: str = ""):
+        self.userdict, self.dict_version = userdict, dict_version
+        self.synth = WorkerGroup(workers)
+        self.dsp = WorkerGroup(1, ("--dsp",))
+
+    @property
+    def crashes(self) -> int:
+        return self.synth.crashes + self.dsp.crashes
+
+    @property
+    def _all(self) -> list[WorkerProcess]:
+        return self.synth.workers + self.dsp.workers
+
+    def start(self) -> None:
+        """Start every worker now and wait until each answers (so first use is warm)."""
+        self.synth.start()
+        self.dsp.start()
+        self.synth.wait_ready()
+        self.dsp.wait_ready()
+
+    def stop(self) -> None:
+        self.synth.stop()
+        self.dsp.stop()
+
+    def _call(self, header: dict, priority: int = NORMAL) -> tuple[dict, bytes]:
+        header = dict(header, userdict=self.userdict, dict_version=self.dict_version)
+        return self.synth.call(header, priority=priority)
 
     def synthesize(self, text: str, voice: VoiceParams, urgent: bool = False,
                    finish: Finish = Finish()) -> tuple[np.ndarray, int]:
         """Float32 samples and their rate, trimmed, resampled and loudness-normalized
-        as ``finish`` says; empty when nothing was speakable.
-
-        ``urgent`` (emergency bulletins) jumps ahead of every waiting non-urgent call.
-        """
+        as ``finish`` says; empty when nothing was speakable."""
+        priority = URGENT if urgent else NORMAL
         reply, payload = self._call({
             "op": "tts", "text": text, "htsvoice": voice.htsvoice,
-            "speed": voice.speed, "half_tone": voice.half_tone, "rate": finish.rate,
-            "loudness": finish.loudness, "peak": finish.peak,
-        }, priority=0 if urgent else 1)
-        return np.frombuffer(payload, dtype=np.float32), int(reply["rate"])
+            "speed": voice.speed, "half_tone": voice.half_tone,
+        }, priority)
+        raw = np.frombuffer(payload, dtype=np.float32)
+        if raw.size == 0:
+            return raw, finish.rate
+        return self.normalize(raw, int(reply["rate"]), finish, priority), finish.rate
 
-    def normalize(self, samples: np.ndarray, rate: int, finish: Finish) -> np.ndarray:
-        """Resample and loudness-normalize a clip (a chime) in a worker."""
-        reply, payload = self._call({"op": "normalize", "in_rate": rate, "rate": finish.rate,
-                                     "loudness": finish.loudness, "peak": finish.peak},
-                                    payload=np.asarray(samples, np.float32).tobytes())
+    def normalize(self, samples: np.ndarray, rate: int, finish: Finish,
+                  priority: int = NORMAL) -> np.ndarray:
+        """Resample and loudness-normalize audio (a sentence, a chime) in the DSP worker."""
+        reply, payload = self.dsp.call(
+            {"op": "normalize", "in_rate": rate, "rate": finish.rate,
+             "loudness": finish.loudness, "peak": finish.peak},
+            np.asarray(samples, np.float32).tobytes(), priority)
         return np.frombuffer(payload, dtype=np.float32)
 
     def reading(self, text: str, accent: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""The synthesis worker: a child process that owns pyopenjtalk.
+"""The worker processes: one kind owns pyopenjtalk (synthesis), one does DSP (scipy).
 
 Open JTalk can segfault; running it here means a crash costs the supervisor one
 restart, never the daemon. Requests arrive on stdin and answers leave on the original
@@ -56,22 +56,8 @@ class Worker:
         wave = np.asarray(wave, dtype=np.float64)
         if wave.size and not (np.isfinite(wave).all() and np.abs(wave).max() < UNSTABLE):
             return {"ok": False, "error": "unstable synthesis (vocoder diverged)"}, b""
-        out_rate = int(req.get("rate") or rate)
-        if req.get("loudness") is None:  # raw, as Open JTalk made it
-            pcm = dsp.resample(wave / 32768.0, rate, out_rate)
-        else:
-            pcm = dsp.finish(wave / 32768.0, rate, out_rate, float(req["loudness"]),
-                             float(req.get("peak", -1.0)))
-        return {"ok": True, "rate": out_rate, "empty": pcm.size == 0}, pcm.tobytes()
-
-    def normalize(self, req, payload):
-        x = np.frombuffer(payload, dtype=np.float32)
-        if req.get("loudness") is None:  # station signals: resampled, otherwise untouched
-            out = dsp.resample(x, int(req["in_rate"]), int(req["rate"]))
-        else:
-            out = dsp.finish(x, int(req["in_rate"]), int(req["rate"]), float(req["loudness"]),
-                             float(req["peak"]), trim_silence=False)
-        return {"ok": True, "rate": int(req["rate"])}, out.tobytes()
+        pcm = dsp.trim((wave / 32768.0).astype(np.float32), rate)
+        return {"ok": True, "rate": rate, "empty": pcm.size == 0}, pcm.tobytes()
 
     def reading(self, req):
         features, _ = self.labels(req["text"])
@@ -83,8 +69,6 @@ class Worker:
     def handle(self, req, payload=b""):
         self.use_dictionary(req.get("userdict"), req.get("dict_version"))
         op = req.get("op")
-        if op == "normalize":
-            return self.normalize(req, payload)
         if op == "tts":
             return self.tts(req)
         if op == "reading":
@@ -94,11 +78,31 @@ class Worker:
         return {"ok": False, "error": f"unknown op {op!r}"}, b""
 
 
+class DspWorker:
+    """Resampling and loudness for every synthesis worker, in a process of its own."""
+
+    def handle(self, req, payload=b""):
+        if req.get("op") == "normalize":
+            return self.normalize(req, payload)
+        if req.get("op") == "ping":
+            return {"ok": True, "pid": os.getpid()}, b""
+        return {"ok": False, "error": f"unknown op {req.get('op')!r}"}, b""
+
+    def normalize(self, req, payload):
+        x = np.frombuffer(payload, dtype=np.float32)
+        if req.get("loudness") is None:  # station signals: resampled, otherwise untouched
+            out = dsp.resample(x, int(req["in_rate"]), int(req["rate"]))
+        else:
+            out = dsp.finish(x, int(req["in_rate"]), int(req["rate"]), float(req["loudness"]),
+                             float(req["peak"]), trim_silence=False)
+        return {"ok": True, "rate": int(req["rate"])}, out.tobytes()
+
+
 def main():
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    worker = Worker(import_pyopenjtalk())
+    worker = DspWorker() if "--dsp" in sys.argv[1:] else Worker(import_pyopenjtalk())
     stdin = sys.stdin.buffer
     while True:
         try:
