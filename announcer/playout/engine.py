@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 EMERGENCY, MANUAL, NOTICE = 0, 1, 2
 FADE_CUT = 0.05  # seconds: cutting into a notice for an emergency
-FADE_STOP = 0.12  # seconds: staff pressed stop
+FADE_STOP = 0.06  # seconds: staff pressed stop
 FADE_SHUTDOWN = 0.5
 
 
