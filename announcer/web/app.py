@@ -36,7 +36,7 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import api, auth, pages
+    from announcer.web import api, auth, notices, pages, readings
 
     app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
                 static_folder=str(REPO_WEB / "static"), static_url_path="/static")
@@ -81,6 +81,8 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(notices.bp)
+    app.register_blueprint(readings.bp)
     return app
 
 
