@@ -103,6 +103,16 @@ def test_edits_are_picked_up_without_restart(daemon, station_dir, pulse):
     assert row["id"] == "new"
 
 
+def test_sighup_reloads_and_keeps_running(daemon, station_dir, pulse):
+    import signal
+
+    daemon.start()
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_for(lambda: "SIGHUP: reloading" in daemon.log_text(), timeout=10)
+    assert daemon.proc.poll() is None
+    assert daemon.get("/healthz")["status"] == "ok"
+
+
 def test_kill9_then_restart_airs_a_notice_missed_within_grace(daemon, station_dir, pulse):
     token = make_token(station_dir)
     daemon.start()
