@@ -119,7 +119,8 @@ def cmd_check(args) -> int:
         return 1
     print("設定とお知らせに問題はありません。これから 24 時間の放送予定:")
     for at, notice in upcoming:
-        print(f"  {at:%m/%d(%a) %H:%M:%S}  {notice.id}  {notice.title}")
+        day = "月火水木金土日"[at.weekday()]
+        print(f"  {at:%m/%d}({day}) {at:%H:%M:%S}  {notice.id}  {notice.title}")
     if not upcoming:
         print("  （ありません）")
     return 0
