@@ -6,6 +6,7 @@ notice sounds the same whichever of them produced it.
 """
 
 import logging
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -40,6 +41,7 @@ class Studio:
                               f'"{config.speech.voice}" が {config.paths.voices} にありません')
         self.dict_path = config.paths.data / "dict" / "user.dic"
         self.dict_version = ""
+        self._dict_lock = threading.Lock()
         self.pool = SpeechPool(config.speech.workers)
         self.renderer = Renderer(self.pool, self.settings, config.speech.workers)
         self.cache = RenderCache(config.paths.data / "cache")
@@ -61,6 +63,10 @@ class Studio:
 
     def reload_dictionary(self) -> str:
         """Compile ``voices/dict/*.csv`` (checked before swap-in) and use it from now on."""
+        with self._dict_lock:  # the page and SIGHUP may reload at the same moment
+            return self._reload_dictionary()
+
+    def _reload_dictionary(self) -> str:
         paths = userdict.find_dictionaries(self.config.paths.voices / "dict")
         entries = userdict.load_entries(paths)
         if not entries:

@@ -63,7 +63,9 @@ ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "bulletin.preview": "試聴", "bulletin.submit": "緊急放送の送信",
                  "bulletin.resubmit": "二重送信（放送は1回）", "bulletin.stop": "停止",
                  "user.add": "ユーザー追加", "user.remove": "ユーザー削除",
-                 "token.create": "トークン発行", "token.revoke": "トークン失効"}
+                 "token.create": "トークン発行", "token.revoke": "トークン失効",
+                 "reading.add": "読みの追加", "reading.edit": "読みの修正",
+                 "reading.delete": "読みの削除"}
 
 
 def _services():

@@ -1,13 +1,260 @@
-"""Staff page for the reading dictionary (placeholder)."""
+"""Staff page for the reading dictionary: search every word, add, change and delete the
+words of web.csv, and try a sentence before and after a change (kana with accent marks,
+and audio).
 
-from flask import Blueprint, render_template
+The forms are plain posts (no JavaScript needed); the script adds live mora counts and
+the try-out, which calls the JSON below. An unsaved word is tried by writing it into
+the sentence as an inline reading ``{表記|ヨミ}``: the kana is exact, the accent is
+Open JTalk's guess until the word is saved and compiled into the dictionary.
+"""
 
+import io
+import re
+import threading
+
+from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect,
+                   render_template, request, url_for)
+
+from announcer.dictfiles import (FIELDS, DictionaryError, WebDictionary, accent_notation,
+                                 field_of, matching, parse_fields)
+from announcer.errors import AnnouncerError, ConfigError, SpeechError
+from announcer.render import write_wav
+from announcer.text.userdict import DEFAULT_PRIORITY, mora_count, parse_row
 from announcer.web.auth import login_required
+from announcer.web.pages import PREVIEW_CHARS, PREVIEW_WAIT, preview_text
 
 bp = Blueprint("readings", __name__)
+
+_OVERRIDE = re.compile(r"(\{[^{}]*\})")
+
+
+def _services():
+    return current_app.extensions["announcer"]
+
+
+def _dictionary() -> WebDictionary:
+    """One per app, so its lock serializes every change made from the page."""
+    dictionary = current_app.extensions.get("announcer.readings")
+    if dictionary is None:
+        s = _services()
+        dictionary = current_app.extensions.setdefault(
+            "announcer.readings",
+            WebDictionary(s.config.paths.voices / "dict", s.studio.reload_dictionary))
+    return dictionary
+
+
+# -- the page ----------------------------------------------------------------------------
+def _blank_form() -> dict:
+    return {"mode": "add", "original": "", "errors": {},
+            "values": {"surface": "", "pronunciation": "", "accent_type": "0",
+                       "priority": str(DEFAULT_PRIORITY)}}
+
+
+def _form_from(source, mode: str, errors: dict | None = None) -> dict:
+    values = {name: str(source.get(name) or "").strip() for name in FIELDS}
+    return {"mode": mode, "original": str(source.get("original") or ""),
+            "errors": errors or {}, "values": values}
+
+
+def _entry_info(values: dict) -> dict:
+    """Mora count and accent notation of what the form holds, when it is valid."""
+    entry, _ = parse_row([values[name] for name in FIELDS], "")
+    if entry is None:
+        return {"moras": "", "notation": ""}
+    return {"moras": mora_count(entry.pronunciation),
+            "notation": accent_notation(entry.pronunciation, entry.accent_type)}
+
+
+def _page(form: dict, *, error: str = "", status: int = 200, q: str | None = None,
+          sample: str | None = None):
+    dictionary = _dictionary()
+    q = request.args.get("q", "") if q is None else q
+    sample = request.args.get("sample", "") if sample is None else sample
+    list_error = ""
+    try:
+        everything = dictionary.words()
+        words, total = matching(everything, q), len(everything)
+    except ConfigError as exc:
+        words, total, list_error = [], 0, str(exc).replace(f"{dictionary.folder}/", "")
+    html = render_template("readings.html", words=words, total=total, q=q, form=form,
+                           info=_entry_info(form["values"]), version=dictionary.version(),
+                           sample=sample[:PREVIEW_CHARS], error=error, list_error=list_error,
+                           max_sample=PREVIEW_CHARS)
+    resp = Response(html, status)
+    resp.headers["Cache-Control"] = "no-store"  # a restored page would carry an old version
+    return resp
 
 
 @bp.get("/readings")
 @login_required()
 def index():
-    return render_template("error.html", message="準備中です")
+    form, error = _blank_form(), ""
+    surface = request.args.get("edit")
+    if surface:
+        try:
+            words = _dictionary().words()
+        except ConfigError:
+            words = []  # the page says what is wrong with the files
+        word = next((w for w in words if w.surface == surface), None)
+        if word is None or not word.editable:
+            error = (f"「{surface}」は辞書にありません" if word is None else
+                     f"「{surface}」は {word.file} の単語です。このページでは変更できません")
+        else:
+            form = _form_from({"original": word.surface, "surface": word.surface,
+                               "pronunciation": word.pronunciation,
+                               "accent_type": word.accent_type, "priority": word.priority},
+                              "edit")
+    return _page(form, error=error)
+
+
+def _saved(message: str, surface: str):
+    flash(message)
+    sample = request.form.get("sample", "").strip()
+    return redirect(url_for(".index", q=surface, **({"sample": sample} if sample else {})), 303)
+
+
+def _refused(exc: DictionaryError, mode: str):
+    return _page(_form_from(request.form, mode, exc.fields), error=str(exc), status=exc.status,
+                 q="", sample=request.form.get("sample", ""))
+
+
+def _audit(action: str, surface: str, before, after) -> None:
+    _services().accounts.audit(g.user["name"], action, {
+        "surface": surface, "before": before.row() if before else "",
+        "after": after.row() if after else ""})
+
+
+@bp.post("/readings/add")
+@login_required()
+def add():
+    try:
+        word = _dictionary().add(parse_fields(request.form), request.form.get("version", ""))
+    except DictionaryError as exc:
+        return _refused(exc, "add")
+    _audit("reading.add", word.surface, None, word)
+    return _saved(f"「{word.surface}」を {word.pronunciation} と読むように登録しました", word.surface)
+
+
+@bp.post("/readings/edit")
+@login_required()
+def edit():
+    original = request.form.get("original", "")
+    try:
+        before, after = _dictionary().edit(original, parse_fields(request.form),
+                                           request.form.get("version", ""))
+    except DictionaryError as exc:
+        return _refused(exc, "edit")
+    _audit("reading.edit", before.surface, before, after)
+    return _saved(f"「{after.surface}」の読みを {after.pronunciation} に直しました", after.surface)
+
+
+@bp.post("/readings/delete")
+@login_required()
+def delete():
+    surface = request.form.get("surface", "")
+    try:
+        word = _dictionary().delete(surface, request.form.get("version", ""))
+    except DictionaryError as exc:
+        return _page(_blank_form(), error=str(exc), status=exc.status)
+    _audit("reading.delete", word.surface, word, None)
+    flash(f"「{word.surface}」を辞書から削除しました")
+    return redirect(url_for(".index"), 303)
+
+
+# -- JSON for the try-out ------------------------------------------------------------------
+class TryError(AnnouncerError):
+    def __init__(self, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+@bp.errorhandler(AnnouncerError)
+def announcer_error(exc: AnnouncerError):
+    status = getattr(exc, "status", 422)
+    if request.path.startswith("/staff/"):
+        return jsonify(error=str(exc), fields=getattr(exc, "fields", {})), status
+    return render_template("error.html", message=str(exc), status=status), status
+
+
+def substitute(text: str, surface: str, kana: str) -> str:
+    """``text`` with every ``surface`` read as ``kana`` (inline readings left alone)."""
+    return "".join(part if _OVERRIDE.fullmatch(part) else
+                   part.replace(surface, f"{{{surface}|{kana}}}")
+                   for part in _OVERRIDE.split(text))
+
+
+def _sample(body: dict, with_entry: bool) -> str:
+    """The sentence to try, with the unsaved word written into it when asked."""
+    text = preview_text(str(body.get("text") or "").strip())
+    surface = str(body.get("surface") or "").strip()
+    if not with_entry:
+        if not text and not surface:
+            raise TryError("試し読みする文を入力してください")
+        return text or surface
+    cells = [str(body.get(name) or "").strip() for name in FIELDS]
+    entry, problems = parse_row(cells, "")
+    if entry is None:
+        fields: dict = {}
+        for p in problems:
+            fields.setdefault(field_of(p) or "surface", []).append(p)
+        raise TryError("単語の入力に誤りがあります", fields)
+    text = text or entry.surface
+    if entry.surface not in text:
+        raise TryError(f"例文に「{entry.surface}」が入っていません")
+    return substitute(text, entry.surface, entry.pronunciation)
+
+
+def _reading(text: str) -> str:
+    try:
+        return _services().studio.reading(text, accent=True)
+    except (SpeechError, ValueError) as exc:
+        raise TryError(f"読みを作れませんでした: {exc}") from None
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise TryError("リクエストの形式が正しくありません")
+    return body
+
+
+@bp.post("/staff/readings/reading")
+@login_required(api=True)
+def staff_reading():
+    """The sentence's reading with the current dictionary and, when the form holds a
+    word, with that word too."""
+    body = _body()
+    now = _reading(_sample(body, False))
+    with_entry, note, fields = None, "", {}
+    if str(body.get("surface") or "").strip():
+        try:
+            with_entry = _reading(_sample(body, True))
+        except TryError as exc:
+            note, fields = str(exc), exc.fields
+    return jsonify(reading=now, with_entry=with_entry, note=note, fields=fields)
+
+
+def _preview_slot() -> threading.BoundedSemaphore:
+    # Shared with the emergency page's preview: one preview renders at a time.
+    return current_app.extensions.setdefault("announcer.preview", threading.BoundedSemaphore(1))
+
+
+@bp.post("/staff/readings/preview")
+@login_required(api=True)
+def staff_preview():
+    body = _body()
+    text = _sample(body, bool(body.get("with_entry")))
+    studio = _services().studio
+    slot = _preview_slot()
+    if not slot.acquire(timeout=PREVIEW_WAIT):
+        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
+    try:
+        buf = io.BytesIO()
+        write_wav(buf, studio.notice_program(text, chime=False), studio.settings.rate)
+    except (SpeechError, ValueError) as exc:
+        raise TryError(f"音声を作れませんでした: {exc}") from None
+    finally:
+        slot.release()
+    resp = Response(buf.getvalue(), mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
