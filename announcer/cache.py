@@ -7,6 +7,7 @@ pre-rendered notices cost disk, not RAM.
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -40,7 +41,8 @@ class RenderCache:
     def store(self, key: str, blocks: Iterable[np.ndarray]) -> np.ndarray:
         """Write blocks atomically (temp file, fsync, rename) and return the memory map."""
         path = self.path(key)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        # unique per writer: a pre-render and a cue may store the same key at once
+        tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
         with open(tmp, "wb") as f:
             for block in blocks:
                 f.write(to_int16(block).tobytes())

@@ -39,18 +39,13 @@ def add_jobs(scheduler: BackgroundScheduler, station, notify: Notifier) -> None:
     """APScheduler stays a thin adapter: each job calls one method of the station."""
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 5}
 
-    def watch():
-        if station.reload_notices():
-            scheduler.add_job(station.prerender, id="prerender-now", replace_existing=True,
-                              **opts)
-
     def alive():
         station.heartbeat()
         notify("WATCHDOG=1")
 
     scheduler.add_job(station.plan, "interval", seconds=0.25, id="plan", **opts)
     scheduler.add_job(station.engine.tick, "interval", seconds=0.1, id="tick", **opts)
-    scheduler.add_job(watch, "interval", seconds=1, id="watch", **opts)
+    scheduler.add_job(station.reload_notices, "interval", seconds=1, id="watch", **opts)
     scheduler.add_job(station.prerender, "interval", minutes=1, id="prerender", **opts)
     scheduler.add_job(alive, "interval", seconds=1, id="heartbeat", **opts)
 
@@ -82,7 +77,6 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         add_jobs(scheduler, station, notify)
         scheduler.start()
         started.append(lambda: scheduler.shutdown(wait=False))
-        scheduler.add_job(station.prerender, id="prerender-start")
         web = WebServer(config, station, store, studio)
         web.start()
         started.append(web.stop)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from announcer.fsutil import fsync_dir, write_synced
 from announcer.errors import AnnouncerError, ConfigError
 from announcer.speech.accent import morae
 from announcer.text.userdict import (HEADER, Entry, find_dictionaries, load_entries,
@@ -221,7 +222,7 @@ class WebDictionary:
         """Validate the new web.csv like the files, then move it into place atomically."""
         tmp = self.path.with_name(f".{WEB_CSV}.{os.getpid()}.tmp")
         try:
-            _write_synced(tmp, text.encode("utf-8"))
+            write_synced(tmp, text.encode("utf-8"))
             others = [p for p in find_dictionaries(self.folder) if p.name != WEB_CSV]
             try:
                 load_entries([*others, tmp])
@@ -229,7 +230,7 @@ class WebDictionary:
                 raise _refusal("この内容では保存できません",
                                [self._short(p, tmp) for p in exc.problems]) from None
             os.replace(tmp, self.path)
-            _sync_dir(self.folder)
+            fsync_dir(self.folder)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -249,9 +250,9 @@ class WebDictionary:
             self.path.unlink(missing_ok=True)
         else:
             tmp = self.path.with_name(f".{WEB_CSV}.{os.getpid()}.restore")
-            _write_synced(tmp, before)
+            write_synced(tmp, before)
             os.replace(tmp, self.path)
-        _sync_dir(self.folder)
+        fsync_dir(self.folder)
 
     def _short(self, problem: str, tmp: Path | None = None) -> str:
         """A problem without the folder; web.csv's own "file:line: " is dropped (staff
@@ -266,19 +267,3 @@ class WebDictionary:
 
 def _fields(entry: Entry) -> tuple[str, str, int, int]:
     return entry.surface, entry.pronunciation, entry.accent_type, entry.priority
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from announcer.fsutil import fsync_dir
 from announcer.errors import AnnouncerError, ConfigError
 from announcer.notices import Notice, load_notice_dir, load_notice_file, notice_files
 
@@ -275,7 +276,7 @@ class NoticeFiles:
                 n += 1
                 dest = self.trash / f"{now:%Y%m%d-%H%M%S}-{notice_id}-{n}.yaml"
             shutil.move(str(target), str(dest))
-            _fsync_dir(self.web)
+            fsync_dir(self.web)
         return before, dest
 
     # -- ids -----------------------------------------------------------------------
@@ -309,7 +310,7 @@ class NoticeFiles:
             if new:
                 self._check_id_free(form.id.strip(), target)
             os.replace(tmp, target)
-            _fsync_dir(self.web)
+            fsync_dir(self.web)
         return text
 
     def _validate(self, tmp: Path, text: str, form: NoticeForm) -> None:
@@ -354,11 +355,3 @@ class NoticeFiles:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -97,7 +97,8 @@ class Station:
         self._planned_until: dt.datetime | None = None
         self._rows: dict[int, int] = {}  # id(item) -> airlog rowid
         self._lock = threading.RLock()
-        self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
+        self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cue")
+        self._prerender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
         self.audio_detail = "not started"
         self.stopping = False
 
@@ -120,6 +121,7 @@ class Station:
         self.engine.drain_events()
         self.engine.close()
         self._render.shutdown(wait=False, cancel_futures=True)
+        self._prerender.shutdown(wait=False, cancel_futures=True)
 
     def _on_health(self, ok: bool, detail: str) -> None:
         self.audio_detail = detail
@@ -146,6 +148,9 @@ class Station:
                 log.error("%s", p)
         log.info("Loaded %d notices from %s (%d broken files)", len(self.notices.notices),
                  folder, len(self.notices.errors))
+        # Whoever reloaded (the poller, the page, SIGHUP): what is due soon is rendered
+        # now, not at the next periodic pass.
+        self._prerender.submit(self.prerender)
         return True
 
     def upcoming(self, hours: float = 24, start: dt.datetime | None = None):
