@@ -77,9 +77,13 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         add_jobs(scheduler, station, notify)
         scheduler.start()
         started.append(lambda: scheduler.shutdown(wait=False))
-        web = WebServer(config, station, store, studio)
-        web.start()
-        started.append(web.stop)
+        try:  # the station airs even if its staff page cannot start (port taken …)
+            web = WebServer(config, station, store, studio)
+            web.start()
+            started.append(web.stop)
+        except Exception:
+            log.exception("THE STAFF PAGE IS NOT AVAILABLE: http://%s:%d/ could not start",
+                          config.web.host, config.web.port)
         signal.signal(signal.SIGHUP, lambda *_: scheduler.add_job(_reload, args=(station, studio)))
         log.info("%s is on air (audio: %s, web: http://%s:%d/)", config.station.name,
                  "ok" if station.audio_ok else "DEGRADED " + station.audio_detail,

@@ -117,7 +117,7 @@ def test_bulletin_from_template_to_air(page, services):
     audio = page.locator("#preview-audio")
     expect(audio).to_be_visible()
     assert audio.evaluate("a => a.src").startswith("blob:")
-    page.wait_for_function("document.getElementById('preview-audio').duration > 5")
+    page.wait_for_function("() => document.getElementById('preview-audio').duration > 5")
     page.screenshot(path=str(ARTIFACTS / "emergency-form.png"), full_page=True)
 
     page.get_by_role("button", name="確認へ進む").click()

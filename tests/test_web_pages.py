@@ -11,7 +11,8 @@ import pytest
 
 from announcer.audio.fake import FakeOutput
 from announcer.web.app import create_app
-from announcer.web.pages import PREVIEW_CHARS, TEMPLATES, preview_text
+from announcer.web.pages import TEMPLATES
+from announcer.web.preview import PREVIEW_CHARS, preview_text
 from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE,
                            cancel_open_bulletins, csrf, login, make_station_dir,
                            running_services)

@@ -36,7 +36,8 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import api, auth, notices, pages, readings
+    from announcer.web import (api, audit, auth, notice_preview, notices, pages, readings,
+                               staff, timetable)
 
     app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
                 static_folder=str(REPO_WEB / "static"), static_url_path="/static")
@@ -81,7 +82,11 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(notices.bp)
+    app.register_blueprint(notice_preview.bp)
+    app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
     return app
 

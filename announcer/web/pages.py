@@ -1,5 +1,6 @@
-"""Staff pages: the status board, the emergency form and the audit log, and the
-session-authenticated JSON their scripts call (reading, preview, submit, stop, status).
+"""Staff pages for bulletins: the status board and the emergency form, with the labels,
+templates and error pages their JSON (``announcer.web.staff``) and the other staff
+pages share.
 
 Whatever staff typed reaches HTML only through Jinja's autoescape, and the scripts put
 it on the page only with ``textContent``. The emergency form works without JavaScript
@@ -8,15 +9,12 @@ the preview and a live status board.
 """
 
 import datetime as dt
-import io
 import re
-import threading
 import uuid
 
 from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
 
-from announcer.render import write_wav
 from announcer.errors import AnnouncerError, NothingToSay, SpeechError
 from announcer.station import BulletinError
 from announcer.studio import DRILL_PREFIX
@@ -25,8 +23,6 @@ from announcer.web.auth import login_required
 
 bp = Blueprint("pages", __name__)
 
-PREVIEW_CHARS = 400  # the preview reads the start of the script: enough to hear mistakes
-PREVIEW_WAIT = 20.0  # seconds a preview waits for the one preview slot
 BLANK = re.compile(r"【[\s　○〇＿_]*】")  # keep in sync with web/static/emergency.js
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9-]{16,64}")
 _BLANK = "【　　】"
@@ -56,16 +52,7 @@ TEMPLATES = (
 KIND_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ"}
 STATUS_LABELS = {"on_air": "放送中", "aired": "放送済み", "interrupted": "中断", "missed": "未放送（時間切れ）",
                  "failed": "失敗", "cancelled": "取り消し"}
-STATE_LABELS = {"queued": "放送待ち", "on_air": "放送中", "aired": "放送済み",
-                "cancelled": "取り消し", "expired": "期限切れ", "failed": "失敗"}
-ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
-                 "login.locked": "ログイン制限", "logout": "ログアウト",
-                 "bulletin.preview": "試聴", "bulletin.submit": "緊急放送の送信",
-                 "bulletin.resubmit": "二重送信（放送は1回）", "bulletin.stop": "停止",
-                 "user.add": "ユーザー追加", "user.remove": "ユーザー削除",
-                 "token.create": "トークン発行", "token.revoke": "トークン失効",
-                 "reading.add": "読みの追加", "reading.edit": "読みの修正",
-                 "reading.delete": "読みの削除"}
+
 
 
 def _services():
@@ -163,12 +150,6 @@ def index():
     return render_template("index.html", board=board(), sent=bulletin)
 
 
-@bp.get("/staff/status")
-@login_required(api=True)
-def staff_status():
-    return jsonify(board())
-
-
 # -- the emergency form ----------------------------------------------------------------
 def _form_fields(form) -> dict:
     """What the form showed, to show it again (also when invalid)."""
@@ -188,7 +169,7 @@ def _form_payload(fields: dict) -> dict:
             "chime": fields["chime"], "test": fields["test"]}
 
 
-def _no_store(resp: Response) -> Response:
+def no_store(resp: Response) -> Response:
     # A form restored from the browser cache would resend an old request_key.
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -197,7 +178,7 @@ def _no_store(resp: Response) -> Response:
 def _form_page(fields: dict, error: str = "", status: int = 200):
     html = render_template("emergency.html", fields=fields, templates=TEMPLATES, error=error,
                            blanks=len(BLANK.findall(fields["text"])), max_chars=5000)
-    return _no_store(Response(html, status))
+    return no_store(Response(html, status))
 
 
 def _blank_pieces(text: str) -> list[tuple[str, bool]]:
@@ -211,14 +192,14 @@ def _blank_pieces(text: str) -> list[tuple[str, bool]]:
 
 def _confirm_page(args: dict, fields: dict):
     try:
-        reading, reading_error = _reading(args["text"]), ""
+        reading, reading_error = bulletin_reading(args["text"]), ""
     except BulletinError as exc:  # show the problem; airing stays possible
         reading, reading_error = "", str(exc)
     html = render_template("confirm.html", args=args, fields=fields, reading=reading,
                            reading_error=reading_error, drill_prefix=DRILL_PREFIX,
                            blanks=len(BLANK.findall(args["text"])),
                            pieces=_blank_pieces(args["text"]))
-    return _no_store(Response(html))
+    return no_store(Response(html))
 
 
 @bp.get("/emergency")
@@ -242,7 +223,7 @@ def emergency_post():
         args = parse_bulletin(_form_payload(fields), _tz())
         _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
         if step == "air":
-            bid = _submit(args, fields["request_key"])
+            bid = submit_bulletin(args, fields["request_key"])
             return redirect(url_for(".index", sent=bid), 303)
         return _confirm_page(args, fields)
     except BulletinError as exc:
@@ -251,22 +232,15 @@ def emergency_post():
         return _form_page(fields, str(exc), exc.status)
 
 
-# -- JSON for the page's scripts -------------------------------------------------------
-def _checked_json() -> dict:
-    """The request body as ``submit_bulletin`` arguments, validated like a submit."""
-    args = parse_bulletin(request.get_json(silent=True), _tz())
-    _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
-    return args
-
-
-def _reading(text: str) -> str:
+# -- what the form and the scripts share -----------------------------------------------
+def bulletin_reading(text: str) -> str:
     try:
         return _services().studio.reading(text)
     except (SpeechError, ValueError) as exc:
         raise BulletinError(f"読みを作れませんでした: {exc}", 422) from None
 
 
-def _submit(args: dict, key) -> str:
+def submit_bulletin(args: dict, key) -> str:
     """Queue once per ``request_key``; the same key with another script is refused,
     so a form resent from the browser's history cannot swallow a new bulletin."""
     if not isinstance(key, str) or not _REQUEST_KEY.fullmatch(key):
@@ -284,101 +258,3 @@ def _submit(args: dict, key) -> str:
                       "interrupt": args["interrupt"], "chime": args["chime"],
                       "test": args["test"]})
     return bid
-
-
-@bp.post("/staff/reading")
-@login_required(api=True)
-def staff_reading():
-    args = _checked_json()
-    return jsonify(reading=_reading(args["text"]), blanks=len(BLANK.findall(args["text"])))
-
-
-def preview_text(text: str) -> str:
-    """The first PREVIEW_CHARS characters, cut after a sentence where there is one,
-    and never inside a ``{漢字|ヨミ}``."""
-    if len(text) <= PREVIEW_CHARS:
-        return text
-    head = text[:PREVIEW_CHARS]
-    if head.rfind("{") > head.rfind("}"):
-        head = head[:head.rfind("{")]
-    end = max(head.rfind("。"), head.rfind("\n"))
-    return head[:end + 1] if end >= PREVIEW_CHARS // 2 else head
-
-
-def _preview_wav(studio, text: str, *, chime: bool, drill: bool) -> tuple[bytes, float]:
-    # Not urgent: a preview must never take the synthesis threads reserved for a
-    # bulletin that is going on air.
-    program = studio.bulletin_program(text, repeat=1, chime=chime, drill=drill, urgent=False)
-    buf = io.BytesIO()
-    frames = write_wav(buf, program, studio.settings.rate)
-    return buf.getvalue(), frames / studio.settings.rate
-
-
-def _preview_slot() -> threading.BoundedSemaphore:
-    return current_app.extensions.setdefault("announcer.preview", threading.BoundedSemaphore(1))
-
-
-@bp.post("/staff/preview")
-@login_required(api=True)
-def staff_preview():
-    args = _checked_json()
-    s = _services()
-    text = preview_text(args["text"])
-    s.accounts.audit(g.user["name"], "bulletin.preview",
-                     {"text": text, "chime": args["chime"], "test": args["test"]})
-    slot = _preview_slot()
-    if not slot.acquire(timeout=PREVIEW_WAIT):
-        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
-    try:
-        body, seconds = _preview_wav(s.studio, text, chime=args["chime"], drill=args["test"])
-    finally:
-        slot.release()
-    resp = Response(body, mimetype="audio/wav")
-    resp.headers["X-Audio-Seconds"] = f"{seconds:.1f}"
-    return _no_store(resp)
-
-
-@bp.post("/staff/bulletins")
-@login_required(api=True)
-def staff_submit():
-    payload = request.get_json(silent=True)
-    key = payload.pop("request_key", None) if isinstance(payload, dict) else None
-    bid = _submit(parse_bulletin(payload, _tz()), key)
-    return jsonify(id=bid, status="queued"), 202
-
-
-@bp.post("/staff/bulletins/<bid>/stop")
-@login_required(api=True)
-def staff_stop(bid):
-    """Off air (short fade) or out of the queue. A plain form post (no JavaScript)
-    comes back to the status page."""
-    s = _services()
-    b = s.station.bulletin(bid)
-    if b is None:
-        return jsonify(error="その緊急放送はありません"), 404
-    if b["state"] not in ("queued", "on_air"):
-        return jsonify(error=f"この緊急放送はすでに終わっています（{STATE_LABELS.get(b['state'])}）"), 409
-    s.station.cancel_bulletin(bid)
-    s.accounts.audit(g.user["name"], "bulletin.stop",
-                     {"id": bid, "text": b["text"], "state": b["state"]})
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return redirect(url_for(".index"), 303)
-    return jsonify(id=bid, status="cancelled")
-
-
-# -- the audit log (admin) -------------------------------------------------------------
-@bp.get("/audit")
-@login_required(role="admin")
-def audit():
-    s = _services()
-    raw = request.args.get("date", "")
-    error = ""
-    try:
-        day = dt.date.fromisoformat(raw) if raw else s.clock.now().date()
-    except ValueError:
-        day, error = s.clock.now().date(), "日付は YYYY-MM-DD で指定してください"
-    rows = [dict(r, when=dt.datetime.fromisoformat(r["at"]).astimezone(_tz())
-                 .strftime("%Y-%m-%d %H:%M:%S"),
-                 label=ACTION_LABELS.get(r["action"], r["action"]))
-            for r in s.accounts.audit_log(day)]
-    return render_template("audit.html", rows=rows, day=day, error=error)

@@ -10,7 +10,6 @@ Open JTalk's guess until the word is saved and compiled into the dictionary.
 
 import io
 import re
-import threading
 
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect,
                    render_template, request, url_for)
@@ -21,7 +20,7 @@ from announcer.errors import AnnouncerError, ConfigError, SpeechError
 from announcer.render import write_wav
 from announcer.text.userdict import DEFAULT_PRIORITY, mora_count, parse_row
 from announcer.web.auth import login_required
-from announcer.web.pages import PREVIEW_CHARS, PREVIEW_WAIT, preview_text
+from announcer.web.preview import PREVIEW_CHARS, PREVIEW_WAIT, preview_slot, preview_text
 
 bp = Blueprint("readings", __name__)
 
@@ -234,18 +233,13 @@ def staff_reading():
     return jsonify(reading=now, with_entry=with_entry, note=note, fields=fields)
 
 
-def _preview_slot() -> threading.BoundedSemaphore:
-    # Shared with the emergency page's preview: one preview renders at a time.
-    return current_app.extensions.setdefault("announcer.preview", threading.BoundedSemaphore(1))
-
-
 @bp.post("/staff/readings/preview")
 @login_required(api=True)
 def staff_preview():
     body = _body()
     text = _sample(body, bool(body.get("with_entry")))
     studio = _services().studio
-    slot = _preview_slot()
+    slot = preview_slot()
     if not slot.acquire(timeout=PREVIEW_WAIT):
         return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
     try:

@@ -1,0 +1,113 @@
+"""The session-authenticated JSON that the status board and the emergency form's scripts
+call: the live board, the reading and the preview of a script, submit and stop.
+
+Each answer is JSON (errors too, as ``{"error": ...}``) except the preview (audio/wav)
+and a stop posted by the plain form on the status page, which comes back to that page.
+"""
+
+import io
+
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
+
+from announcer.errors import AnnouncerError
+from announcer.render import write_wav
+from announcer.web.api import parse_bulletin
+from announcer.web.auth import login_required
+from announcer.web.pages import (BLANK, announcer_error, board, bulletin_reading, http_error,
+                                 no_store, submit_bulletin)
+from announcer.web.preview import PREVIEW_WAIT, preview_slot, preview_text
+
+bp = Blueprint("staff", __name__)
+# The same answers as the pages these scripts belong to (JSON, since the path is /staff/).
+bp.register_error_handler(AnnouncerError, announcer_error)
+bp.register_error_handler(400, http_error)
+bp.register_error_handler(403, http_error)
+
+STATE_LABELS = {"queued": "放送待ち", "on_air": "放送中", "aired": "放送済み",
+                "cancelled": "取り消し", "expired": "期限切れ", "failed": "失敗"}
+
+
+def _services():
+    return current_app.extensions["announcer"]
+
+
+def _tz():
+    return _services().config.station.timezone
+
+
+def _checked_json() -> dict:
+    """The request body as ``submit_bulletin`` arguments, validated like a submit."""
+    args = parse_bulletin(request.get_json(silent=True), _tz())
+    _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
+    return args
+
+
+def _preview_wav(studio, text: str, *, chime: bool, drill: bool) -> tuple[bytes, float]:
+    # Not urgent: a preview must never take the synthesis threads reserved for a
+    # bulletin that is going on air.
+    program = studio.bulletin_program(text, repeat=1, chime=chime, drill=drill, urgent=False)
+    buf = io.BytesIO()
+    frames = write_wav(buf, program, studio.settings.rate)
+    return buf.getvalue(), frames / studio.settings.rate
+
+
+@bp.get("/staff/status")
+@login_required(api=True)
+def status():
+    return jsonify(board())
+
+
+@bp.post("/staff/reading")
+@login_required(api=True)
+def reading():
+    args = _checked_json()
+    return jsonify(reading=bulletin_reading(args["text"]),
+                   blanks=len(BLANK.findall(args["text"])))
+
+
+@bp.post("/staff/preview")
+@login_required(api=True)
+def preview():
+    args = _checked_json()
+    s = _services()
+    text = preview_text(args["text"])
+    s.accounts.audit(g.user["name"], "bulletin.preview",
+                     {"text": text, "chime": args["chime"], "test": args["test"]})
+    slot = preview_slot()
+    if not slot.acquire(timeout=PREVIEW_WAIT):
+        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
+    try:
+        body, seconds = _preview_wav(s.studio, text, chime=args["chime"], drill=args["test"])
+    finally:
+        slot.release()
+    resp = Response(body, mimetype="audio/wav")
+    resp.headers["X-Audio-Seconds"] = f"{seconds:.1f}"
+    return no_store(resp)
+
+
+@bp.post("/staff/bulletins")
+@login_required(api=True)
+def submit():
+    payload = request.get_json(silent=True)
+    key = payload.pop("request_key", None) if isinstance(payload, dict) else None
+    bid = submit_bulletin(parse_bulletin(payload, _tz()), key)
+    return jsonify(id=bid, status="queued"), 202
+
+
+@bp.post("/staff/bulletins/<bid>/stop")
+@login_required(api=True)
+def stop(bid):
+    """Off air (short fade) or out of the queue. A plain form post (no JavaScript)
+    comes back to the status page."""
+    s = _services()
+    b = s.station.bulletin(bid)
+    if b is None:
+        return jsonify(error="その緊急放送はありません"), 404
+    if b["state"] not in ("queued", "on_air"):
+        return jsonify(error=f"この緊急放送はすでに終わっています（{STATE_LABELS.get(b['state'])}）"), 409
+    s.station.cancel_bulletin(bid)
+    s.accounts.audit(g.user["name"], "bulletin.stop",
+                     {"id": bid, "text": b["text"], "state": b["state"]})
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return redirect(url_for("pages.index"), 303)
+    return jsonify(id=bid, status="cancelled")
