@@ -5,6 +5,7 @@ web server), tells systemd it is ready, and on SIGTERM stops them in reverse ins
 ``finally``. SIGHUP reloads notices and the reading dictionary.
 """
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -60,6 +61,7 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
     stop = threading.Event()
     config = load_config(config_path)
     clock = SystemClock(config.station.timezone)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread to the journal
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     started = []  # what to stop, in reverse

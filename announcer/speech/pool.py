@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,11 +62,23 @@ class WorkerProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        self.close_input()
+        self.reap(time.monotonic() + timeout)
+
+    def close_input(self) -> None:
+        """Ask the worker to exit (it does once its current request is done)."""
         if self.proc and self.proc.poll() is None:
-            self.proc.stdin.close()
             try:
-                self.proc.wait(timeout=2)
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def reap(self, deadline: float) -> None:
+        """Wait for the worker to exit until ``deadline``, then kill it."""
+        if self.proc:
+            try:
+                self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -116,8 +129,10 @@ class WorkerGroup:
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
         self._tickets = itertools.count()
         self.crashes = 0
+        self.stopped = False
 
     def start(self) -> None:
+        self.stopped = False
         for w in self.workers:
             w.start()
 
@@ -125,9 +140,14 @@ class WorkerGroup:
         for w in self.workers:
             w.request({"op": "ping"})
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop every worker in parallel; none may hold shutdown up for long."""
+        self.stopped = True
         for w in self.workers:
-            w.stop()
+            w.close_input()
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            w.reap(deadline)
 
     def _checkout(self, priority: int) -> WorkerProcess:
         ticket = (priority, next(self._tickets))
@@ -146,6 +166,8 @@ class WorkerGroup:
 
     def call(self, header: dict, payload: bytes = b"",
              priority: int = NORMAL) -> tuple[dict, bytes]:
+        if self.stopped:  # shutting down: never start workers again
+            raise SpeechError("speech workers are stopped")
         worker = self._checkout(priority)
         try:
             for attempt in (1, 2):
@@ -189,6 +211,8 @@ class SpeechPool:
         self.dsp.wait_ready()
 
     def stop(self) -> None:
+        for group in (self.synth, self.dsp):
+            group.stopped = True
         self.synth.stop()
         self.dsp.stop()
 
