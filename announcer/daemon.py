@@ -91,7 +91,10 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
                  "ok" if station.audio_ok else "DEGRADED " + station.audio_detail,
                  config.web.host, config.web.port)
         notify("READY=1")
-        stop.wait()
+        # Wake up often: a signal delivered to another thread (PortAudio's, a worker's)
+        # does not interrupt a plain wait(), so the handler could wait forever.
+        while not stop.wait(0.5):
+            pass
         log.info("Stopping")
         notify("STOPPING=1")
     finally:

@@ -77,9 +77,11 @@ class Daemon:
             try:
                 return self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGUSR1)  # thread dump into the log
+                time.sleep(1)
                 self.proc.kill()
                 self.proc.wait()
-                raise
+                raise AssertionError(f"no exit after SIGTERM:\n{self.log_text()}") from None
         return self.proc.returncode if self.proc else 0
 
     def request(self, method: str, path: str, body=None, token: str | None = None):

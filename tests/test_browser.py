@@ -3,78 +3,22 @@ by waitress, with the "file" output playing in real time: log in, write a bullet
 a template, hear the preview, confirm, air it, watch it on the status board, stop it.
 Screenshots go to test-artifacts/."""
 
-import threading
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from waitress.server import create_server
+from playwright.sync_api import expect
 
-from announcer.web.app import create_app
 from announcer.web.pages import TEMPLATES
-from tests.webutil import (KNOWN_LEAKS, OPERATOR, PASSWORD, cancel_open_bulletins,
-                           make_station_dir, running_services)
+from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, OPERATOR, base_url, browser,
+                           cancel_open_bulletins, log_in, output, page, services)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TABLET = {"width": 1180, "height": 820}
 XSS = "<script>alert(1)</script>真岡市"
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    with running_services(make_station_dir(tmp_path_factory.mktemp("station"))) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def base_url(services):
-    server = create_server(create_app(services, testing=True), host="127.0.0.1", port=0,
-                           threads=4)
-    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=2)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, base_url, services):
-    """A tablet-sized page that fails the test on any script error, console error
-    (CSP violations land there) or dialog (an alert() would mean injected script).
-    A test lists the console errors it expects in ``page.expected``."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=TABLET, locale="ja-JP", base_url=base_url)
-    page = context.new_page()
-    page.expected = []
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    yield page
-    context.close()
+@pytest.fixture(autouse=True)
+def empty_queue(services):
+    yield
     cancel_open_bulletins(services)
-    assert problems == page.expected
-
-
-def log_in(page):
-    page.goto("/login")
-    expect(page.locator("h1")).to_have_text("ログイン")
-    page.get_by_label("名前（ユーザー名）").fill(OPERATOR)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    expect(page.locator("h1")).to_have_text("放送の状態")
 
 
 def test_login_page_shows_errors(page):

@@ -5,46 +5,18 @@ test-artifacts/."""
 
 import datetime as dt
 import re
-import threading
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from waitress.server import create_server
+from playwright.sync_api import expect
 
 from announcer.clock import TOKYO
 from announcer.noticefiles import STALE, NoticeFiles, NoticeForm
-from announcer.web.app import create_app
-from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, TABLET, log_in
-from tests.webutil import KNOWN_LEAKS, make_station_dir, running_services
+from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, output, services,
+                           tablet_context, watch)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
 A4_LANDSCAPE = {"width": 1123, "height": 794}  # CSS pixels at 96 dpi
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    with running_services(make_station_dir(tmp_path_factory.mktemp("station"))) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def base_url(services):
-    server = create_server(create_app(services, testing=True), host="127.0.0.1", port=0,
-                           threads=4)
-    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=2)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -52,20 +24,14 @@ def open_page(browser, base_url):
     """Logged-in tablet-sized pages that fail the test on script errors, console errors
     (CSP violations land there) or unexpected dialogs; ``page.expected`` lists the
     console errors a test expects."""
-    ARTIFACTS.mkdir(exist_ok=True)
     contexts, pages, problems = [], [], []
 
     def make():
-        context = browser.new_context(viewport=TABLET, locale="ja-JP", base_url=base_url,
-                                      accept_downloads=True)
+        context = tablet_context(browser, base_url, accept_downloads=True)
         context.set_default_timeout(10_000)
         contexts.append(context)
-        page = context.new_page()
-        page.expected = []
+        page = watch(context.new_page(), problems)
         pages.append(page)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
         log_in(page)
         return page
 

@@ -2,84 +2,22 @@
 app served by waitress: search, try a sentence, add a word, and hear the preview change.
 Screenshots go to test-artifacts/."""
 
-import threading
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from waitress.server import create_server
+from playwright.sync_api import expect
 
-from announcer.web.app import create_app
-from tests.webutil import KNOWN_LEAKS, OPERATOR, PASSWORD, make_station_dir, running_services
+from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, output, page,
+                           services, shipped_dictionary_only)
 
-pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
+pytestmark = [pytest.mark.browser, *KNOWN_LEAKS,
+              pytest.mark.usefixtures("shipped_dictionary_only")]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TABLET = {"width": 1180, "height": 820}
 SENTENCE = "大前神社のお祭りは、あしたです。"
 BEFORE = "オーマエ'/ジ'ンジャノ/オマ'ツリワ、アシタ'デス"
 AFTER = "オーサキジ'ンジャノ/オマ'ツリワ、アシタ'デス"
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    with running_services(make_station_dir(tmp_path_factory.mktemp("station"))) as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def shipped_dictionary_only(services):
-    yield
-    web = services.config.paths.voices / "dict" / "web.csv"
-    if web.exists():
-        web.unlink()
-        services.studio.reload_dictionary()
-
-
-@pytest.fixture(scope="module")
-def base_url(services):
-    server = create_server(create_app(services, testing=True), host="127.0.0.1", port=0,
-                           threads=4)
-    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=2)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, base_url):
-    """A tablet-sized page that fails the test on any script error, console error (CSP
-    violations land there) or dialog; a test lists the errors it expects in ``page.expected``."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=TABLET, locale="ja-JP", base_url=base_url)
-    page = context.new_page()
-    page.expected = []
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    yield page
-    context.close()
-    assert problems == page.expected
-
-
 def open_readings(page):
-    page.goto("/login")
-    page.get_by_label("名前（ユーザー名）").fill(OPERATOR)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    expect(page.locator("h1")).to_have_text("放送の状態")
+    log_in(page)
     page.get_by_role("link", name="読み辞書").click()
     expect(page.locator("h1")).to_have_text("読み辞書")
 

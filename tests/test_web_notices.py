@@ -11,8 +11,7 @@ import pytest
 from announcer.audio.fake import FakeOutput
 from announcer.clock import TOKYO
 from announcer.noticefiles import STALE
-from announcer.web.app import create_app
-from tests.webutil import KNOWN_LEAKS, LATE_NOTICE, csrf, login, make_station_dir, running_services
+from tests.webutil import KNOWN_LEAKS, LATE_NOTICE, app, client, csrf, services, staff
 
 pytestmark = KNOWN_LEAKS
 
@@ -21,26 +20,8 @@ NEW_YEAR_WEEK = "2026-12-28"  # Monday; 2027-01-01 (Friday) is 元日
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    with running_services(make_station_dir(tmp_path_factory.mktemp("station")),
-                          FakeOutput()) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def app(services):
-    return create_app(services, testing=True)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def staff(client):
-    assert login(client).status_code == 302
-    return client
+def output():
+    return FakeOutput()
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from announcer.audio.fake import FakeOutput
 from announcer.web.app import create_app
 from announcer.web.pages import TEMPLATES
 from announcer.web.preview import PREVIEW_CHARS, preview_text
-from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE,
-                           cancel_open_bulletins, csrf, login, make_station_dir,
-                           running_services)
+from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE, app,
+                           cancel_open_bulletins, client, csrf, login, services, staff)
 
 pytestmark = KNOWN_LEAKS
 
@@ -29,32 +28,10 @@ def output():
     return FakeOutput()
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory, output):
-    with running_services(make_station_dir(tmp_path_factory.mktemp("station")), output) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def app(services):
-    return create_app(services, testing=True)
-
-
 @pytest.fixture(autouse=True)
 def empty_queue(services):
     yield
     cancel_open_bulletins(services)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def staff(client):
-    assert login(client).status_code == 302
-    return client
 
 
 def post_json(client, url, body, token=True):

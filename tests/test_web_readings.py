@@ -13,46 +13,14 @@ import numpy as np
 import pytest
 
 from announcer.dictfiles import STALE
-from announcer.web.app import create_app
-from tests.webutil import KNOWN_LEAKS, OPERATOR, csrf, login, make_station_dir, running_services
+from tests.webutil import (KNOWN_LEAKS, OPERATOR, app, client, csrf, output, services,
+                           shipped_dictionary_only, staff)
 
-pytestmark = KNOWN_LEAKS
+pytestmark = [*KNOWN_LEAKS, pytest.mark.usefixtures("shipped_dictionary_only")]
 
 SHRINE, SHRINE_KANA = "大前神社", "オーサキジンジャ"
 SENTENCE = "大前神社のお祭りです。"
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    with running_services(make_station_dir(tmp_path_factory.mktemp("station"))) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def app(services):
-    return create_app(services, testing=True)
-
-
-@pytest.fixture(autouse=True)
-def shipped_dictionary_only(services):
-    """Every test starts from the shipped files: web.csv is removed afterwards."""
-    yield
-    web = services.config.paths.voices / "dict" / "web.csv"
-    if web.exists():
-        web.unlink()
-        services.studio.reload_dictionary()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def staff(client):
-    assert login(client).status_code == 302
-    return client
 
 
 def text_of(resp) -> str:

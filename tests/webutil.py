@@ -1,13 +1,21 @@
 """Helpers for the web tests: a real station (synthesis workers, SQLite, an output)
-running in-process, and logging a test client in through the login form."""
+running in-process, and logging a test client in through the login form; for the
+browser tests, the app served by waitress and a headless Chromium.
+
+The fixtures here are used by importing them into a test module (pytest finds fixtures
+in a module's namespace): ``services`` needs ``output`` imported too, or the module's
+own ``output`` fixture."""
 
 import contextlib
 import gc
 import shutil
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
+from waitress.server import create_server
 
 from announcer.accounts import Accounts
 from announcer.clock import SystemClock
@@ -15,12 +23,17 @@ from announcer.config import load_config
 from announcer.station import Station, make_output
 from announcer.store import Store
 from announcer.studio import Studio
-from announcer.web.app import Services
+from announcer.web.app import Services, create_app
 from tests.conftest import REPO, write_config
 
 OPERATOR, PASSWORD = "tanaka", "password123"
 ADMIN, ADMIN_PASSWORD = "suzuki", "admin-pass-456"
 LATE_NOTICE = "夜のお知らせ"  # airs at 23:59:59, so it is always "later today"
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TABLET = {"width": 1180, "height": 820}
 
 # Two known leaks elsewhere raise ResourceWarning under filterwarnings=error (see
 # test_speech.py): render.load_clip leaves the chime files open, WorkerProcess.stop()
@@ -89,3 +102,102 @@ def cancel_open_bulletins(services) -> None:
     for b in services.store.open_bulletins():
         services.station.cancel_bulletin(b["id"])
     services.station.engine.drain_events()
+
+
+# -- fixtures: the station and the Flask test client ------------------------------------
+@pytest.fixture(scope="module")
+def output():
+    """The station's output: None is the configured one (device "file"). A module that
+    wants another (a FakeOutput) defines its own ``output`` fixture."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, output):
+    with running_services(make_station_dir(tmp_path_factory.mktemp("station")), output) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def app(services):
+    return create_app(services, testing=True)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def staff(client):
+    assert login(client).status_code == 302
+    return client
+
+
+@pytest.fixture
+def shipped_dictionary_only(services):
+    """Every test starts from the shipped dictionary files: web.csv is removed afterwards."""
+    yield
+    web = services.config.paths.voices / "dict" / "web.csv"
+    if web.exists():
+        web.unlink()
+        services.studio.reload_dictionary()
+
+
+# -- fixtures and helpers: the browser --------------------------------------------------
+@pytest.fixture(scope="module")
+def base_url(services):
+    server = create_server(create_app(services, testing=True), host="127.0.0.1", port=0,
+                           threads=4)
+    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=2)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def tablet_context(browser, base_url, **options):
+    """A tablet-sized, Japanese-locale browser context (and test-artifacts/ made for
+    the screenshots)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return browser.new_context(viewport=TABLET, locale="ja-JP", base_url=base_url, **options)
+
+
+def watch(page, problems: list):
+    """Record on ``problems`` any script error, console error (CSP violations land
+    there) or dialog (an alert() would mean injected script) of the page, which gets
+    ``page.expected`` for the console errors a test expects."""
+    page.expected = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    return page
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A tablet-sized page that fails the test on any script error, console error or
+    dialog (see ``watch``); a test lists the errors it expects in ``page.expected``."""
+    context = tablet_context(browser, base_url)
+    problems = []
+    page = watch(context.new_page(), problems)
+    yield page
+    context.close()
+    assert problems == page.expected
+
+
+def log_in(page):
+    page.goto("/login")
+    expect(page.locator("h1")).to_have_text("ログイン")
+    page.get_by_label("名前（ユーザー名）").fill(OPERATOR)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator("h1")).to_have_text("放送の状態")

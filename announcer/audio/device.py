@@ -14,7 +14,8 @@ import numpy as np
 from announcer.audio.base import HealthListener, Pull
 
 log = logging.getLogger(__name__)
-STALL = 1.5  # seconds without a callback while "active" means the device hung
+STALL = 4.0  # seconds without a callback while "active" means the device hung (the ALSA
+# pulse plugin pauses ~1.5 s after an underrun on a loaded machine: that is not a loss)
 WARMUP = 6.0  # seconds a new stream may take to start flowing (PulseAudio can take ~1.5 s)
 FLOWING = 25  # callbacks in a row that show the stream is really running
 

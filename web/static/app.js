@@ -44,5 +44,59 @@ window.Announcer = (function () {
     node.hidden = !text;
   }
 
-  return {csrf: csrf, post: post, errorText: errorText, el: el, show: show};
+  var OFFLINE = "サーバーにつながりません。もう一度押してください。";
+  var previewUrl = null;
+
+  /* The kana reading of a script: POST payload() to url and show the reading in
+     #reading (in #reading-box, no longer stale), or the error in #check-error. */
+  async function showReading(button, url, payload) {
+    var box = document.getElementById("reading-box");
+    var error = document.getElementById("check-error");
+    button.disabled = true;
+    show(error, "");
+    try {
+      var resp = await post(url, payload());
+      if (resp.ok) {
+        document.getElementById("reading").textContent = (await resp.json()).reading;
+        box.classList.remove("stale");
+        box.hidden = false;
+      } else {
+        box.hidden = true;
+        show(error, await errorText(resp));
+      }
+    } catch (e) {
+      show(error, OFFLINE);
+    }
+    button.disabled = false;
+  }
+
+  /* The audio preview of a script: POST payload() to url and play the WAV in
+     #preview-audio, or show the error in #check-error. */
+  async function playPreview(button, url, payload) {
+    var audio = document.getElementById("preview-audio");
+    var error = document.getElementById("check-error");
+    var label = button.textContent;
+    button.disabled = true;
+    button.textContent = "試聴を準備中…";
+    show(error, "");
+    try {
+      var resp = await post(url, payload());
+      if (resp.ok) {
+        if (previewUrl) { URL.revokeObjectURL(previewUrl); }
+        previewUrl = URL.createObjectURL(await resp.blob());
+        audio.src = previewUrl;
+        audio.hidden = false;
+        audio.play().catch(function () { /* autoplay refused: the controls remain */ });
+      } else {
+        show(error, await errorText(resp));
+      }
+    } catch (e) {
+      show(error, OFFLINE);
+    }
+    button.disabled = false;
+    button.textContent = label;
+  }
+
+  return {csrf: csrf, post: post, errorText: errorText, el: el, show: show,
+          showReading: showReading, playPreview: playPreview};
 })();

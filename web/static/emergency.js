@@ -8,7 +8,6 @@
   var BLANK = /【[\s　○〇＿_]*】/g;  // keep in sync with BLANK in announcer/web/pages.py
   var MAX_CHARS = 5000;
   var DRAFT = "announcer.draft";  // survives a reload or a login in this tab
-  var previewUrl = null;
 
   function $(id) { return document.getElementById(id); }
 
@@ -51,51 +50,12 @@
     return !!m;
   }
 
-  async function showReading(form, button) {
-    var box = $("reading-box");
-    var error = $("check-error");
-    button.disabled = true;
-    A.show(error, "");
-    try {
-      var resp = await A.post("/staff/reading", payload(form));
-      if (resp.ok) {
-        var data = await resp.json();
-        $("reading").textContent = data.reading;
-        box.classList.remove("stale");
-        box.hidden = false;
-      } else {
-        box.hidden = true;
-        A.show(error, await A.errorText(resp));
-      }
-    } catch (e) {
-      A.show(error, "サーバーにつながりません。もう一度押してください。");
-    }
-    button.disabled = false;
+  function showReading(form, button) {
+    return A.showReading(button, "/staff/reading", function () { return payload(form); });
   }
 
-  async function playPreview(form, button) {
-    var audio = $("preview-audio");
-    var error = $("check-error");
-    var label = button.textContent;
-    button.disabled = true;
-    button.textContent = "試聴を準備中…";
-    A.show(error, "");
-    try {
-      var resp = await A.post("/staff/preview", payload(form));
-      if (resp.ok) {
-        if (previewUrl) { URL.revokeObjectURL(previewUrl); }
-        previewUrl = URL.createObjectURL(await resp.blob());
-        audio.src = previewUrl;
-        audio.hidden = false;
-        audio.play().catch(function () { /* autoplay refused: the controls remain */ });
-      } else {
-        A.show(error, await A.errorText(resp));
-      }
-    } catch (e) {
-      A.show(error, "サーバーにつながりません。もう一度押してください。");
-    }
-    button.disabled = false;
-    button.textContent = label;
+  function playPreview(form, button) {
+    return A.playPreview(button, "/staff/preview", function () { return payload(form); });
   }
 
   function setupForm(form) {

@@ -5,7 +5,6 @@
 
 (function () {
   var A = window.Announcer;
-  var previewUrl = null;
 
   function $(id) { return document.getElementById(id); }
 
@@ -22,51 +21,9 @@
     };
   }
 
-  async function showReading(button) {
-    var box = $("reading-box");
-    var error = $("check-error");
-    button.disabled = true;
-    A.show(error, "");
-    try {
-      var resp = await A.post("/staff/notices/reading", payload());
-      if (resp.ok) {
-        $("reading").textContent = (await resp.json()).reading;
-        box.classList.remove("stale");
-        box.hidden = false;
-      } else {
-        box.hidden = true;
-        A.show(error, await A.errorText(resp));
-      }
-    } catch (e) {
-      A.show(error, "サーバーにつながりません。もう一度押してください。");
-    }
-    button.disabled = false;
-  }
+  function showReading(button) { return A.showReading(button, "/staff/notices/reading", payload); }
 
-  async function playPreview(button) {
-    var audio = $("preview-audio");
-    var error = $("check-error");
-    var label = button.textContent;
-    button.disabled = true;
-    button.textContent = "試聴を準備中…";
-    A.show(error, "");
-    try {
-      var resp = await A.post("/staff/notices/preview", payload());
-      if (resp.ok) {
-        if (previewUrl) { URL.revokeObjectURL(previewUrl); }
-        previewUrl = URL.createObjectURL(await resp.blob());
-        audio.src = previewUrl;
-        audio.hidden = false;
-        audio.play().catch(function () { /* autoplay refused: the controls remain */ });
-      } else {
-        A.show(error, await A.errorText(resp));
-      }
-    } catch (e) {
-      A.show(error, "サーバーにつながりません。もう一度押してください。");
-    }
-    button.disabled = false;
-    button.textContent = label;
-  }
+  function playPreview(button) { return A.playPreview(button, "/staff/notices/preview", payload); }
 
   function addTime() {
     var box = $("times");
