@@ -120,13 +120,6 @@ class Recorder:
         starts = [loud[0]] + [b for a, b in zip(loud[:-1], loud[1:]) if b - a > gap * RATE]
         return [self.time_of(int(s)) for s in starts]
 
-    def silence_after(self, when: float, threshold: float = 0.01) -> float | None:
-        """Wall time of the last loud sample (the end of sound) after ``when``."""
-        x = np.abs(self.samples())
-        loud = np.flatnonzero(x > threshold)
-        times = [self.time_of(int(i)) for i in loud[-1:]]
-        return times[0] if times and times[0] >= when else None
-
     def sound_seconds(self, threshold: float = 0.01) -> float:
         x = np.abs(self.samples())
         blocks = x[: len(x) // 480 * 480].reshape(-1, 480).max(axis=1)
