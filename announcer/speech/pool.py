@@ -178,7 +178,7 @@ class WorkerGroup:
                     self.crashes += 1
                     log.warning("Worker crashed on %r (attempt %d): %s",
                                 header.get("text", header.get("op", ""))[:40], attempt, exc)
-                    if attempt == 2:
+                    if attempt == 2 or self.stopped:  # no new worker during shutdown
                         raise
         finally:
             self._checkin(worker)
