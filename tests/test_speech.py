@@ -156,8 +156,10 @@ def test_a_worker_killed_mid_sentence_costs_one_retry(pool, sig):
     pid = worker_pid(pool)
     crashes = pool.crashes
     result = {}
+    # Three notices in one request (~1 s of synthesis), so the kill lands mid-synthesis
+    # even on a loaded machine.
     caller = threading.Thread(target=lambda: result.update(
-        audio=pool.synthesize(LONG_NOTICE[:90], VoiceParams())[0]))
+        audio=pool.synthesize(LONG_NOTICE * 3, VoiceParams())[0]))
     caller.start()
     wait_until_busy(pid)
     os.kill(pid, sig)
