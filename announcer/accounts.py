@@ -63,8 +63,7 @@ def _token_hash(token: str) -> str:
 class Accounts:
     def __init__(self, store: Store, clock):
         self.store, self.clock = store, clock
-        with store._lock:
-            store.db.executescript(SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     # -- users -----------------------------------------------------------------------
     def add_user(self, name: str, password: str, role: str = "operator", by: str = "cli") -> None:

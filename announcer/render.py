@@ -1,7 +1,7 @@
 """Audio assembly: speech, chimes, silence and loudness, as float32 blocks.
 
 Every piece (each sentence, each chime) is normalized to the station's loudness target
-on its own (in the synthesis worker, see ``announcer.speech.dsp``), so a program airs at
+on its own (in the DSP worker, see ``announcer.speech.dsp``), so a program airs at
 a steady −24 LKFS even when it is streamed sentence by sentence (emergencies) and never
 needs a second pass over the whole (notices). Sample peaks are held at the ceiling
 (−1 dBFS) by clipping after the gain.

@@ -192,7 +192,7 @@ class Station:
             notice = self.notices.notices[airing.notice_id]
             self._render.submit(self._cue_notice, notice, airing.at)
 
-    def _cue_notice(self, notice, at: dt.datetime, detail: str = "") -> None:
+    def _cue_notice(self, notice, at: dt.datetime) -> None:
         """Render (normally a cache hit) and hand the airing to the engine."""
         try:
             audio = self._notice_audio(notice)
@@ -209,7 +209,7 @@ class Station:
         lead = self.config.playout.head_silence + (self.output.latency or 0.0)
         self.engine.enqueue(Item("notice", notice.id, ArraySource(audio), NOTICE, notice.title,
                                  not_before=mono + delay - lead, deadline=deadline,
-                                 scheduled_at=at, meta={"detail": detail}))
+                                 scheduled_at=at))
 
     def recover(self) -> None:
         """After a restart: air what was missed within grace, log the rest as missed."""
@@ -292,7 +292,7 @@ class Station:
         title = ("【訓練】" if b["test"] else "") + b["text"].strip().splitlines()[0][:30]
         self.engine.enqueue(Item("bulletin", b["id"], StreamSource(program, name=b["id"]),
                                  EMERGENCY, title, interrupt=b["interrupt"], not_before=0.0,
-                                 deadline=deadline, meta={"created_by": b.get("created_by")}))
+                                 deadline=deadline))
 
     def cancel_bulletin(self, bid: str) -> bool:
         b = self.store.bulletin(bid)

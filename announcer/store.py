@@ -57,12 +57,12 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
-        with self._lock:
-            self.db.executescript(SCHEMA)
-        self.extend_schema()
+        self.ensure_schema(SCHEMA)
 
-    def extend_schema(self) -> None:
-        """Hook for tables other modules own (accounts, audit)."""
+    def ensure_schema(self, sql: str) -> None:
+        """Create tables (idempotent); other modules (accounts) add theirs this way."""
+        with self._lock:
+            self.db.executescript(sql)
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ import itertools
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -37,7 +37,6 @@ class Item:
     not_before: float = 0.0  # clock.monotonic() at which it may start
     deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
     scheduled_at: object = None  # aware datetime, for the as-run log
-    meta: dict = field(default_factory=dict)
     seq: int = 0
     started_at: object = None
 
