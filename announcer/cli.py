@@ -193,7 +193,9 @@ def cmd_token(args) -> int:
     accounts = _accounts(args)
     if args.action == "list":
         for t in accounts.tokens():
-            print(f"{t['name']}\t{t['created_at']}")
+            print("\t".join((t["name"], t["scope"], t["created_at"],
+                             f"expires={t['expires_at'] or '-'}",
+                             f"last_used={t['last_used_at'] or '-'}")))
         return 0
     if not args.name:
         raise AnnouncerError("トークンの名前を指定してください")
@@ -201,7 +203,14 @@ def cmd_token(args) -> int:
         accounts.revoke_token(args.name)
         print(f"トークン {args.name} を無効にしました")
         return 0
-    token = accounts.create_token(args.name)
+    expires = None
+    if args.expires_days is not None:
+        import datetime as dt
+
+        if not 1 <= args.expires_days <= 3650:
+            raise AnnouncerError("--expires-days は 1 から 3650 までにしてください")
+        expires = accounts.clock.now() + dt.timedelta(days=args.expires_days)
+    token = accounts.create_token(args.name, scope=args.scope, expires_at=expires)
     print(f"トークン {args.name} を作りました。この値は二度と表示されません。安全に保管してください:")
     print(token)
     return 0
@@ -249,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("token", cmd_token, "他システム用の API トークンを管理する（create / list / revoke）")
     p.add_argument("action", choices=("create", "list", "revoke"))
     p.add_argument("name", nargs="?")
+    p.add_argument("--scope", choices=("bulletins", "read"), default="bulletins",
+                   help="bulletins: 緊急放送の送出・停止と読み取り / read: 読み取りだけ")
+    p.add_argument("--expires-days", type=int, help="有効期限（日数。省略時は無期限）")
     return parser
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from announcer.clock import TOKYO
-from announcer.yamlfile import (Invalid, Problems, Section, boolean, integer, number, preset,
-                                read_node, suggest, text)
+from announcer.yamlfile import (Invalid, Problems, Section, boolean, integer, items, number,
+                                preset, read_node, suggest, text)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key_file: Path | None = None
+    behind_tls_proxy: bool = False   # trust X-Forwarded-Proto, mark cookies Secure
+    allowed_hosts: tuple[str, ...] = ()  # Host header allow-list; () = host + localhost
+    session_idle: dt.timedelta = dt.timedelta(hours=2)
+    session_lifetime: dt.timedelta = dt.timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class EmergencyConfig:
     signal_stop: Path | None = None
     chime: bool = True
     repeat: int = 2
+    max_open: int = 20               # bulletins queued or on air at once; more → 429
+    default_expiry: dt.timedelta = dt.timedelta(hours=2)  # never air yesterday's emergency
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,16 @@ def _path(node) -> Path:
     return Path(text(node)).expanduser()
 
 
+def _hosts(node) -> tuple[str, ...]:
+    names = []
+    for item in items(node):
+        name = text(item).strip().lower()
+        if not name or any(c in name for c in "/ \t@"):
+            raise Invalid(f'ホスト名 "{name}" は使えません（例: 192.168.1.10, fm-moka.local）')
+        names.append(name)
+    return tuple(names)
+
+
 def _seconds(lo: float, hi: float) -> Callable[[Any], dt.timedelta]:
     as_number = number(lo, hi)
     return lambda node: dt.timedelta(seconds=as_number(node))
@@ -130,6 +146,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     }, ()),
     "web": (WebConfig, {
         "host": text, "port": integer(1, 65535), "secret_key_file": _path,
+        "behind_tls_proxy": boolean, "allowed_hosts": _hosts,
+        "session_idle": _seconds(60, 86400), "session_lifetime": _seconds(60, 7 * 86400),
     }, ("secret_key_file",)),
     "speech": (SpeechConfig, {
         "voice": preset, "url_phrase": text, "workers": integer(1, 4),
@@ -141,6 +159,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     }, ()),
     "emergency": (EmergencyConfig, {
         "signal_start": _path, "signal_stop": _path, "chime": boolean, "repeat": integer(1, 5),
+        "max_open": integer(1, 1000), "default_expiry": _seconds(60, 7 * 86400),
     }, ("signal_start", "signal_stop")),
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}

@@ -31,3 +31,11 @@ class NothingToSay(SpeechError):
 
 class AudioError(AnnouncerError):
     """The output device is missing or failed."""
+
+
+class BulletinError(AnnouncerError):
+    """A bulletin the station refuses; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.status = status

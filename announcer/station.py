@@ -12,11 +12,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from announcer import schedule
+from announcer import admission, schedule
 from announcer.audio.device import DeviceOutput
 from announcer.audio.filesink import FileOutput
 from announcer.config import Config, load_config
-from announcer.errors import AnnouncerError, ConfigError
+from announcer.errors import AnnouncerError, BulletinError, ConfigError
 from announcer.notices import NoticeSet, dir_signature, load_notice_dir
 from announcer.playout.engine import EMERGENCY, NOTICE, Engine, Item
 from announcer.playout.sources import ArraySource, StreamSource
@@ -25,14 +25,6 @@ from announcer.store import Store
 log = logging.getLogger(__name__)
 CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to the block
 MAX_BULLETIN = 5000
-
-
-class BulletinError(AnnouncerError):
-    """A bulletin the station refuses; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.status = status
 
 
 def make_output(config: Config, fallback_to_file: bool = False):
@@ -266,15 +258,21 @@ class Station:
                         chime: bool = True, test: bool = False,
                         expires_at: dt.datetime | None = None, by: str = "",
                         request_key: str | None = None) -> tuple[str, bool]:
-        """Validate, commit to disk, then queue. Returns (id, created)."""
+        """Validate, commit to disk, then queue. Returns (id, created).
+
+        ``request_key`` is scoped to ``by``: the same caller and key again returns the
+        first bulletin (a double submit), with another script it is refused (409)."""
         self.validate_bulletin(text, repeat, test)
         now = self.clock.now()
-        if expires_at is not None and expires_at <= now:
-            raise BulletinError("有効期限が過去になっています", 422)
+        expires_at = admission.expiry(expires_at, now, self.config.emergency.default_expiry)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
-        bid, created = self.store.add_bulletin(bid, text, options, now, expires_at, by,
-                                               request_key)
+        bid, created = self.store.add_bulletin(
+            bid, text, options, now, expires_at, by, admission.scoped_key(by, request_key),
+            fingerprint=admission.fingerprint(text, options),
+            max_open=self.config.emergency.max_open)
+        admission.check_stored(bid and self.store.bulletin(bid), created, text, options,
+                               self.config.emergency.max_open)
         if created:
             self._enqueue_bulletin(self.store.bulletin(bid))
             log.info("Bulletin %s accepted from %s (%d chars, interrupt=%s)", bid, by or "-",

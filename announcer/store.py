@@ -58,11 +58,23 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.ensure_schema(SCHEMA)
+        # Since 0.2: a fingerprint of the request body, so a reused Idempotency-Key
+        # with another script is refused instead of silently dropped.
+        self.ensure_columns("bulletins", (("request_body", "TEXT"),))
 
     def ensure_schema(self, sql: str) -> None:
         """Create tables (idempotent); other modules (accounts) add theirs this way."""
         with self._lock:
             self.db.executescript(sql)
+
+    def ensure_columns(self, table: str, columns) -> None:
+        """Add missing ``(name, declaration)`` columns to an existing table (guarded
+        ALTER TABLE, so databases made by an older version keep working)."""
+        with self._lock:
+            have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -132,19 +144,25 @@ class Store:
     # -- bulletins -------------------------------------------------------------------
     def add_bulletin(self, bid: str, text: str, options: dict, now: dt.datetime,
                      expires_at: dt.datetime | None, created_by: str = "",
-                     request_key: str | None = None) -> tuple[str, bool]:
+                     request_key: str | None = None, *, fingerprint: str | None = None,
+                     max_open: int | None = None) -> tuple[str | None, bool]:
         """Commit a bulletin durably; returns (id, created). A repeated ``request_key``
-        returns the first bulletin's id with created=False (double submit)."""
+        returns the first bulletin's id with created=False (double submit); with
+        ``max_open`` bulletins already open, nothing is added: (None, False)."""
         with self._lock:
             if request_key:
                 row = self.query("SELECT id FROM bulletins WHERE request_key=?", (request_key,))
                 if row:
                     return row[0]["id"], False
+            if max_open is not None and self.query(
+                    "SELECT COUNT(*) FROM bulletins WHERE state IN ('queued','on_air')"
+            )[0][0] >= max_open:
+                return None, False
             self.execute(
                 "INSERT INTO bulletins(id,text,options,state,created_at,expires_at,created_by,"
-                "request_key,updated_at) VALUES (?,?,?,'queued',?,?,?,?,?)",
+                "request_key,updated_at,request_body) VALUES (?,?,?,'queued',?,?,?,?,?,?)",
                 (bid, text, json.dumps(options), iso(now), iso(expires_at), created_by,
-                 request_key, iso(now)))
+                 request_key, iso(now), fingerprint))
         return bid, True
 
     def set_bulletin_state(self, bid: str, state: str, now: dt.datetime) -> None:

@@ -112,8 +112,10 @@ class Studio:
 
     # -- programs --------------------------------------------------------------------
     def notice_program(self, text: str, *, voice: str | None = None, chime: bool = True,
-                       repeat: int = 1) -> Iterator[np.ndarray]:
-        sentences = self.sentences(text, repeat=repeat)
+                       repeat: int = 1, sentences: list[Sentence] | None = None
+                       ) -> Iterator[np.ndarray]:
+        """``sentences`` (already cut to size, as previews are) replace the text's."""
+        sentences = sentences or self.sentences(text, repeat=repeat)
         return self.renderer.program(sentences, self.voice(voice),
                                      pre=self.pre if chime else None,
                                      post=self.post if chime else None)
@@ -134,12 +136,14 @@ class Studio:
         return cached
 
     def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
-                         drill: bool = False, urgent: bool = True) -> Iterator[np.ndarray]:
+                         drill: bool = False, urgent: bool = True,
+                         sentences: list[Sentence] | None = None) -> Iterator[np.ndarray]:
         """An emergency bulletin, streamed: no head silence, station signals untouched.
 
-        ``urgent=False`` is for previews: they must not take an airing bulletin's threads.
+        ``urgent=False`` is for previews: they must not take an airing bulletin's threads;
+        ``sentences`` (already cut to size) replace the text's.
         """
-        sentences = self.sentences(text, repeat=repeat, drill=drill)
+        sentences = sentences or self.sentences(text, repeat=repeat, drill=drill)
         if self.signal_start is not None:
             yield self.signal_start
         yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=urgent,

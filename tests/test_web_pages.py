@@ -13,7 +13,8 @@ from announcer.audio.fake import FakeOutput
 from announcer.web.app import create_app
 from announcer.web.pages import TEMPLATES
 from announcer.web.preview import PREVIEW_CHARS, preview_text
-from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE, app,
+from announcer.web.throttle import LoginThrottle
+from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE, OPERATOR, app,
                            cancel_open_bulletins, client, csrf, login, services, staff)
 
 pytestmark = KNOWN_LEAKS
@@ -97,13 +98,24 @@ def test_wrong_password_is_401(client, services):
     assert client.get("/").status_code == 302
 
 
-def test_login_throttled_after_five_failures(services):
-    client = create_app(services, testing=True).test_client()  # its own throttle
-    for _ in range(5):
+def test_login_throttled_with_growing_delays(services):
+    app = create_app(services, testing=True)
+    now = [1000.0]
+    app.extensions["announcer.throttle"] = LoginThrottle(clock=lambda: now[0])
+    client = app.test_client()
+    for _ in range(2):
         assert login(client, password="wrong-password").status_code == 401
-    resp = login(client)  # even the right password, for the rest of the window
-    assert resp.status_code == 429
-    assert "しばらく（5 分）ログインできません" in resp.get_data(as_text=True)
+    resp = login(client, password="wrong-password")
+    assert resp.status_code == 401
+    assert "この名前は 1 秒後から、もう一度入力できます" in resp.get_data(as_text=True)
+    resp = login(client)  # even the right password, until the delay is over
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "1"
+    assert "この名前はあと 1 秒ログインできません" in resp.get_data(as_text=True)
+    now[0] += 1.0
+    assert login(client, password="wrong-password").status_code == 401
+    assert login(client).headers["Retry-After"] == "2"  # the delay doubles
+    now[0] += 2.0
+    assert login(client).status_code == 302
 
 
 def test_login_without_csrf_is_400(client):
@@ -123,14 +135,14 @@ def test_json_posts_without_csrf_are_400(staff, services, path, body):
     for headers in ({}, {"X-CSRF-Token": "not-the-token"}):
         resp = staff.post(path.format(id=bid), json=body, headers=headers)
         assert resp.status_code == 400
-        assert resp.get_json()["error"].startswith("送信を確認できませんでした（CSRF）")
+        assert resp.get_json()["error"].startswith("画面の有効期限が切れました")
     assert queued_ids(services) == [bid]  # neither submitted nor stopped
 
 
 def test_form_posts_without_csrf_are_400(staff, services):
     resp = staff.post("/emergency", data={"text": "真岡市", "step": "air", "request_key": KEY})
     assert resp.status_code == 400
-    assert "送信を確認できませんでした（CSRF）" in resp.get_data(as_text=True)
+    assert "画面の有効期限が切れました" in resp.get_data(as_text=True)
     assert queued_ids(services) == []
     assert staff.post("/logout").status_code == 400
     assert staff.get("/").status_code == 200  # still logged in
@@ -372,7 +384,8 @@ def test_form_air_without_javascript(staff, services):
     key = uuid.uuid4().hex
     resp = form(staff, "air", "フォームから放送します。", key, test="on")
     assert resp.status_code == 303
-    bid = services.store.query("SELECT id FROM bulletins WHERE request_key=?", (key,))[0]["id"]
+    bid = services.store.query("SELECT id FROM bulletins WHERE request_key=?",
+                               (f"{OPERATOR}\x1f{key}",))[0]["id"]
     assert resp.headers["Location"] == f"/?sent={bid}"
     again = form(staff, "air", "フォームから放送します。", key, test="on")
     assert again.status_code == 303 and again.headers["Location"] == f"/?sent={bid}"

@@ -240,7 +240,7 @@ def test_reading_now_and_with_the_unsaved_word(staff, services):
                                "note": "", "fields": {}}
     resp = post_json(staff, "/staff/readings/reading", {"text": "", "surface": ""})
     assert (resp.status_code, resp.get_json()) == (
-        422, {"error": "試し読みする文を入力してください", "fields": {}})
+        422, {"error": "試し読みする文を入力してください"})
     resp = post_json(staff, "/staff/readings/reading",
                      {"text": "お祭りです。", **WORD, "pronunciation": "おーさき"})
     assert resp.get_json() == {

@@ -1,10 +1,15 @@
-"""The JSON API for other systems (the city's disaster system, monitoring)."""
+"""The JSON API for other systems (the city's disaster system, monitoring).
+
+Tokens of scope ``bulletins`` may submit, stop and read; ``read`` tokens only read.
+Every answer is JSON, refusals too (``announcer.web.errors``): a body over the size
+limit is 413 ``{"error": ...}``, a full queue 429, a reused Idempotency-Key with
+another script 409."""
 
 import datetime as dt
 
 from flask import Blueprint, g, jsonify, request
 
-from announcer.station import BulletinError
+from announcer.errors import BulletinError
 from announcer.web.auth import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -47,13 +52,8 @@ def parse_bulletin(payload, tz) -> dict:
             "test": payload.get("test", False), "expires_at": expires}
 
 
-@bp.errorhandler(BulletinError)
-def bulletin_error(exc: BulletinError):
-    return jsonify(error=str(exc)), exc.status
-
-
 @bp.post("/bulletins")
-@token_required
+@token_required("bulletins")
 def post_bulletin():
     s = _services()
     payload = request.get_json(silent=True)
@@ -67,7 +67,7 @@ def post_bulletin():
 
 
 @bp.delete("/bulletins/<bid>")
-@token_required
+@token_required("bulletins")
 def delete_bulletin(bid):
     s = _services()
     if not s.station.cancel_bulletin(bid):
@@ -77,7 +77,7 @@ def delete_bulletin(bid):
 
 
 @bp.get("/bulletins/<bid>")
-@token_required
+@token_required("read")
 def get_bulletin(bid):
     b = _services().station.bulletin(bid)
     if b is None:
@@ -93,7 +93,7 @@ def bulletin_view(b: dict) -> dict:
 
 
 @bp.get("/status")
-@token_required
+@token_required("read")
 def status():
     return jsonify(_services().station.status())
 
@@ -103,7 +103,7 @@ def airlog_rows(store, day: dt.date) -> list[dict]:
 
 
 @bp.get("/airlog")
-@token_required
+@token_required("read")
 def airlog():
     s = _services()
     raw = request.args.get("date")

@@ -1,13 +1,13 @@
 """The Flask application factory: ``create_app(services)`` builds the staff page and
 the JSON API around the running station (no global app, no global state)."""
 
-import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 REPO_WEB = Path(__file__).resolve().parents[2] / "web"
 
@@ -36,9 +36,12 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (api, audit, auth, notice_preview, notices, pages, readings,
-                               staff, timetable)
+    from announcer.web import (admin, api, audit, auth, errors, notice_preview, notices, pages,
+                               readings, staff, timetable)
 
+    web = services.config.web
+    services.accounts.sessions.idle = web.session_idle
+    services.accounts.sessions.lifetime = web.session_lifetime
     app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
                 static_folder=str(REPO_WEB / "static"), static_url_path="/static")
     app.config.update(
@@ -46,27 +49,28 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="announcer_session",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        SESSION_COOKIE_SECURE=web.behind_tls_proxy,
+        PERMANENT_SESSION_LIFETIME=web.session_lifetime,
         MAX_CONTENT_LENGTH=256 * 1024,
+        ANNOUNCER_HOSTS=auth.allowed_hosts(web),
         TESTING=testing,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
     app.extensions["announcer"] = services
 
+    if web.behind_tls_proxy:  # only then is X-Forwarded-Proto the browser's word
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)
+    errors.register(app)
+
     @app.get("/healthz")
     def healthz():
-        return jsonify(services.station.health())
-
-    @app.errorhandler(400)
-    def bad_request(exc):
-        if exc.description == "CSRF":
-            message = "画面の有効期限が切れました。ページを読み込み直してから、もう一度操作してください"
-        else:
-            message = "リクエストの形式が正しくありません"
-        if request.path.startswith(("/api/", "/staff/")) or request.is_json:
-            return jsonify(error=message), 400
-        return render_template("error.html", message=message, status=400), 400
+        """Without a token or session: only whether the station is ok and on air."""
+        health = services.station.health()
+        if auth.current_user() is None and not auth.has_token():
+            return jsonify(status=health["status"], on_air=bool(health.get("on_air")),
+                           time=services.clock.now().isoformat(timespec="seconds"))
+        return jsonify(health)
 
     @app.after_request
     def headers(resp):
@@ -88,6 +92,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(notice_preview.bp)
     app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
+    app.register_blueprint(admin.bp)
     return app
 
 

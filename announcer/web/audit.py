@@ -5,20 +5,18 @@ import datetime as dt
 
 from flask import Blueprint, current_app, render_template, request
 
-from announcer.errors import AnnouncerError
 from announcer.web.auth import login_required
-from announcer.web.pages import announcer_error, http_error
 
 bp = Blueprint("audit", __name__)
-bp.register_error_handler(AnnouncerError, announcer_error)
-bp.register_error_handler(400, http_error)
-bp.register_error_handler(403, http_error)  # "この画面は管理者だけが使えます。"
 
 ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "login.locked": "ログイン制限", "logout": "ログアウト",
                  "bulletin.preview": "試聴", "bulletin.submit": "緊急放送の送信",
                  "bulletin.resubmit": "二重送信（放送は1回）", "bulletin.stop": "停止",
+                 "login.flood": "ログイン失敗の多発（記録を省略）",
                  "user.add": "ユーザー追加", "user.remove": "ユーザー削除",
+                 "user.role": "役割の変更", "user.password": "パスワードの変更",
+                 "user.disable": "ユーザー無効化", "user.enable": "ユーザー再有効化",
                  "token.create": "トークン発行", "token.revoke": "トークン失効",
                  "reading.add": "読みの追加", "reading.edit": "読みの修正",
                  "reading.delete": "読みの削除",

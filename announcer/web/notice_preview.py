@@ -6,18 +6,14 @@ import io
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from announcer.errors import AnnouncerError, NothingToSay, SpeechError
+from announcer.errors import NothingToSay, SpeechError
 from announcer.noticefiles import NoticeFileError
 from announcer.notices import MAX_TEXT
 from announcer.render import write_wav
 from announcer.web.auth import login_required
-from announcer.web.notices import announcer_error, http_error
-from announcer.web.preview import PREVIEW_WAIT, preview_slot, preview_text
+from announcer.web.preview import bounded_sentences, preview_slot, reading_slot
 
 bp = Blueprint("notice_preview", __name__)
-bp.register_error_handler(AnnouncerError, announcer_error)  # JSON: the path is /staff/
-bp.register_error_handler(403, http_error)
-bp.register_error_handler(404, http_error)
 
 
 def _services():
@@ -55,7 +51,8 @@ def reading():
     s = _services()
     args = script_args(request.get_json(silent=True), s.studio.voices)
     try:
-        return jsonify(reading=s.studio.reading(args["text"]))
+        with reading_slot():
+            return jsonify(reading=s.studio.reading(args["text"]))
     except (SpeechError, ValueError) as exc:
         raise _speech_error(exc) from None
 
@@ -65,18 +62,15 @@ def reading():
 def preview():
     s = _services()
     args = script_args(request.get_json(silent=True), s.studio.voices)
-    slot = preview_slot()
-    if not slot.acquire(timeout=PREVIEW_WAIT):
-        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
     try:
-        buf = io.BytesIO()
-        frames = write_wav(buf, s.studio.notice_program(
-            preview_text(args["text"]), voice=args["voice"], chime=args["chime"],
-            repeat=args["repeat"]), s.studio.settings.rate)
+        with preview_slot():
+            sentences, _ = bounded_sentences(s.studio, args["text"], repeat=args["repeat"])
+            buf = io.BytesIO()
+            frames = write_wav(buf, s.studio.notice_program(
+                args["text"], voice=args["voice"], chime=args["chime"], sentences=sentences),
+                s.studio.settings.rate)
     except (SpeechError, ValueError) as exc:
         raise _speech_error(exc) from None
-    finally:
-        slot.release()
     resp = Response(buf.getvalue(), mimetype="audio/wav")
     resp.headers["X-Audio-Seconds"] = f"{frames / s.studio.settings.rate:.1f}"
     resp.headers["Cache-Control"] = "no-store"

@@ -10,10 +10,9 @@ from hand-edited files are shown read-only with their file name.
 import dataclasses
 import datetime as dt
 
-from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect,
-                   render_template, request, url_for)
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template,
+                   request, url_for)
 
-from announcer.errors import AnnouncerError
 from announcer.noticefiles import (DAY_KEYS, NoticeFileError, NoticeFiles, NoticeForm,
                                    form_from_notice, version_of)
 from announcer.notices import MAX_TEXT
@@ -43,23 +42,6 @@ def _files() -> NoticeFiles:
 
 def _tz():
     return _services().config.station.timezone
-
-
-# -- errors ----------------------------------------------------------------------------
-@bp.errorhandler(AnnouncerError)
-def announcer_error(exc: AnnouncerError):
-    status = getattr(exc, "status", 422)
-    if request.path.startswith("/staff/"):
-        return jsonify(error=str(exc)), status
-    return render_template("error.html", message=str(exc)), status
-
-
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-def http_error(exc):
-    message = exc.description if exc.code == 403 else \
-        "そのお知らせはありません。一覧を開き直してください。"
-    return render_template("error.html", message=message), exc.code
 
 
 # -- what the list shows about a notice ------------------------------------------------
@@ -194,7 +176,7 @@ def _owner_or_404(notice_id: str):
     s.station.reload_notices()
     owner = _owners(s.station.notices).get(notice_id)
     if owner is None:
-        abort(404)
+        abort(404, description="そのお知らせはありません。一覧を開き直してください。")
     return owner
 
 

@@ -12,10 +12,9 @@ import datetime as dt
 import re
 import uuid
 
-from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
-                   request, url_for)
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 
-from announcer.errors import AnnouncerError, NothingToSay, SpeechError
+from announcer.errors import SpeechError
 from announcer.station import BulletinError
 from announcer.studio import DRILL_PREFIX
 from announcer.web.api import parse_bulletin
@@ -66,34 +65,6 @@ def _tz():
 @bp.app_context_processor
 def inject():
     return {"station_name": _services().config.station.name}
-
-
-# -- errors ----------------------------------------------------------------------------
-def _for_script() -> bool:
-    return request.path.startswith("/staff/")
-
-
-@bp.errorhandler(AnnouncerError)
-def announcer_error(exc: AnnouncerError):
-    status = getattr(exc, "status", 422)
-    message = str(exc)
-    if isinstance(exc, SpeechError) and not isinstance(exc, NothingToSay):
-        message = f"音声合成に失敗しました。記号や絵文字を減らしてください（{exc}）"
-    if _for_script():
-        return jsonify(error=message), status
-    return render_template("error.html", message=message), status
-
-
-@bp.errorhandler(400)
-@bp.errorhandler(403)
-def http_error(exc):
-    message = {
-        400: "送信を確認できませんでした（CSRF）。ページを読み込み直してから、もう一度操作してください。",
-        403: "この画面は管理者だけが使えます。",
-    }[exc.code]
-    if _for_script():
-        return jsonify(error=message), exc.code
-    return render_template("error.html", message=message), exc.code
 
 
 # -- the status board ------------------------------------------------------------------
@@ -246,13 +217,13 @@ def submit_bulletin(args: dict, key) -> str:
     if not isinstance(key, str) or not _REQUEST_KEY.fullmatch(key):
         raise BulletinError("送信キーがありません。ページを読み込み直してください", 400)
     s = _services()
-    bid, created = s.station.submit_bulletin(**args, by=g.user["name"], request_key=key)
-    if not created:
-        first = s.station.bulletin(bid)
-        if first is None or any(first[k] != args[k] for k in
-                                ("text", "repeat", "interrupt", "chime", "test")):
-            raise BulletinError("この画面の原稿はすでに送信済みです。新しい原稿は「緊急放送」を"
-                                "開き直して入力してください", 409)
+    try:  # the station refuses the same key with another script (409)
+        bid, created = s.station.submit_bulletin(**args, by=g.user["name"], request_key=key)
+    except BulletinError as exc:
+        if exc.status != 409:
+            raise
+        raise BulletinError("この画面の原稿はすでに送信済みです。新しい原稿は「緊急放送」を"
+                            "開き直して入力してください", 409) from None
     s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
                      {"id": bid, "text": args["text"], "repeat": args["repeat"],
                       "interrupt": args["interrupt"], "chime": args["chime"],

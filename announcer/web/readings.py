@@ -20,7 +20,8 @@ from announcer.errors import AnnouncerError, ConfigError, SpeechError
 from announcer.render import write_wav
 from announcer.text.userdict import DEFAULT_PRIORITY, mora_count, parse_row
 from announcer.web.auth import login_required
-from announcer.web.preview import PREVIEW_CHARS, PREVIEW_WAIT, preview_slot, preview_text
+from announcer.web.preview import (PREVIEW_CHARS, bounded_reading, bounded_sentences,
+                                   preview_slot, preview_text, reading_slot)
 
 bp = Blueprint("readings", __name__)
 
@@ -167,14 +168,6 @@ class TryError(AnnouncerError):
         self.fields = fields or {}
 
 
-@bp.errorhandler(AnnouncerError)
-def announcer_error(exc: AnnouncerError):
-    status = getattr(exc, "status", 422)
-    if request.path.startswith("/staff/"):
-        return jsonify(error=str(exc), fields=getattr(exc, "fields", {})), status
-    return render_template("error.html", message=str(exc), status=status), status
-
-
 def substitute(text: str, surface: str, kana: str) -> str:
     """``text`` with every ``surface`` read as ``kana`` (inline readings left alone)."""
     return "".join(part if _OVERRIDE.fullmatch(part) else
@@ -205,7 +198,7 @@ def _sample(body: dict, with_entry: bool) -> str:
 
 def _reading(text: str) -> str:
     try:
-        return _services().studio.reading(text, accent=True)
+        return bounded_reading(_services().studio, text, accent=True)
     except (SpeechError, ValueError) as exc:
         raise TryError(f"読みを作れませんでした: {exc}") from None
 
@@ -223,13 +216,14 @@ def staff_reading():
     """The sentence's reading with the current dictionary and, when the form holds a
     word, with that word too."""
     body = _body()
-    now = _reading(_sample(body, False))
-    with_entry, note, fields = None, "", {}
-    if str(body.get("surface") or "").strip():
-        try:
-            with_entry = _reading(_sample(body, True))
-        except TryError as exc:
-            note, fields = str(exc), exc.fields
+    with reading_slot():
+        now = _reading(_sample(body, False))
+        with_entry, note, fields = None, "", {}
+        if str(body.get("surface") or "").strip():
+            try:
+                with_entry = _reading(_sample(body, True))
+            except TryError as exc:
+                note, fields = str(exc), exc.fields
     return jsonify(reading=now, with_entry=with_entry, note=note, fields=fields)
 
 
@@ -239,16 +233,14 @@ def staff_preview():
     body = _body()
     text = _sample(body, bool(body.get("with_entry")))
     studio = _services().studio
-    slot = preview_slot()
-    if not slot.acquire(timeout=PREVIEW_WAIT):
-        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
     try:
-        buf = io.BytesIO()
-        write_wav(buf, studio.notice_program(text, chime=False), studio.settings.rate)
+        with preview_slot():
+            sentences, _ = bounded_sentences(studio, text)
+            buf = io.BytesIO()
+            write_wav(buf, studio.notice_program(text, chime=False, sentences=sentences),
+                      studio.settings.rate)
     except (SpeechError, ValueError) as exc:
         raise TryError(f"音声を作れませんでした: {exc}") from None
-    finally:
-        slot.release()
     resp = Response(buf.getvalue(), mimetype="audio/wav")
     resp.headers["Cache-Control"] = "no-store"
     return resp

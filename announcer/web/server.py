@@ -22,7 +22,7 @@ class WebServer:
 
     def start(self) -> None:
         self._server = create_server(self.app, host=self.config.web.host,
-                                     port=self.config.web.port, threads=8,
+                                     port=self.config.web.port, threads=12,
                                      ident="announcer")
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()

@@ -9,19 +9,13 @@ import io
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
 
-from announcer.errors import AnnouncerError
 from announcer.render import write_wav
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
-from announcer.web.pages import (BLANK, announcer_error, board, bulletin_reading, http_error,
-                                 no_store, submit_bulletin)
-from announcer.web.preview import PREVIEW_WAIT, preview_slot, preview_text
+from announcer.web.pages import BLANK, board, bulletin_reading, no_store, submit_bulletin
+from announcer.web.preview import bounded_sentences, preview_slot, preview_text, reading_slot
 
 bp = Blueprint("staff", __name__)
-# The same answers as the pages these scripts belong to (JSON, since the path is /staff/).
-bp.register_error_handler(AnnouncerError, announcer_error)
-bp.register_error_handler(400, http_error)
-bp.register_error_handler(403, http_error)
 
 STATE_LABELS = {"queued": "放送待ち", "on_air": "放送中", "aired": "放送済み",
                 "cancelled": "取り消し", "expired": "期限切れ", "failed": "失敗"}
@@ -44,8 +38,10 @@ def _checked_json() -> dict:
 
 def _preview_wav(studio, text: str, *, chime: bool, drill: bool) -> tuple[bytes, float]:
     # Not urgent: a preview must never take the synthesis threads reserved for a
-    # bulletin that is going on air.
-    program = studio.bulletin_program(text, repeat=1, chime=chime, drill=drill, urgent=False)
+    # bulletin that is going on air. Bounded after every expansion (preview.py).
+    sentences, _ = bounded_sentences(studio, text, drill=drill)
+    program = studio.bulletin_program(text, repeat=1, chime=chime, drill=drill, urgent=False,
+                                      sentences=sentences)
     buf = io.BytesIO()
     frames = write_wav(buf, program, studio.settings.rate)
     return buf.getvalue(), frames / studio.settings.rate
@@ -61,8 +57,9 @@ def status():
 @login_required(api=True)
 def reading():
     args = _checked_json()
-    return jsonify(reading=bulletin_reading(args["text"]),
-                   blanks=len(BLANK.findall(args["text"])))
+    with reading_slot():
+        reading = bulletin_reading(args["text"])
+    return jsonify(reading=reading, blanks=len(BLANK.findall(args["text"])))
 
 
 @bp.post("/staff/preview")
@@ -73,13 +70,8 @@ def preview():
     text = preview_text(args["text"])
     s.accounts.audit(g.user["name"], "bulletin.preview",
                      {"text": text, "chime": args["chime"], "test": args["test"]})
-    slot = preview_slot()
-    if not slot.acquire(timeout=PREVIEW_WAIT):
-        return jsonify(error="試聴が混み合っています。少し待ってから押してください"), 503
-    try:
+    with preview_slot():
         body, seconds = _preview_wav(s.studio, text, chime=args["chime"], drill=args["test"])
-    finally:
-        slot.release()
     resp = Response(body, mimetype="audio/wav")
     resp.headers["X-Audio-Seconds"] = f"{seconds:.1f}"
     return no_store(resp)

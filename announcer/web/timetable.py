@@ -16,17 +16,12 @@ import jpholiday
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from announcer import schedule
-from announcer.errors import AnnouncerError
 from announcer.noticefiles import NoticeFileError
 from announcer.web.auth import login_required
 from announcer.web.notice_labels import colour_of, month_day
-from announcer.web.notices import announcer_error, http_error
 from announcer.web.pages import KIND_LABELS, STATUS_LABELS
 
 bp = Blueprint("timetable", __name__)
-bp.register_error_handler(AnnouncerError, announcer_error)
-bp.register_error_handler(403, http_error)
-bp.register_error_handler(404, http_error)
 
 CSV_COLUMNS = ("kind", "id", "title", "scheduled_at", "started_at", "ended_at", "status",
                "detail")
