@@ -74,8 +74,10 @@ def _check_name(name: str) -> None:
 
 
 def _check_password(password: str) -> None:
-    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise AccountError(f"パスワードは {MIN_PASSWORD} 文字以上 {MAX_PASSWORD} 文字以内にしてください")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise AccountError(f"パスワードは {MIN_PASSWORD} 文字以上にしてください")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"パスワードは {MAX_PASSWORD} 文字以内にしてください")
 
 
 def _check_role(role: str) -> None:

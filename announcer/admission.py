@@ -15,8 +15,11 @@ Rules:
 import datetime as dt
 import hashlib
 import json
+import logging
 
 from announcer.errors import BulletinError
+
+log = logging.getLogger(__name__)
 
 MAX_EXPIRY = dt.timedelta(hours=24)
 MAX_KEY = 128
@@ -45,6 +48,17 @@ def scoped_key(caller: str, key: str | None) -> str | None:
 def fingerprint(text: str, options: dict) -> str:
     body = json.dumps({"text": text, **options}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def expire(store, bulletin: dict, now: dt.datetime) -> None:
+    """A bulletin whose expiry passed before it could air: logged as missed, never aired."""
+    log.warning("Bulletin %s expired (%s) before it could air: not airing it",
+                bulletin["id"], bulletin["expires_at"])
+    store.set_bulletin_state(bulletin["id"], "expired", now)
+    title = ("【訓練】" if bulletin.get("test") else "") + \
+        bulletin["text"].strip().splitlines()[0][:30]
+    store.airing_record("bulletin", bulletin["id"], title, None, "missed",
+                        "expired before it could air", at=now)
 
 
 def check_stored(stored: dict | None, created: bool, text: str, options: dict,

@@ -281,6 +281,9 @@ class Station:
 
     def _enqueue_bulletin(self, b: dict) -> None:
         expires = dt.datetime.fromisoformat(b["expires_at"]) if b.get("expires_at") else None
+        if expires is not None and expires <= self.clock.now():  # e.g. found at a restart
+            admission.expire(self.store, b, self.clock.now())
+            return
         mono = self.clock.monotonic()
         deadline = None
         if expires is not None:

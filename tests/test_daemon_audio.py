@@ -72,9 +72,10 @@ def test_survives_the_sound_server_going_away(daemon, station_dir, pulse):
 def test_device_missing_at_start_is_degraded_then_recovers(station_dir, pulse):
     port = free_port()
     write_config(station_dir, device="onair-does-not-exist", port=port)
+    token = make_token(station_dir)
     d = Daemon(station_dir, pulse.env, port).start(wait_audio=False)
     try:
-        health = d.get("/healthz")
+        health = d.get("/healthz", token=token)  # details need a token
         assert health["status"] == "degraded"
         assert "onair-does-not-exist" in health["audio"]["detail"]
     finally:
@@ -88,7 +89,7 @@ def test_broken_file_does_not_stop_good_notices(daemon, station_dir, pulse):
     write_notice(station_dir, "good", "good", jst_in(6))
     rec = pulse.record()
     daemon.start()
-    errors = daemon.get("/healthz")["schedule_errors"]
+    errors = daemon.get("/healthz", token=token)["schedule_errors"]
     assert any("broken.yaml:" in e for e in errors)
     daemon.wait_for(lambda: airlog(daemon, token, "aired"), timeout=30)
     rec.stop()

@@ -82,9 +82,12 @@ def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str]:
     if not raw:
         return today, ""
     try:
-        return dt.date.fromisoformat(raw), ""
+        first = dt.date.fromisoformat(raw[:10])
     except ValueError:
         return today, "日付は YYYY-MM-DD で指定してください"
+    if not 2000 <= first.year <= 2999:  # a week past 9999-12-31 does not exist
+        return today, "日付は 2000 年から 2999 年までで指定してください"
+    return first, ""
 
 
 def rundown(now: dt.datetime) -> list[dict]:
@@ -129,7 +132,7 @@ def index():
                            first=first, prev=first - dt.timedelta(days=7),
                            next=first + dt.timedelta(days=7), today=now.date(),
                            month=now.strftime("%Y-%m"), rundown=rundown(now),
-                           now=now.strftime("%H:%M"))
+                           now=now.strftime("%H:%M")), 400 if error else 200
 
 
 # -- the as-run log as CSV ------------------------------------------------------------
