@@ -14,11 +14,13 @@ Rules:
   never urgent, so a bulletin going on air is served first by the speech workers.
 """
 
+import dataclasses
 import threading
 
 from flask import current_app
 
 from announcer.errors import AnnouncerError
+from announcer.text.script import is_speakable
 
 PREVIEW_CHARS = 400   # the preview reads the start of the script: enough to hear mistakes
 PREVIEW_SPOKEN = 600  # characters once inline readings and normalization are applied
@@ -63,15 +65,34 @@ def bounded_sentences(studio, text: str, *, repeat: int = 1, drill: bool = False
             break
         if sentence.text not in known:
             known[sentence.text] = studio.pool.reading(sentence.text, accent=accent)
-        kana += len(known[sentence.text])
-        if kana > PREVIEW_KANA:
+        reading = known[sentence.text]
+        if kana + len(reading) > PREVIEW_KANA:  # the dictionaries made it long: its start
+            sentence, reading = _shortened(studio, sentence, reading, PREVIEW_KANA - kana,
+                                           accent)
+            if sentence is not None:
+                kept.append(sentence)
+                readings.append(reading)
             break
+        kana += len(reading)
         kept.append(sentence)
-        readings.append(known[sentence.text])
+        readings.append(reading)
     if not kept:
         raise PreviewTooLong("読みが長すぎて試聴できません。文を短くするか、読みの長い単語を"
                              "減らしてください")
     return kept, readings
+
+
+def _shortened(studio, sentence, reading: str, budget: int, accent: bool):
+    """The start of ``sentence`` whose reading fits ``budget`` kana (None: none does)."""
+    text = sentence.text
+    for _ in range(4):
+        text = text[:len(text) * budget // max(len(reading), 1)]
+        if not is_speakable(text):
+            return None, ""
+        reading = studio.pool.reading(text, accent=accent)
+        if len(reading) <= budget:
+            return dataclasses.replace(sentence, text=text), reading
+    return None, ""
 
 
 def bounded_reading(studio, text: str, *, accent: bool = False) -> str:

@@ -9,6 +9,9 @@ from announcer.accounts import Accounts
 from announcer.web.app import Services, create_app
 
 log = logging.getLogger(__name__)
+# Enough that previews (1 slot), reading try-outs (2) and login checks (1 slowed lane,
+# 2 password checks) together never take every thread from the emergency path.
+WEB_THREADS = 12
 
 
 class WebServer:
@@ -22,7 +25,7 @@ class WebServer:
 
     def start(self) -> None:
         self._server = create_server(self.app, host=self.config.web.host,
-                                     port=self.config.web.port, threads=12,
+                                     port=self.config.web.port, threads=WEB_THREADS,
                                      ident="announcer")
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()

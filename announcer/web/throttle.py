@@ -11,7 +11,8 @@ Rules:
   already taken is an attempt answered "try again in a moment", at once, so that a
   flood never holds the web server's threads that the emergency path needs.
 - Every password check (argon2, ~64 MiB each) takes one of VERIFY_SLOTS, so memory
-  and CPU stay bounded however many requests arrive together.
+  and CPU stay bounded however many requests arrive together; at most VERIFY_QUEUE
+  wait for one, so logins never hold more than a few of the web server's threads.
 - At most MAX_KEYS records are kept (least recently used dropped first: a few MB);
   records of a quiet key are forgotten after FORGET.
 - ``audit_allowed`` caps how many login failures reach the audit log: AUDIT_PER_ADDR
@@ -35,8 +36,9 @@ WINDOW = 300.0
 FORGET = 3600.0
 SLOW_DELAY = 1.0     # seconds each slowed attempt waits before its password is checked
 SLOW_LANES = 1       # slowed attempts checked at the same time (all addresses together)
-VERIFY_SLOTS = 2     # password checks at the same time
-VERIFY_WAIT = 2.0    # seconds an attempt waits for a check slot before "try again"
+VERIFY_SLOTS = 2     # password checks at the same time (~0.4 s and 64 MiB each here)
+VERIFY_QUEUE = 6     # attempts waiting for a check slot; more get "try again" at once
+VERIFY_WAIT = 10.0   # seconds an attempt waits for a check slot before "try again"
 MAX_KEYS = 4096
 AUDIT_PER_ADDR, AUDIT_TOTAL = 10, 100
 
@@ -63,6 +65,7 @@ class LoginThrottle:
         self._lock = threading.Lock()
         self._lanes = threading.BoundedSemaphore(SLOW_LANES)
         self._verify = threading.BoundedSemaphore(VERIFY_SLOTS)
+        self._queued = 0
         self._audit_window = (0.0, 0, 0)  # (start, written, suppressed)
         self._audit_addr: dict[str, int] = {}
 
@@ -124,8 +127,7 @@ class LoginThrottle:
         try:
             if slowed:
                 self.sleep(SLOW_DELAY)
-            if not self._verify.acquire(timeout=VERIFY_WAIT):
-                raise Busy(VERIFY_WAIT)
+            self._wait_for_slot()
             try:
                 return verify()
             finally:
@@ -133,6 +135,18 @@ class LoginThrottle:
         finally:
             if slowed:
                 self._lanes.release()
+
+    def _wait_for_slot(self) -> None:
+        with self._lock:
+            if self._queued >= VERIFY_QUEUE:
+                raise Busy(2.0)
+            self._queued += 1
+        try:
+            if not self._verify.acquire(timeout=VERIFY_WAIT):
+                raise Busy(2.0)
+        finally:
+            with self._lock:
+                self._queued -= 1
 
     # -- what reaches the audit log ------------------------------------------------------
     def audit_allowed(self, addr: str) -> tuple[bool, int, bool]:
