@@ -168,7 +168,8 @@ def cmd_user(args) -> int:
     accounts = _accounts(args)
     if args.action == "list":
         for u in accounts.users():
-            print(f"{u['name']}\t{u['role']}\t{u['created_at']}")
+            print(f"{u['name']}\t{u['role']}\t{u['created_at']}" +
+                  ("\t無効" if u["disabled"] else ""))
         return 0
     if not args.name:
         raise AnnouncerError("ユーザー名を指定してください")

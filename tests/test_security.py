@@ -540,3 +540,39 @@ def test_admin_creates_and_revokes_tokens(admin, client, services):
     assert client.get("/api/status", headers=bearer(value)).status_code == 401
     actions = [(r["action"], r["detail"].get("name")) for r in services.accounts.audit_log(limit=9)]
     assert ("token.revoke", name) in actions and ("token.create", name) in actions
+
+
+# -- configuration and the command line --------------------------------------------------------
+def test_security_settings_are_validated(tmp_path):
+    from announcer.config import load_config
+    from announcer.errors import ConfigError
+
+    path = tmp_path / "station.yaml"
+    path.write_text("web:\n  behind_tls_proxy: true\n  allowed_hosts: [FM-Moka.local, 192.168.1.10]\n"
+                    "  session_idle: 600\nemergency:\n  max_open: 5\n  default_expiry: 3600\n",
+                    encoding="utf-8")
+    config = load_config(path)
+    assert config.web.behind_tls_proxy and config.web.allowed_hosts == ("fm-moka.local",
+                                                                        "192.168.1.10")
+    assert config.web.session_idle == dt.timedelta(minutes=10)
+    assert (config.emergency.max_open, config.emergency.default_expiry) == \
+        (5, dt.timedelta(hours=1))
+    path.write_text("web:\n  allowed_hosts: [\"http://x/\"]\n  behind_tls_proxy: yes please\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert e.value.problems == [
+        f'{path}:2: web.allowed_hosts: ホスト名 "http://x/" は使えません（例: 192.168.1.10, fm-moka.local）',
+        f'{path}:3: web.behind_tls_proxy: true か false で書いてください: "yes please"']
+
+
+def test_cli_tokens_with_scope_and_expiry(station_dir):
+    from tests.daemonutil import cli
+
+    made = cli(station_dir, "token", "create", "monitor", "--scope", "read", "--expires-days", "7")
+    assert made.returncode == 0, made.stderr
+    listed = cli(station_dir, "token", "list").stdout
+    assert listed.startswith("monitor\tread\t") and "expires=" in listed
+    assert "last_used=-" in listed
+    bad = cli(station_dir, "token", "create", "x", "--expires-days", "0")
+    assert (bad.returncode, bad.stderr) == (1, "エラー: --expires-days は 1 から 3650 までにしてください\n")
