@@ -110,6 +110,7 @@ class Station:
         self._lock = threading.RLock()
         self._render = ThreadPoolExecutor(max_workers=CUE_THREADS, thread_name_prefix="cue")
         self._cues: dict[tuple[str, dt.datetime], object] = {}  # being rendered -> future
+        self._cued: dict[tuple[str, dt.datetime], None] = {}
         self._health_reported = False
         self._prerender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
         self.audio_detail = "not started"
@@ -170,10 +171,24 @@ class Station:
                 log.error("%s", p)
         log.info("Loaded %d notices from %s (%d broken files)", len(self.notices.notices),
                  folder, len(self.notices.errors))
+        self._cue_planned_gap()
         # Whoever reloaded (the poller, the page, SIGHUP): what is due soon is rendered
         # now, not at the next periodic pass.
         self._prerender.submit(self.prerender)
         return True
+
+    def _cue_planned_gap(self) -> None:
+        """A notice added or changed for the next CUE_LEAD seconds, a window already
+        planned: cue what is not cued, queued or logged yet, so nothing falls between."""
+        planned = self._planned_until
+        now = self.clock.now()
+        if planned is None or planned <= now:
+            return
+        for a in schedule.airings_between(self.notices.notices.values(), now, planned,
+                                          tz=self.tz):
+            if (a.notice_id, a.at) not in self._cued and \
+                    not self.store.has_airing("notice", a.notice_id, a.at):
+                self.cue(self.notices.notices[a.notice_id], a.at, a.order)
 
     def upcoming(self, hours: float = 24, start: dt.datetime | None = None):
         start = start or self.clock.now()
@@ -215,6 +230,7 @@ class Station:
 
     def cue(self, notice, at: dt.datetime, order: int = 0) -> None:
         """Render and queue one airing, on the cue pool (never blocks the caller)."""
+        self._remember_cue((notice.id, at))
         # The monotonic instant of ``at``, read here once: twins cued together get the
         # same start, and their ``order`` (file position) decides between them.
         at_mono = self.clock.monotonic() + (at - self.clock.now()).total_seconds()
@@ -223,6 +239,14 @@ class Station:
                 return
             self._cues[(notice.id, at)] = self._render.submit(self._cue_notice, notice, at,
                                                               at_mono, order)
+
+    def _remember_cue(self, key: tuple[str, dt.datetime]) -> None:
+        """Airings cued in the last hour (so a reload never cues one twice)."""
+        with self._lock:
+            self._cued[key] = None
+            if len(self._cued) > 1000:
+                horizon = self.clock.now() - dt.timedelta(hours=1)
+                self._cued = {k: None for k in self._cued if k[1] > horizon}
 
     def _order(self, notice_id: str) -> int:
         return next((i for i, n in enumerate(self.notices.notices) if n == notice_id), 0)

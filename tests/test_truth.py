@@ -219,3 +219,21 @@ def test_a_cache_miss_never_delays_another_notices_cue(config, store):
     finally:
         studio.release.set()
         station.stop()
+
+
+def test_a_notice_added_inside_the_planned_window_still_airs(config, store):
+    clock = FakeClock(at(8, 0))
+    station = started(config, store, clock, started_at=at(8, 0))
+    try:
+        station.plan()  # planned up to 08:00:02
+        (config.paths.schedules / "late.yaml").write_text(
+            'notices:\n  - id: late\n    text: 追加のお知らせです。\n    times: ["08:00:01"]\n',
+            encoding="utf-8")
+        station.reload_notices(force=True)
+        run_until(station, station.out, at(8, 0, 4))
+        assert statuses(store) == [("notice", "late", "aired")]
+        station.reload_notices(force=True)  # a second reload cues nothing again
+        run_until(station, station.out, at(8, 0, 6))
+        assert statuses(store) == [("notice", "late", "aired")]
+    finally:
+        station.stop()
