@@ -51,6 +51,23 @@ def _pause(voice: Voice, kind: str) -> float:
     return getattr(voice.pauses, kind)
 
 
+QUIET_DBFS = -50.0  # below this a sample counts as silence when head/tail are measured
+
+
+def end_at_silence(x: np.ndarray, rate: int, floor_db: float = QUIET_DBFS,
+                   fade: float = 0.02) -> np.ndarray:
+    """Cut a clip's decay where it falls below ``floor_db`` for good, with a short fade,
+    so a chime's long quiet ring does not lengthen the program's tail silence."""
+    loud = np.flatnonzero(np.abs(x) > 10 ** (floor_db / 20))
+    if loud.size == 0:
+        return x[:0]
+    end = int(loud[-1]) + 1
+    n = min(end, int(fade * rate))
+    out = np.array(x[:end], dtype=np.float32)
+    out[end - n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
+    return out
+
+
 def silence(seconds: float, rate: int) -> np.ndarray:
     return np.zeros(int(round(seconds * rate)), np.float32)
 

@@ -15,7 +15,7 @@ import numpy as np
 from announcer.cache import RenderCache, cache_key
 from announcer.config import Config
 from announcer.errors import ConfigError
-from announcer.render import Renderer, RenderSettings, load_clip, silence
+from announcer.render import Renderer, RenderSettings, end_at_silence, load_clip, silence
 from announcer.speech.pool import Finish, SpeechPool
 from announcer.text import userdict
 from announcer.text.script import Sentence, quick_start, script_sentences
@@ -81,6 +81,8 @@ class Studio:
         config = self.config
         self.pre = self._clip(config.chimes.pre, normalize=True)
         self.post = self._clip(config.chimes.post, normalize=True)
+        if self.post is not None:  # the program's tail silence is ours (0.1–0.5 s)
+            self.post = end_at_silence(self.post, self.settings.rate)
         self.signal_start = self._clip(config.emergency.signal_start, normalize=False)
         self.signal_stop = self._clip(config.emergency.signal_stop, normalize=False)
 
