@@ -12,7 +12,7 @@ import wave
 import numpy as np
 import pytest
 
-from announcer.dictfiles import STALE
+from announcer.readings.staff import STALE
 from tests.webutil import (KNOWN_LEAKS, OPERATOR, app, client, csrf, output, services,
                            shipped_dictionary_only, staff)
 

@@ -14,11 +14,11 @@ import re
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect,
                    render_template, request, url_for)
 
-from announcer.dictfiles import (FIELDS, DictionaryError, WebDictionary, accent_notation,
+from announcer.readings.staff import (FIELDS, DictionaryError, WebDictionary, accent_notation,
                                  field_of, matching, parse_fields)
 from announcer.errors import AnnouncerError, ConfigError, SpeechError
 from announcer.render import write_wav
-from announcer.text.userdict import DEFAULT_PRIORITY, mora_count, parse_row
+from announcer.readings.rows import DEFAULT_PRIORITY, mora_count, parse_row
 from announcer.web.auth import login_required
 from announcer.web.preview import PREVIEW_CHARS, PREVIEW_WAIT, preview_slot, preview_text
 

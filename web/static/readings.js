@@ -6,7 +6,7 @@
 
 (function () {
   var A = window.Announcer;
-  var SMALL = "ァィゥェォャュョヮ";  // as announcer/text/userdict.py SMALL_KANA
+  var SMALL = "ァィゥェォャュョヮ";  // as announcer/readings/rows.py SMALL_KANA
   var FIELDS = ["surface", "pronunciation", "accent_type", "priority"];
   var previewUrl = null;
 
@@ -26,7 +26,7 @@
     return out;
   }
 
-  /* Like accent_notation in announcer/dictfiles.py; "" while the input is not usable. */
+  /* Like accent_notation in announcer/readings/staff.py; "" while the input is not usable. */
   function notation(kana, accentText) {
     if (!/^[ァ-ヴー]+$/.test(kana) || !/^[0-9]+$/.test(accentText)) { return ""; }
     var parts = morae(kana);
