@@ -105,15 +105,19 @@ def test_json_without_csrf_is_400(staff):
 def test_page_lists_shipped_words_read_only(staff):
     html = text_of(staff.get("/readings"))
     assert "<h1>読み辞書</h1>" in html
-    assert surfaces(html) == ["真岡", "茂木", "北陵", "西田井", "天矢場", "SLもおか", "山前", "台町",
-                              "行屋川", "井頭", "益子焼", "FMもおか", "下野", "小山"]
-    assert "登録されている単語（14 語）" in html
+    listed = surfaces(html)
+    assert listed[:14] == ["真岡", "茂木", "北陵", "西田井", "天矢場", "SLもおか", "山前", "台町",
+                           "行屋川", "井頭", "益子焼", "FMもおか", "下野", "小山"]
+    assert f"登録されている単語（{len(listed)} 語）" in html and "東郷" in listed[14:]
     assert html.count("（手で編集）") == 14
+    assert html.count("（郵便番号データから自動生成）") == len(listed) - 14
+    assert ('<td class="origin">地区名リスト <code>area.csv</code>（郵便番号データから自動生成）</td>'
+            in html)
     assert "?edit=" not in html  # nothing editable yet
     assert ('<tr class="shipped" data-surface="行屋川" data-reading="ギョーヤガワ">\n'
             '        <td class="surface">行屋川</td>\n        <td>ギョーヤガワ</td>\n'
             '        <td class="notation">ギョーヤ&#39;ガワ</td>\n        <td>5</td>\n'
-            '        <td>5</td>\n        <td><code>moka.csv</code>（手で編集）</td>') in html
+            '        <td>5</td>\n        <td class="origin">手作り辞書 <code>moka.csv</code>（手で編集）</td>') in html
 
 
 @pytest.mark.parametrize("query, found", [

@@ -159,8 +159,10 @@ class WebDictionary:
         return hashlib.sha256(self._bytes() or b"").hexdigest()[:16]
 
     def words(self) -> list[Word]:
-        """Every word of every file, in file order; ConfigError when a file is broken."""
-        return [self._word(e) for e in load_entries(find_dictionaries(self.folder))]
+        """Every word of every file, in file order, the generated area list last;
+        ConfigError when a file is broken."""
+        entries = load_entries(find_dictionaries(self.folder))
+        return [self._word(e) for e in sorted(entries, key=lambda e: e.kind == AREA)]
 
     def search(self, query: str) -> list[Word]:
         return matching(self.words(), query)
