@@ -7,7 +7,6 @@ from playwright.sync_api import expect
 
 from announcer.readings.rows import find_dictionaries, load_entries
 from tests.conftest import REPO
-
 from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, output, page,
                            services, shipped_dictionary_only)
 
