@@ -241,7 +241,7 @@ def test_reading_now_and_with_the_unsaved_word(staff, services):
     resp = post_json(staff, "/staff/readings/reading", {"text": SENTENCE, **WORD})
     assert resp.get_json() == {"reading": "オーマエ'/ジ'ンジャノ/オマ'ツリデス",
                                "with_entry": "オーサキジ'ンジャノ/オマ'ツリデス",
-                               "note": "", "fields": {}}
+                               "note": "", "fields": {}, "origins": []}
     resp = post_json(staff, "/staff/readings/reading", {"text": "", "surface": ""})
     assert (resp.status_code, resp.get_json()) == (
         422, {"error": "試し読みする文を入力してください", "fields": {}})
@@ -249,12 +249,40 @@ def test_reading_now_and_with_the_unsaved_word(staff, services):
                      {"text": "お祭りです。", **WORD, "pronunciation": "おーさき"})
     assert resp.get_json() == {
         "reading": "オマ'ツリデス", "with_entry": None, "note": "単語の入力に誤りがあります",
-        "fields": {"pronunciation": ["読みはカタカナで書いてください: おーさき"]}}
+        "fields": {"pronunciation": ["読みはカタカナで書いてください: おーさき"]}, "origins": []}
     resp = post_json(staff, "/staff/readings/reading", {"text": "お祭りです。", **WORD})
     assert resp.get_json()["note"] == "例文に「大前神社」が入っていません"
     resp = post_json(staff, "/staff/readings/reading", {"text": "", **WORD})  # the word alone
     assert resp.get_json()["with_entry"] == "オーサキジ'ンジャ"
     assert not (services.config.paths.voices / "dict" / "web.csv").exists()  # nothing saved
+
+
+def test_reading_names_the_dictionary_of_each_word(staff):
+    resp = post_json(staff, "/staff/readings/reading", {"text": "東郷地区と真岡の皆さん"})
+    assert resp.get_json()["origins"] == [
+        {"surface": "東郷", "reading": "ヒガシゴー", "origin": "地区名リスト", "file": "area.csv"},
+        {"surface": "真岡", "reading": "モーカ", "origin": "手作り辞書", "file": "moka.csv"}]
+
+
+def test_staff_word_takes_over_an_area_word_until_deleted(staff, services):
+    assert services.studio.reading("東郷") == "ヒガシゴー"
+    resp = add(staff, "東郷", "トーゴー")
+    assert resp.status_code == 303, text_of(resp)
+    assert services.studio.reading("東郷") == "トーゴー"
+    origins = post_json(staff, "/staff/readings/reading", {"text": "東郷"}).get_json()["origins"]
+    assert origins == [{"surface": "東郷", "reading": "トーゴー", "origin": "スタッフ登録",
+                        "file": "web.csv"}]
+    html = text_of(staff.get("/readings", query_string={"q": "東郷"}))
+    assert surfaces(html) == ["東郷"] and "スタッフ登録（このページ）" in html
+    resp = post_form(staff, "/readings/delete", surface="東郷")
+    assert resp.status_code == 303
+    assert services.studio.reading("東郷") == "ヒガシゴー"
+
+
+def test_area_word_cannot_be_edited_in_place(staff):
+    resp = staff.get("/readings", query_string={"edit": "東郷"})
+    assert "「東郷」は地区名リスト（area.csv）の単語です。読みを変えるには、同じ表記で新しく" \
+        "登録してください（登録した読みが優先されます）" in htmllib.unescape(text_of(resp))
 
 
 def test_preview_audio_now_and_with_the_unsaved_word(staff):
