@@ -55,6 +55,17 @@ def test_search_live_and_on_the_server(page):
     expect(rows(page)).to_have_count(SHIPPED_WORDS)
 
 
+def test_try_out_names_the_dictionary_of_each_word(page):
+    open_readings(page)
+    page.get_by_label("例文").fill("東郷地区と真岡の皆さん")
+    page.get_by_role("button", name="読みを確認").click()
+    expect(page.locator("#reading-origins li")).to_have_text([
+        "東郷 ヒガシゴー ← 地区名リスト（area.csv）", "真岡 モーカ ← 手作り辞書（moka.csv）"])
+    expect(page.locator("#word-list tr[data-surface='東郷'] .origin")).to_have_text(
+        "地区名リスト area.csv（自動生成）")
+    page.screenshot(path=str(ARTIFACTS / "readings-origins.png"))
+
+
 def test_fix_a_reading_and_hear_the_preview_change(page, services):
     open_readings(page)
     page.get_by_label("例文").fill(SENTENCE)

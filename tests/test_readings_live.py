@@ -53,3 +53,19 @@ def test_origins_match_surface_and_reading(folder, tmp_path):
                           ("ＦＭもおか", "エフエムモーカ")])
     assert [(s, e.kind, e.file) for s, _kana, e in found] == [
         ("東郷", "area", "area.csv"), ("ＦＭもおか", "hand", "moka.csv")]
+
+
+def test_text_preparation_does_not_import_speech_and_readings_not_the_edges():
+    import ast
+
+    def imports(folder):
+        for path in (REPO / "announcer" / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    yield path.name, node.module
+                elif isinstance(node, ast.Import):
+                    yield from ((path.name, a.name) for a in node.names)
+
+    assert [m for _f, m in imports("text") if m.startswith("announcer.speech")] == []
+    edges = ("announcer.web", "announcer.playout", "announcer.audio", "announcer.station", "flask")
+    assert [m for _f, m in imports("readings") if m.startswith(edges)] == []

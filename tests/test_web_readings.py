@@ -110,8 +110,8 @@ def test_page_lists_shipped_words_read_only(staff):
                            "行屋川", "井頭", "益子焼", "FMもおか", "下野", "小山"]
     assert f"登録されている単語（{len(listed)} 語）" in html and "東郷" in listed[14:]
     assert html.count("（手で編集）") == 14
-    assert html.count("（郵便番号データから自動生成）") == len(listed) - 14
-    assert ('<td class="origin">地区名リスト <code>area.csv</code>（郵便番号データから自動生成）</td>'
+    assert html.count("（自動生成）") == len(listed) - 14
+    assert ('<td class="origin">地区名リスト <code>area.csv</code>（自動生成）</td>'
             in html)
     assert "?edit=" not in html  # nothing editable yet
     assert ('<tr class="shipped" data-surface="行屋川" data-reading="ギョーヤガワ">\n'

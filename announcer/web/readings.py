@@ -38,7 +38,7 @@ def _dictionary() -> WebDictionary:
         s = _services()
         dictionary = current_app.extensions.setdefault(
             "announcer.readings",
-            WebDictionary(s.config.paths.voices / "dict", s.studio.reload_dictionary))
+            WebDictionary(s.studio.readings.folder, s.studio.reload_dictionary))
     return dictionary
 
 
