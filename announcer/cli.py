@@ -4,6 +4,7 @@ import argparse
 import csv
 import datetime as dt
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -78,8 +79,15 @@ def cmd_say(args) -> int:
     config = studio.config
     engine = Engine(SystemClock(config.station.timezone), config.audio.rate)
     output = make_output(config)
-    output.start(engine.pull, engine.output_health)
+    reported = threading.Event()
+
+    def on_health(ok: bool, detail: str) -> None:
+        engine.output_health(ok, detail)
+        reported.set()
+
+    output.start(engine.pull, on_health)
     try:
+        reported.wait(15)  # the device opens in the background
         if not output.healthy:
             raise AnnouncerError(f"音声出力装置が使えません: {output.detail}")
         engine.enqueue(Item("notice", "say", ArraySource(audio), title=args.text[:20]))

@@ -67,6 +67,7 @@ class PlayoutConfig:
     prerender_minutes: int = 30
     head_silence: float = 0.3
     tail_silence: float = 0.3
+    cache_max_mb: int = 2048         # rendered notices on disk; least recently used go first
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     "playout": (PlayoutConfig, {
         "grace": _seconds(0, 86400), "prerender_minutes": integer(0, 1440),
         "head_silence": number(0.1, 0.5), "tail_silence": number(0.1, 0.5),
+        "cache_max_mb": integer(16, 1024 * 1024),
     }, ()),
     "emergency": (EmergencyConfig, {
         "signal_start": _path, "signal_stop": _path, "chime": boolean, "repeat": integer(1, 5),

@@ -131,8 +131,7 @@ def studio(tmp_path_factory):
     shutil.copytree(REPO / "voices", folder / "voices")
     (folder / "schedules").mkdir()
     studio = Studio(load_config(write_config(folder)))
-    studio.reload_dictionary()
-    studio.pool.start()
+    studio.start()
     yield studio
     studio.stop()
 

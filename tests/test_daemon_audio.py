@@ -74,7 +74,7 @@ def test_device_missing_at_start_is_degraded_then_recovers(station_dir, pulse):
     write_config(station_dir, device="onair-does-not-exist", port=port)
     d = Daemon(station_dir, pulse.env, port).start(wait_audio=False)
     try:
-        health = d.get("/healthz")
+        health = d.wait_for(lambda: (h := d.get("/healthz"))["status"] != "starting" and h)
         assert health["status"] == "degraded"
         assert "onair-does-not-exist" in health["audio"]["detail"]
     finally:
