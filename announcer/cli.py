@@ -31,9 +31,14 @@ def _studio(args, text: str | None = None):
 
 
 def cmd_reading(args) -> int:
+    from announcer.readings.rows import KIND_LABELS
+
     studio = _studio(args, args.text)
     try:
         print(studio.reading(args.text, accent=args.accent))
+        for surface, kana, entry in studio.reading_origins(args.text):
+            print(f"  {entry.surface} {kana} ← {KIND_LABELS[entry.kind]}"
+                  f"（{entry.file} {entry.line} 行目）")
     finally:
         studio.stop()
     return 0
@@ -229,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("reading", cmd_reading, "読み（カタカナ）を表示する")
+    p = add("reading", cmd_reading, "読み（カタカナ）と、読み辞書から来た単語（どの辞書か）を表示する")
     p.add_argument("text")
     p.add_argument("--accent", action="store_true", help="アクセント句（/）と核（'）も表示")
     for name, func, help_text in (("render", cmd_render, "放送される音声を WAV に書き出す"),

@@ -15,9 +15,10 @@ import numpy as np
 from announcer.cache import RenderCache, cache_key
 from announcer.config import Config
 from announcer.errors import ConfigError
+from announcer.readings.live import ReadingDictionary
+from announcer.readings.rows import Entry
 from announcer.render import Renderer, RenderSettings, end_at_silence, load_clip, silence
 from announcer.speech.pool import Finish, SpeechPool
-from announcer.text import userdict
 from announcer.text.script import Sentence, quick_start, script_sentences
 from announcer.voices import Voice, load_voices
 
@@ -39,9 +40,9 @@ class Studio:
         if config.speech.voice not in self.voices:
             raise ConfigError(f"{config.path}: speech.voice: 声のプリセット "
                               f'"{config.speech.voice}" が {config.paths.voices} にありません')
-        self.dict_path = config.paths.data / "dict" / "user.dic"
-        self.dict_version = ""
-        self._dict_lock = threading.Lock()
+        self.readings = ReadingDictionary(config.paths.voices / "dict",
+                                          config.paths.data / "dict" / "user.dic",
+                                          on_change=self._use_dictionary)
         self.pool = SpeechPool(config.speech.workers)
         self.renderer = Renderer(self.pool, self.settings, config.speech.workers)
         self.cache = RenderCache(config.paths.data / "cache",
@@ -94,24 +95,19 @@ class Studio:
 
     def reload_dictionary(self) -> str:
         """Compile ``voices/dict/*.csv`` (checked before swap-in) and use it from now on."""
-        with self._dict_lock:  # the page and SIGHUP may reload at the same moment
-            return self._reload_dictionary()
+        return self.readings.reload()
 
-    def _reload_dictionary(self) -> str:
-        paths = userdict.find_dictionaries(self.config.paths.voices / "dict")
-        entries = userdict.load_entries(paths)
-        if not entries:
-            self.pool.userdict = self.pool.dict_version = self.dict_version = ""
-            return ""
-        self.dict_path.parent.mkdir(parents=True, exist_ok=True)
-        version = userdict.dictionary_version(entries)
-        stamp = self.dict_path.with_suffix(".version")
-        if not (self.dict_path.exists() and stamp.exists() and stamp.read_text() == version):
-            version = userdict.compile_dictionary(paths, self.dict_path)
-            stamp.write_text(version)
-        self.pool.userdict, self.pool.dict_version = str(self.dict_path), version
-        self.dict_version = version
-        return version
+    def _use_dictionary(self, path: str, version: str) -> None:
+        self.pool.userdict, self.pool.dict_version = path, version
+
+    @property
+    def dict_path(self) -> Path:
+        return self.readings.path
+
+    @property
+    def dict_version(self) -> str:
+        """The content hash of the dictionary in use ("" for none): part of cache keys."""
+        return self.readings.version
 
     def _clip(self, path: Path | None, *, normalize: bool) -> np.ndarray | None:
         if path is None:
@@ -141,6 +137,12 @@ class Studio:
         readings = (self.pool.reading(s.text, accent=accent).rstrip("、")
                     for s in self.sentences(text))
         return "。".join(r for r in readings if r)
+
+    def reading_origins(self, text: str) -> list[tuple[str, str, Entry]]:
+        """(surface, reading, entry) of every word of ``text`` read from the dictionary."""
+        self.wait_ready()
+        words = [w for s in self.sentences(text) for w in self.pool.words(s.text)]
+        return self.readings.origins(words)
 
     # -- programs --------------------------------------------------------------------
     def notice_program(self, text: str, *, voice: str | None = None, chime: bool = True,
