@@ -496,7 +496,24 @@ class Station:
         nxt = [{"id": n.id, "title": n.title, "at": at.isoformat()}
                for at, n in self.upcoming(24)[:20]]
         return {"on_air": on_air, "queue": queue, "next": nxt,
-                "audio": "ok" if self.audio_ok else "degraded", "state": self.state}
+                "audio": "ok" if self.audio_ok else "degraded", "state": self.state,
+                "attention": self.needs_attention()}
+
+    # -- items staff must look at ------------------------------------------------------
+    def needs_attention(self, days: int = 7) -> list[dict]:
+        """Partial and failed airings of the last ``days`` nobody acknowledged yet."""
+        since = self.clock.now() - dt.timedelta(days=days)
+        return [{"rowid": r["rowid"], "kind": r["kind"], "id": r["id"], "title": r["title"],
+                 "status": r["status"], "detail": r["detail"],
+                 "at": r["ended_at"] or r["started_at"] or r["scheduled_at"]}
+                for r in self.store.unacknowledged(since)]
+
+    def acknowledge(self, rowid: int, by: str) -> bool:
+        """Staff saw a partial or failed airing; True if it was waiting for that."""
+        done = self.store.acknowledge(rowid, by, self.clock.now())
+        if done:
+            log.info("As-run row %d acknowledged by %s", rowid, by)
+        return done
 
     @property
     def state(self) -> str:
