@@ -187,7 +187,8 @@ class Store:
 
     def acknowledge(self, rowid: int, by: str, now: dt.datetime) -> bool:
         cur = self.execute("UPDATE airlog SET acked_by=?, acked_at=? WHERE rowid=?"
-                           " AND acked_at IS NULL", (by, iso(now), rowid))
+                           " AND acked_at IS NULL AND status IN ('partial','failed')",
+                           (by, iso(now), rowid))
         return cur.rowcount > 0
 
     # -- bulletins -------------------------------------------------------------------
