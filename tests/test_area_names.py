@@ -6,7 +6,6 @@ ordinary sentences read as they did without the list. Readings go through a real
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
