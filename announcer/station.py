@@ -25,6 +25,7 @@ from announcer.store import Store
 log = logging.getLogger(__name__)
 CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to the block
 MAX_BULLETIN = 5000
+BULLETIN_KINDS = ("bulletin", "alert")  # "alert": official information (announcer.jma)
 
 
 class BulletinError(AnnouncerError):
@@ -101,6 +102,7 @@ class Station:
         self._prerender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
         self.audio_detail = "not started"
         self.stopping = False
+        self.health_extras: dict = {}  # name -> callable: more /healthz fields (jma)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -265,14 +267,18 @@ class Station:
     def submit_bulletin(self, text: str, *, repeat: int = 2, interrupt: bool = True,
                         chime: bool = True, test: bool = False,
                         expires_at: dt.datetime | None = None, by: str = "",
-                        request_key: str | None = None) -> tuple[str, bool]:
-        """Validate, commit to disk, then queue. Returns (id, created)."""
+                        request_key: str | None = None, kind: str = "bulletin",
+                        title: str | None = None) -> tuple[str, bool]:
+        """Validate, commit to disk, then queue. Returns (id, created). ``kind`` and
+        ``title`` name it in the as-run log (official information airs as ``alert``)."""
         self.validate_bulletin(text, repeat, test)
         now = self.clock.now()
         if expires_at is not None and expires_at <= now:
             raise BulletinError("有効期限が過去になっています", 422)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
+        if kind != "bulletin" or title:
+            options.update(kind=kind, title=title or "")
         bid, created = self.store.add_bulletin(bid, text, options, now, expires_at, by,
                                                request_key)
         if created:
@@ -289,8 +295,9 @@ class Station:
             deadline = mono + (expires - self.clock.now()).total_seconds()
         program = self.studio.bulletin_program(b["text"], repeat=b["repeat"], chime=b["chime"],
                                                drill=b["test"])
-        title = ("【訓練】" if b["test"] else "") + b["text"].strip().splitlines()[0][:30]
-        self.engine.enqueue(Item("bulletin", b["id"], StreamSource(program, name=b["id"]),
+        title = ("【訓練】" if b["test"] else "") + (
+            b.get("title") or b["text"].strip().splitlines()[0][:30])
+        self.engine.enqueue(Item(b.get("kind", "bulletin"), b["id"], StreamSource(program, name=b["id"]),
                                  EMERGENCY, title, interrupt=b["interrupt"], not_before=0.0,
                                  deadline=deadline))
 
@@ -298,7 +305,7 @@ class Station:
         b = self.store.bulletin(bid)
         if b is None:
             return False
-        if self.engine.cancel("bulletin", bid):
+        if self.engine.cancel(b.get("kind", "bulletin"), bid):
             return True
         if b["state"] in ("queued", "on_air"):  # not in the engine (e.g. device down)
             self.store.set_bulletin_state(bid, "cancelled", self.clock.now())
@@ -312,7 +319,7 @@ class Station:
         if event == "start":
             self._rows[id(item)] = self.store.airing_started(
                 item.kind, item.id, item.title, item.scheduled_at, info["at"])
-            if item.kind == "bulletin":
+            if item.kind in BULLETIN_KINDS:
                 self.store.set_bulletin_state(item.id, "on_air", info["at"])
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
             return
@@ -325,7 +332,7 @@ class Station:
         else:
             self.store.airing_ended(row, status, at, detail)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
-        if item.kind == "bulletin":
+        if item.kind in BULLETIN_KINDS:
             self._bulletin_ended(item, status, detail)
         elif status == "interrupted" and item.scheduled_at is not None:
             self._maybe_replay(item)
@@ -376,4 +383,5 @@ class Station:
                 "audio": {"ok": self.audio_ok, "detail": self.audio_detail},
                 "notices": len(self.notices.notices),
                 "schedule_errors": [p for ps in self.notices.errors.values() for p in ps],
-                "on_air": self.engine.on_air() is not None}
+                "on_air": self.engine.on_air() is not None,
+                **{name: extra() for name, extra in self.health_extras.items()}}
