@@ -8,7 +8,7 @@ local HTTP server plays the JMA feed (nothing reaches the internet). For N auto 
 - feed: time from the entry appearing in the served feed to the first sound
   (goal ≤ poll_seconds + 1 s).
 Each airing is stopped once it sounded. First the daemon's CPU and RSS over an idle
-window with jma enabled (feed of 100 already-seen entries, changed every 2 s), against
+window with jma enabled (feed of 100 entries for other areas, changed every 2 s), against
 the same window with jma disabled.
 
     .venv/bin/python bench/jma_bench.py [--runs 5] [--poll 5] [--window 30]
@@ -25,7 +25,7 @@ import numpy as np
 from common import Bench, cpu_seconds, make_token, pct, status_kb
 
 from tests.conftest import write_config
-from tests.jmautil import FeedServer, landslide_auto, variant
+from tests.jmautil import FeedServer, landslide_auto, sample, variant
 
 RATE = 48000
 
@@ -93,7 +93,9 @@ def latencies(b, feeds, token, runs: int, poll: int) -> tuple[list, list]:
 
 def idle_cost(b, feeds, window: float) -> tuple[float, float]:
     """CPU seconds per minute and RSS (MB) of the daemon's main process over ``window``."""
-    links = [feeds.put(f"/data/seen{i}.xml", message(500 + i)) for i in range(100)]
+    other = sample("15_16_01_241031_VPWW56.xml")  # another area: processed, never aired
+    links = [feeds.put(f"/data/seen{i}.xml", variant(other, date_time=f"2026-02-01T00:{i // 60:02d}:{i % 60:02d}Z"))
+             for i in range(100)]
     stop = threading.Event()
 
     def churn():
