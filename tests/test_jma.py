@@ -337,3 +337,21 @@ def test_jma_config_is_validated(tmp_path):
     cfg = load_config(path).jma
     assert cfg.inbox == tmp_path / "in" and cfg.areas == ("0934200",)
     assert cfg.policy == {"warning": "log"}
+
+
+def test_health_goes_stale_without_a_successful_poll(world):
+    svc = world.service()
+    svc.cfg = JmaConfig(enabled=True, feeds=("http://127.0.0.1:9/feed.xml",), poll_seconds=2)
+    assert svc.health() == "ok"  # just started
+    svc._started -= 11
+    assert svc.health() == "stale"
+    svc.feed.last_ok = time.monotonic()
+    assert svc.health() == "ok"
+
+
+def test_old_keys_are_pruned_but_recent_ones_kept(world):
+    svc = world.service()
+    svc.handle(storm_approve(), "x")
+    assert svc.db.prune(START - dt.timedelta(days=1)) == 0
+    assert svc.db.processed(parse(storm_approve()).key)
+    assert svc.db.prune(START + dt.timedelta(seconds=1)) == 1

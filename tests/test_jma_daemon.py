@@ -101,6 +101,9 @@ def test_an_approve_item_waits_for_staff_in_the_page(station, station_dir, feeds
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(locale="ja-JP", base_url=f"http://127.0.0.1:{station.port}")
+        problems = []
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
         page.goto("/login")
         page.get_by_label("名前（ユーザー名）").fill(NAME)
         page.get_by_label("パスワード").fill(PASSWORD)
@@ -109,12 +112,13 @@ def test_an_approve_item_waits_for_staff_in_the_page(station, station_dir, feeds
         expect(page.locator("h1")).to_have_text("気象庁の情報")
         draft = page.locator(".alert-draft")
         expect(draft.locator(".script")).to_contain_text("真岡市に、暴風警報が発表されました。")
-        expect(draft.locator(".reading")).not_to_be_empty()
+        expect(draft.locator(".reading")).to_contain_text("モーカシニ、ボーフーケーホー")
         draft.get_by_role("button", name="承認して放送…").click()
         expect(page.locator("h1")).to_have_text("この原稿を放送しますか？")
         page.get_by_role("button", name="放送する").click()
         expect(page.get_by_role("status")).to_contain_text("承認しました")
         browser.close()
+    assert problems == []
     station.wait_for(lambda: alerts(station)[0]["status"] == "aired", timeout=60)
     assert alerts(station)[0]["decision"] == "approve"
     assert [r["status"] for r in alert_rows(station)] == ["aired"]

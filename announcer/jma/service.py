@@ -56,6 +56,7 @@ class JmaService:
         self._threads: list[threading.Thread] = []
         self._started = time.monotonic()
         self._inbox_ok: float | None = None
+        self._pruned = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -266,6 +267,9 @@ class JmaService:
         """Expire drafts, follow queued items to the air; queue what a crash left."""
         with self._lock:
             now = self.clock.now()
+            if time.monotonic() - self._pruned > 3600:
+                self._pruned = time.monotonic()
+                self.db.prune(now - dt.timedelta(days=KEEP_DAYS))
             for item in self.db.open_items():
                 state = self._bulletin_state(item)
                 if item["status"] == "pending" and _time(item["expires_at"]) <= now:
@@ -318,6 +322,7 @@ class JmaService:
         return self.db.item(item_id)
 
 
+KEEP_DAYS = 31  # message keys older than this cannot come back through a feed
 TIMEOUT_JOIN = 12.0  # the feed thread may be inside one fetch (10 s timeout)
 STATUS_LABELS = {"aired": "放送済み", "pending": "承認待ち", "approved": "放送待ち",
                  "expired": "期限切れ", "withdrawn": "取り消し", "ignored": "放送しない",

@@ -127,6 +127,14 @@ class JmaStore:
         with self._lock:
             self._insert(item, now)
 
+    def prune(self, before: dt.datetime) -> int:
+        """Forget message keys and fetched links older than ``before`` (feeds hold
+        minutes to days, never a month); items and series stay."""
+        with self._lock:
+            n = self.db.execute("DELETE FROM jma_processed WHERE at < ?", (iso(before),)).rowcount
+            n += self.db.execute("DELETE FROM jma_fetched WHERE at < ?", (iso(before),)).rowcount
+        return n
+
     # -- items ---------------------------------------------------------------------------
     def item(self, item_id: str) -> dict | None:
         rows = self._q("SELECT * FROM jma_items WHERE id=?", (item_id,))
