@@ -11,8 +11,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import write_config
 from tests.daemonutil import Daemon, cli, free_port, make_token
-from tests.jmautil import (FeedServer, landslide_auto, sample, storm_approve, variant,
-                           withdrawal_of)
+from tests.jmautil import (FeedServer, hostile, huge, landslide_auto, sample, storm_approve,
+                           variant, withdrawal_of)
 from tests.webutil import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -51,7 +51,10 @@ def alert_rows(d):
 
 
 def test_auto_airs_others_do_not_and_nothing_airs_twice(station, feeds, pulse):
-    links = [feeds.put("/data/auto.xml", landslide_auto()),
+    links = [feeds.put(f"/bad/{name}", data) for name, data in hostile().items()]
+    links += [feeds.put("/bad/huge.xml", huge()), feeds.url("/bad/elsewhere.xml").replace(
+        "127.0.0.1", "localhost")]
+    links += [feeds.put("/data/auto.xml", landslide_auto()),
              feeds.put("/data/drill.xml", variant(storm_approve(), status="訓練")),
              feeds.put("/data/other.xml", sample("15_16_01_241031_VPWW56.xml"))]
     station.start()
@@ -68,6 +71,14 @@ def test_auto_airs_others_do_not_and_nothing_airs_twice(station, feeds, pulse):
     assert items["VPWW58"]["status"] == "ignored" and items["VPWW58"]["title"].startswith("【訓練】")
     assert set(items["VPWW56"]) == {"id", "type", "title", "areas", "received_at", "decision",
                                     "status", "text"}
+    log = station.log_text()
+    assert station.proc.poll() is None and log.count("rejected:") >= 5
+    assert "too large" in log and "refused (not on 127.0.0.1" in log
+    assert feeds.count("/bad/elsewhere.xml") == 0
+    times = [t for p, t, _ in feeds.hits if p == "/feed/extra.xml"]
+    # ≤ 1 request per poll_seconds (1 s), give or take the network's jitter
+    assert len(times) - 1 <= times[-1] - times[0] + 1
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.5
     (row,) = alert_rows(station)
     assert row["status"] == "aired"
     onsets = rec.onsets()
