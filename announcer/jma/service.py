@@ -323,7 +323,7 @@ class JmaService:
 
 
 KEEP_DAYS = 31  # message keys older than this cannot come back through a feed
-TIMEOUT_JOIN = 12.0  # the feed thread may be inside one fetch (10 s timeout)
+TIMEOUT_JOIN = 2.0  # a thread stuck in a fetch (10 s timeout) is abandoned: all are daemons
 STATUS_LABELS = {"aired": "放送済み", "pending": "承認待ち", "approved": "放送待ち",
                  "expired": "期限切れ", "withdrawn": "取り消し", "ignored": "放送しない",
                  "logged": "記録のみ"}
