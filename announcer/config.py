@@ -90,7 +90,7 @@ class JmaConfig:
     inbox: Path = Path("var/jma-inbox")       # relative to station.yaml
     areas: tuple[str, ...] = ("0920900",)       # 市町村等 codes (warnings)
     quake_areas: tuple[str, ...] = ("311",)     # intensity areas (栃木県南部)
-    wide_areas: tuple[str, ...] = ()            # region codes for rain/tornado bulletins
+    wide_areas: tuple[str, ...] = ("090010", "090012")  # 南部, 南東部: rain/tornado bulletins
     rivers: tuple[str, ...] = ("鬼怒川", "小貝川")  # 指定河川洪水予報 by river name
     approve_minutes: int = 60
     templates: Path = Path("jma/templates.yaml")  # relative to the voices directory
