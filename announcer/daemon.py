@@ -77,6 +77,7 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         station = Station(config, clock, studio, store, make_output(config, fallback_to_file))
         station.start(started_at=spawned)
         started.append(station.stop)
+        jma = _start_jma(config, station, store, clock, started)
         scheduler = BackgroundScheduler(timezone=config.station.timezone,
                                         executors={"default": JobExecutor(8)})
         add_jobs(scheduler, station)
@@ -84,6 +85,7 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         started.append(lambda: scheduler.shutdown(wait=False))
         try:  # the station airs even if its staff page cannot start (port taken …)
             web = WebServer(config, station, store, studio)
+            web.app.extensions["announcer.jma"] = jma  # the 気象庁の情報 page (web.alerts)
             web.start()
             started.append(web.stop)
         except Exception:
@@ -119,3 +121,17 @@ def _reload(station, studio) -> None:
     except Exception as exc:
         log.error("Dictionary not reloaded: %s", exc)
     station.reload_notices(force=True)
+
+
+def _start_jma(config, station, store, clock, started: list):
+    """Official JMA information (``announcer.jma``) when ``jma.enabled``, else None."""
+    if not config.jma.enabled:
+        station.health_extras["jma"] = lambda: "off"
+        return None
+    from announcer.jma.service import JmaService
+
+    jma = JmaService(config.jma, station, store, clock, config.jma.templates)
+    jma.start()
+    started.append(jma.stop)
+    station.health_extras["jma"] = jma.health
+    return jma

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to the block
 CUE_THREADS = 4  # a cue that misses the cache never delays another notice's cue
 MAX_BULLETIN = 5000
+BULLETIN_KINDS = ("bulletin", "alert")  # "alert": official information (announcer.jma)
 
 
 class BulletinError(AnnouncerError):
@@ -115,6 +116,7 @@ class Station:
         self._prerender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
         self.audio_detail = "not started"
         self.stopping = False
+        self.health_extras: dict = {}  # name -> callable: more /healthz fields (jma)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, started_at: dt.datetime | None = None) -> None:
@@ -370,14 +372,18 @@ class Station:
     def submit_bulletin(self, text: str, *, repeat: int = 2, interrupt: bool = True,
                         chime: bool = True, test: bool = False,
                         expires_at: dt.datetime | None = None, by: str = "",
-                        request_key: str | None = None) -> tuple[str, bool]:
-        """Validate, commit to disk, then queue. Returns (id, created)."""
+                        request_key: str | None = None, kind: str = "bulletin",
+                        title: str | None = None) -> tuple[str, bool]:
+        """Validate, commit to disk, then queue. Returns (id, created). ``kind`` and
+        ``title`` name it in the as-run log (official information airs as ``alert``)."""
         self.validate_bulletin(text, repeat, test)
         now = self.clock.now()
         if expires_at is not None and expires_at <= now:
             raise BulletinError("有効期限が過去になっています", 422)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
+        if kind != "bulletin" or title:
+            options.update(kind=kind, title=title or "")
         # Synthesis of the first phrase overlaps the durable commit; nothing reaches the
         # engine (or the air) before the commit has returned.
         source = self._bulletin_source({"id": bid, "text": text, **options})
@@ -401,9 +407,10 @@ class Station:
         deadline = None
         if expires is not None:
             deadline = mono + (expires - self.clock.now()).total_seconds()
-        title = ("【訓練】" if b["test"] else "") + b["text"].strip().splitlines()[0][:30]
+        title = ("【訓練】" if b["test"] else "") + (
+            b.get("title") or b["text"].strip().splitlines()[0][:30])
         source = source or self._bulletin_source(b)
-        self.engine.enqueue(Item("bulletin", b["id"], source, EMERGENCY, title,
+        self.engine.enqueue(Item(b.get("kind", "bulletin"), b["id"], source, EMERGENCY, title,
                                  interrupt=b["interrupt"], not_before=0.0, deadline=deadline))
 
     def _bulletin_source(self, b: dict) -> StreamSource:
@@ -420,7 +427,7 @@ class Station:
         b = self.store.bulletin(bid)
         if b is None:
             return False
-        if self.engine.cancel("bulletin", bid):
+        if self.engine.cancel(b.get("kind", "bulletin"), bid):
             return True
         if b["state"] in ("queued", "on_air"):  # not in the engine (e.g. device down)
             self.store.set_bulletin_state(bid, "cancelled", self.clock.now())
@@ -434,7 +441,7 @@ class Station:
         if event == "start":
             self._rows[id(item)] = self.store.airing_started(
                 item.kind, item.id, item.title, item.scheduled_at, info["at"])
-            if item.kind == "bulletin":
+            if item.kind in BULLETIN_KINDS:
                 self.store.set_bulletin_state(item.id, "on_air", info["at"])
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
             return
@@ -451,7 +458,7 @@ class Station:
         else:
             self.store.airing_ended(row, status, at, detail)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
-        if item.kind == "bulletin":
+        if item.kind in BULLETIN_KINDS:
             self._bulletin_ended(item, status, detail)
         elif status == "interrupted" and item.scheduled_at is not None:
             self._maybe_replay(item)
@@ -529,4 +536,5 @@ class Station:
                 "audio": {"ok": self.audio_ok, "detail": self.audio_detail},
                 "notices": len(self.notices.notices),
                 "schedule_errors": [p for ps in self.notices.errors.values() for p in ps],
-                "on_air": self.engine.on_air() is not None}
+                "on_air": self.engine.on_air() is not None,
+                **{name: extra() for name, extra in self.health_extras.items()}}

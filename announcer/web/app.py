@@ -36,8 +36,8 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (api, audit, auth, notice_preview, notices, pages, readings,
-                               staff, timetable)
+    from announcer.web import (alerts, api, audit, auth, notice_preview, notices, pages,
+                               readings, staff, timetable)
 
     app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
                 static_folder=str(REPO_WEB / "static"), static_url_path="/static")
@@ -88,6 +88,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(notice_preview.bp)
     app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
+    app.register_blueprint(alerts.bp)
     return app
 
 
