@@ -6,7 +6,9 @@ Rules:
   (2 h), so a restart tomorrow never airs today's emergency. An expiry in the past or
   more than MAX_EXPIRY ahead is refused.
 - At most ``emergency.max_open`` bulletins are open (queued or on air) at once; one more
-  is refused with 429 and nothing is stored.
+  is refused with 429 before anything is synthesized or stored. Drills count against
+  every open bulletin, real ones only against the real ones: drills filling the queue
+  never keep a real bulletin out. Official information (``alert``) is never capped.
 - Idempotency keys belong to their caller (a user or a token): the key is stored
   prefixed with who sent it. The same caller, key and script again is a double submit
   (the first bulletin's id); the same key with another script or options is 409.
@@ -55,19 +57,24 @@ def expire(store, bulletin: dict, now: dt.datetime) -> None:
     log.warning("Bulletin %s expired (%s) before it could air: not airing it",
                 bulletin["id"], bulletin["expires_at"])
     store.set_bulletin_state(bulletin["id"], "expired", now)
-    title = ("【訓練】" if bulletin.get("test") else "") + \
-        bulletin["text"].strip().splitlines()[0][:30]
-    store.airing_record("bulletin", bulletin["id"], title, None, "missed",
+    title = ("【訓練】" if bulletin.get("test") else "") + (
+        bulletin.get("title") or bulletin["text"].strip().splitlines()[0][:30])
+    store.airing_record(bulletin.get("kind", "bulletin"), bulletin["id"], title, None, "missed",
                         "expired before it could air", at=now)
 
 
-def check_stored(stored: dict | None, created: bool, text: str, options: dict,
-                 max_open: int) -> None:
-    """Raise for what ``Store.add_bulletin`` reported: full (429) or a reused key with
-    another request (409)."""
-    if stored is None:
+def check_room(store, drill: bool, max_open: int, key: str | None) -> None:
+    """429 when ``max_open`` bulletins (real ones, for a real one) are already open; a
+    double submit (its key is known) is never refused for room."""
+    if key and store.query("SELECT 1 FROM bulletins WHERE request_key=?", (key,)):
+        return
+    if store.open_count(real_only=not drill) >= max_open:
         raise BulletinError(f"放送待ちの緊急放送が {max_open} 件あり、これ以上は受け付けられません。"
                             "放送が終わるのを待つか、不要なものを停止してから送ってください", 429)
+
+
+def check_stored(stored: dict, created: bool, text: str, options: dict) -> None:
+    """409 when ``Store.add_bulletin`` found the key already used for another request."""
     if created:
         return
     same = stored.get("request_body") == fingerprint(text, options) if \

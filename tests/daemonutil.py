@@ -46,11 +46,19 @@ class Daemon:
         self.log = folder / "daemon.log"
 
     def start(self, wait_audio: bool = True, timeout: float = 40) -> "Daemon":
+        self.spawn()
+        return self.wait_ready(wait_audio, timeout)
+
+    def spawn(self) -> "Daemon":
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "announcer.cli", "--config",
                  str(self.folder / "station.yaml"), "run"],
                 env=self.env, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO)
+        return self
+
+    def wait_ready(self, wait_audio: bool = True, timeout: float = 40) -> "Daemon":
+        """Poll /healthz until it answers (and, with ``wait_audio``, says ``ok``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

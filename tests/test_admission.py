@@ -20,19 +20,40 @@ def refused(call, *args, **kwargs) -> BulletinError:
     return e.value
 
 
-def test_open_bulletins_are_capped_with_429(station, store):
+def cap(station, n):
     station.config = dataclasses.replace(
-        station.config, emergency=dataclasses.replace(station.config.emergency, max_open=3))
+        station.config, emergency=dataclasses.replace(station.config.emergency, max_open=n))
     station.out.fail()  # nothing airs: they all stay queued
-    ids = [station.submit_bulletin(f"訓練{n}です。", test=True, by="token:city")[0]
+
+
+def test_open_bulletins_are_capped_with_429(station, store):
+    cap(station, 3)
+    ids = [station.submit_bulletin(f"避難指示{n}です。", by="token:city", request_key=f"k{n}")[0]
            for n in range(3)]
-    error = refused(station.submit_bulletin, "本物の避難指示です。", by="tanaka")
+    error = refused(station.submit_bulletin, "四つ目の避難指示です。", by="tanaka")
     assert error.status == 429
     assert str(error).startswith("放送待ちの緊急放送が 3 件あり、これ以上は受け付けられません")
     assert len(store.open_bulletins()) == 3  # nothing stored for the refused one
+    assert station.submit_bulletin("避難指示0です。", by="token:city", request_key="k0") == \
+        (ids[0], False)  # a double submit is still answered with its first id
     station.cancel_bulletin(ids[0])
     settle(station)
+    assert station.submit_bulletin("四つ目の避難指示です。", by="tanaka")[1]
+
+
+def test_drills_filling_the_queue_never_keep_a_real_bulletin_out(station, store):
+    cap(station, 3)
+    for n in range(3):
+        station.submit_bulletin(f"訓練{n}です。", test=True, by="token:city")
+    assert refused(station.submit_bulletin, "訓練3です。", test=True, by="token:city").status == 429
     assert station.submit_bulletin("本物の避難指示です。", by="tanaka")[1]
+
+
+def test_official_information_is_never_capped(station, store):
+    cap(station, 1)
+    station.submit_bulletin("避難指示です。", by="tanaka")
+    assert station.submit_bulletin("大雨警報が発表されました。", by="jma", kind="alert",
+                                   title="大雨警報")[1]
 
 
 def test_a_bulletin_expires_by_default(station, store):

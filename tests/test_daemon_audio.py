@@ -75,7 +75,8 @@ def test_device_missing_at_start_is_degraded_then_recovers(station_dir, pulse):
     token = make_token(station_dir)
     d = Daemon(station_dir, pulse.env, port).start(wait_audio=False)
     try:
-        health = d.get("/healthz", token=token)  # details need a token
+        health = d.wait_for(  # details need a token
+            lambda: (h := d.get("/healthz", token=token))["status"] != "starting" and h)
         assert health["status"] == "degraded"
         assert "onair-does-not-exist" in health["audio"]["detail"]
     finally:

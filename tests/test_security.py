@@ -88,7 +88,7 @@ def test_every_route_needs_a_session_or_a_token(app):
             resp = client.open(url, method=method, json={}, headers={"X-CSRF-Token": "x"})
             if url.startswith("/api/"):
                 assert resp.status_code == 401, (method, url)
-                assert resp.headers["WWW-Authenticate"] == 'Bearer realm="announcer"'
+                assert "error" in resp.get_json(), (method, url)
             elif url.startswith("/staff/"):
                 assert (resp.status_code, resp.get_json()) == \
                     (401, {"error": "ログインしてください"}), (method, url)
@@ -376,9 +376,9 @@ def test_api_full_queue_is_429_in_japanese(client, services, monkeypatch):
     value = token(services)
     try:
         statuses = [client.post("/api/bulletins", headers=bearer(value),
-                                json={"text": "訓練です。" * 50, "test": True, "interrupt": False}
-                                ).status_code for _ in range(4)]
-        assert statuses[-1] == 429
+                                json={"text": "避難してください。" * 50, "interrupt": False}
+                                ).status_code for _ in range(3)]
+        assert statuses == [202, 202, 429]
         resp = client.post("/api/bulletins", headers=bearer(value), json={"text": "本物です。"})
         assert resp.status_code == 429
         assert resp.get_json()["error"].startswith("放送待ちの緊急放送が 2 件あり")

@@ -32,7 +32,7 @@ class FakeStudio:
             raise NothingToSay()
         return [text]
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None):
         yield np.full(2 * RATE, 0.25, np.float32)
 
 
@@ -83,7 +83,7 @@ def station(config, clock, store):
 
 def settle(station):
     """Wait for cue renders, delivered events and bulletin producers (real threads)."""
-    station._render.submit(lambda: None).result(timeout=5)
+    station.wait_cues(timeout=5)
     station.engine.drain_events()
     for item in station.engine.queued():
         if hasattr(item.source, "first_block"):

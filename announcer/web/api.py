@@ -14,7 +14,7 @@ from announcer.web.auth import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-AIRLOG_KEYS = ("kind", "id", "scheduled_at", "started_at", "ended_at", "status")
+AIRLOG_KEYS = ("kind", "id", "scheduled_at", "started_at", "ended_at", "status", "detail")
 _FIELDS = {"text": str, "repeat": int, "interrupt": bool, "chime": bool, "test": bool,
            "expires_at": (str, type(None))}
 

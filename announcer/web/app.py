@@ -36,8 +36,8 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (admin, api, audit, auth, errors, notice_preview, notices, pages,
-                               readings, staff, timetable)
+    from announcer.web import (admin, alerts, api, audit, auth, errors, notice_preview,
+                               notices, pages, readings, staff, timetable)
 
     web = services.config.web
     services.accounts.sessions.idle = web.session_idle
@@ -92,6 +92,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(notice_preview.bp)
     app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
+    app.register_blueprint(alerts.bp)
     app.register_blueprint(admin.bp)
     return app
 

@@ -23,7 +23,8 @@ ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "notice.create": "お知らせの追加", "notice.edit": "お知らせの修正",
                  "notice.duplicate": "お知らせの複製", "notice.pause": "お知らせの一時停止",
                  "notice.resume": "お知らせの再開", "notice.delete": "お知らせの削除",
-                 "airlog.export": "放送記録の書き出し"}
+                 "airlog.export": "放送記録の書き出し",
+                 "alert.approve": "気象庁の情報の承認", "alert.discard": "気象庁の情報の破棄"}
 
 
 def _services():

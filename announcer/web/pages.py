@@ -48,7 +48,7 @@ TEMPLATES = (
      f"{_BLANK}の訓練放送を行います。実際の災害ではありません。", True),
 )
 
-KIND_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ"}
+KIND_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ", "alert": "気象庁の情報"}
 STATUS_LABELS = {"on_air": "放送中", "aired": "放送済み", "interrupted": "中断", "missed": "未放送（時間切れ）",
                  "failed": "失敗", "cancelled": "取り消し"}
 

@@ -57,6 +57,7 @@ def bounded_sentences(studio, text: str, *, repeat: int = 1, drill: bool = False
                       accent: bool = False) -> tuple[list, list[str]]:
     """The sentences of ``text`` a preview may read, and their readings (kana)."""
     sentences = studio.sentences(preview_text(text), repeat=repeat, drill=drill)
+    studio.wait_ready()  # the dictionaries are loaded by then
     kept, readings, spoken, kana = [], [], 0, 0
     known: dict[str, str] = {}
     for sentence in sentences:
