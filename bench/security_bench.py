@@ -9,15 +9,17 @@ health latency while flooding, time to air before and during, answers by status.
 
     .venv/bin/python bench/security_bench.py [--requests 10000] [--name-bytes 250000]
 
-Measured 2026-12-02 on the 2-core build machine (shared with other jobs, load ~6):
+Measured 2026-12-02 on the 2-core build machine (shared with other jobs, load ~5):
 
-    requests            10000 in 60.3 s (166/s), answers {401: 94, 413: 9600, 503: 306}
-    database growth     434.5 KiB          (database file + WAL)
-    daemon RSS growth   1.9 MiB (86 → 88 MiB)
-    emergency page      p50 15 ms, p95 100 ms, max 444 ms (199 loads)
-    /healthz            p50 11 ms, max 187 ms
-    bulletin to air     before 78 ms, during the flood 42 ms
+    requests            10000 in 54.6 s (183/s), answers {401: 105, 413: 9600, 503: 295}
+    database growth     402.3 KiB          (database file + WAL)
+    daemon RSS growth   1.2 MiB (89 → 90 MiB)
+    emergency page      p50 4 ms, p95 24 ms, max 118 ms (206 loads)
+    /healthz            p50 3 ms, max 59 ms
+    bulletin to air     before 67 ms, during the flood 72 ms
     login from another PC after the flood: 302
+
+(An earlier run at load ~6: +434 KiB, +1.9 MiB, page max 444 ms, bulletin 78 → 42 ms.)
 """
 
 import argparse
