@@ -21,6 +21,7 @@ from announcer.notices import NoticeSet, dir_signature, load_notice_dir
 from announcer.playout.engine import EMERGENCY, NOTICE, Engine, Item
 from announcer.playout.sources import ArraySource, StreamSource
 from announcer.store import Store
+from announcer.text.title import TitleError, check_title, derive_title
 
 log = logging.getLogger(__name__)
 CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to the block
@@ -96,6 +97,7 @@ class Station:
         self._signature = None
         self._planned_until: dt.datetime | None = None
         self._rows: dict[int, int] = {}  # id(item) -> airlog rowid
+        self._stopped_by: dict[tuple[str, str], str] = {}  # (kind, id) -> staff name
         self._lock = threading.RLock()
         self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cue")
         self._prerender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
@@ -252,7 +254,8 @@ class Station:
         if not isinstance(text, str) or not text.strip():
             raise BulletinError("原稿が空です。放送する文章を入力してください", 422)
         if len(text) > MAX_BULLETIN:
-            raise BulletinError(f"原稿が長すぎます（{len(text)} 文字）。{MAX_BULLETIN} 文字以内にしてください", 413)
+            raise BulletinError(f"原稿が {len(text) - MAX_BULLETIN} 文字多すぎます（いま {len(text)} 文字、"
+                                f"上限 {MAX_BULLETIN} 文字）。短くしてください", 413)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 5:
             raise BulletinError("繰り返し回数は 1 から 5 までにしてください", 422)
         try:
@@ -265,16 +268,22 @@ class Station:
     def submit_bulletin(self, text: str, *, repeat: int = 2, interrupt: bool = True,
                         chime: bool = True, test: bool = False,
                         expires_at: dt.datetime | None = None, by: str = "",
-                        request_key: str | None = None) -> tuple[str, bool]:
-        """Validate, commit to disk, then queue. Returns (id, created)."""
+                        request_key: str | None = None,
+                        title: str | None = None) -> tuple[str, bool]:
+        """Validate, commit to disk, then queue. Returns (id, created). Without a
+        ``title`` the subject is derived from the script (``announcer.text.title``)."""
         self.validate_bulletin(text, repeat, test)
+        try:
+            title = check_title(title or "") or derive_title(text)
+        except TitleError as exc:
+            raise BulletinError(str(exc), 422) from None
         now = self.clock.now()
         if expires_at is not None and expires_at <= now:
             raise BulletinError("有効期限が過去になっています", 422)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
         bid, created = self.store.add_bulletin(bid, text, options, now, expires_at, by,
-                                               request_key)
+                                               request_key, title)
         if created:
             self._enqueue_bulletin(self.store.bulletin(bid))
             log.info("Bulletin %s accepted from %s (%d chars, interrupt=%s)", bid, by or "-",
@@ -289,20 +298,35 @@ class Station:
             deadline = mono + (expires - self.clock.now()).total_seconds()
         program = self.studio.bulletin_program(b["text"], repeat=b["repeat"], chime=b["chime"],
                                                drill=b["test"])
-        title = ("【訓練】" if b["test"] else "") + b["text"].strip().splitlines()[0][:30]
+        title = ("【訓練】" if b["test"] else "") + (b.get("title") or derive_title(b["text"]))
         self.engine.enqueue(Item("bulletin", b["id"], StreamSource(program, name=b["id"]),
                                  EMERGENCY, title, interrupt=b["interrupt"], not_before=0.0,
-                                 deadline=deadline))
+                                 deadline=deadline, drill=bool(b["test"])))
 
-    def cancel_bulletin(self, bid: str) -> bool:
+    def cancel_bulletin(self, bid: str, by: str = "") -> bool:
         b = self.store.bulletin(bid)
         if b is None:
             return False
+        if by:
+            self._stopped_by[("bulletin", bid)] = by
         if self.engine.cancel("bulletin", bid):
             return True
+        self._stopped_by.pop(("bulletin", bid), None)
         if b["state"] in ("queued", "on_air"):  # not in the engine (e.g. device down)
             self.store.set_bulletin_state(bid, "cancelled", self.clock.now())
         return True
+
+    def stop_notice(self, notice_id: str, by: str = "") -> bool:
+        """Take a notice off air (short fade); it is not replayed. False if that notice
+        is not on air."""
+        current = self.engine.on_air()
+        if current is None or (current.kind, current.id) != ("notice", notice_id):
+            return False
+        self._stopped_by[("notice", notice_id)] = by
+        if self.engine.cancel("notice", notice_id):
+            return True
+        self._stopped_by.pop(("notice", notice_id), None)
+        return False
 
     def bulletin(self, bid: str) -> dict | None:
         return self.store.bulletin(bid)
@@ -317,6 +341,9 @@ class Station:
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
             return
         status, detail = info["status"], info.get("detail", "")
+        by = self._stopped_by.pop((item.kind, item.id), None)
+        if status == "cancelled" and by:
+            detail = f"{by} が停止しました"
         at = info.get("at") or self.clock.now()
         row = self._rows.pop(id(item), None)
         if row is None:
@@ -345,7 +372,11 @@ class Station:
             self._enqueue_bulletin(self.store.bulletin(item.id))
         elif status == "failed":
             self.store.set_bulletin_state(item.id, "failed", now)
-        # "interrupted" is a shutdown: the row stays on_air and re-airs after restart.
+        elif status == "interrupted" and item.drill and not self.stopping:
+            # A real emergency cut into a drill: the drill is not aired again after it.
+            self.store.set_bulletin_state(item.id, "cancelled", now)
+        # Otherwise "interrupted" is a shutdown: the row stays on_air and re-airs after
+        # restart.
 
     def _maybe_replay(self, item: Item) -> None:
         """A notice cut by an emergency is replayed from the start if still in grace."""
@@ -364,7 +395,8 @@ class Station:
                       "started_at": current.started_at.isoformat(timespec="milliseconds")
                       if current.started_at else None}
         queue = [{"kind": i.kind, "id": i.id, "title": i.title,
-                  "scheduled_at": i.scheduled_at.isoformat() if i.scheduled_at else None}
+                  "scheduled_at": i.scheduled_at.isoformat() if i.scheduled_at else None,
+                  "interrupt": i.interrupt, "test": i.drill}
                  for i in self.engine.queued()]
         nxt = [{"id": n.id, "title": n.title, "at": at.isoformat()}
                for at, n in self.upcoming(24)[:20]]

@@ -4,9 +4,12 @@ The output's audio thread calls ``pull(frames)``; everything else (the scheduler
 web page, the CLI) only enqueues or cancels items. Decisions in ``pull`` are quick and
 never block, events (started, ended) are handed to a listener thread that may do I/O.
 
-Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2),
-then earlier ``not_before``, then arrival; an item with ``interrupt`` cuts into a
-lower-priority item on air with a short fade; a cut item is never resumed.
+Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2);
+within a priority a real item before a drill, then an ``interrupt`` item before one
+without, then earlier ``not_before``, then arrival. An item with ``interrupt`` cuts into
+a lower-priority item on air with a short fade, and a real one also cuts into a drill
+of its own priority; an emergency never cuts another real emergency (the one on air
+finishes, the interrupting one goes next). A cut item is never resumed.
 """
 
 import itertools
@@ -34,6 +37,7 @@ class Item:
     priority: int = NOTICE
     title: str = ""
     interrupt: bool = False
+    drill: bool = False  # a test/drill: never ahead of a real item of its priority
     not_before: float = 0.0  # clock.monotonic() at which it may start
     deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
     scheduled_at: object = None  # aware datetime, for the as-run log
@@ -45,7 +49,7 @@ class Item:
         return f"{self.kind}-{self.id}"
 
     def sort_key(self):
-        return (self.priority, self.not_before, self.seq)
+        return (self.priority, self.drill, not self.interrupt, self.not_before, self.seq)
 
 
 Listener = Callable[[str, Item, dict], None]  # (event, item, info)
@@ -172,7 +176,9 @@ class Engine:
         if self._fade_left or self._fade_len:
             return
         first = self._ready()
-        if first and first.interrupt and first.priority < self._current.priority:
+        current = self._current
+        if first and first.interrupt and (first.priority < current.priority or (
+                first.priority == current.priority and current.drill and not first.drill)):
             self._begin_fade(FADE_CUT, "interrupted")
 
     def _begin_fade(self, seconds: float, status: str) -> None:
