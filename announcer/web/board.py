@@ -23,6 +23,11 @@ ORDER_RULE = ("放送中の緊急放送は、別の緊急放送で途中で切�
               "訓練放送は本番の「今すぐ割り込む」でただちに中断します。")
 
 
+# The short form of it, under the timing choice on the emergency form.
+ORDER_HINT = ("お知らせはすぐ中断します。緊急放送の放送中は、それが終わりしだい、"
+              "割り込みなしで待っている放送より先に流れます（途中では切りません）。")
+
+
 def _services():
     return current_app.extensions["announcer"]
 

@@ -22,7 +22,7 @@ from announcer.studio import DRILL_PREFIX
 from announcer.text.title import MAX_TITLE, TitleError, check_title, derive_title
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
-from announcer.web.board import ORDER_RULE, board, station_view
+from announcer.web.board import ORDER_HINT, ORDER_RULE, board, station_view
 
 bp = Blueprint("pages", __name__)
 
@@ -167,7 +167,7 @@ def _form_page(fields: dict, error: str = "", status: int = 200):
     html = render_template("emergency.html", fields=fields, templates=TEMPLATES, error=error,
                            blanks=len(BLANK.findall(fields["text"])), max_chars=MAX_BULLETIN,
                            max_title=MAX_TITLE, over=over_limit(fields["text"]),
-                           order_rule=ORDER_RULE)
+                           order_hint=ORDER_HINT)
     return no_store(Response(html, status))
 
 
