@@ -123,7 +123,7 @@ def test_invalid_fields_show_errors_next_to_them(staff, web_dir):
     assert errors == {
         "times": '<li>時刻は HH:MM か HH:MM:SS で書いてください: &#34;25:00&#34;</li>'
                  '<li>時刻は HH:MM か HH:MM:SS で書いてください: &#34;7:3&#34;</li>',
-        "days": "<li>空です。曜日を1つ以上書いてください</li>",
+        "days": "<li>曜日が1つもありません。1つ以上書いてください</li>",
         "grace": "<li>数で書いてください: &#34;abc&#34;</li>"}
     assert 'value="25:00"' in html  # what was typed stays in the form
     assert not (web_dir / "bad.yaml").exists()
