@@ -510,3 +510,66 @@ def test_security_headers(staff):
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
     html = resp.get_data(as_text=True)
     assert "<script>" not in html and "style=" not in html  # nothing inline for the CSP
+
+
+def test_stop_a_notice_on_air(staff, services, output):
+    notice = services.station.notices.notices["late"]
+    services.station._cue_notice(notice, services.clock.now())
+    output.run(0.05)
+    services.station.engine.drain_events()
+    assert services.station.engine.on_air().id == "late"
+    html = staff.get("/").get_data(as_text=True)
+    assert 'action="/staff/notices/late/stop"' in html
+    resp = post_json(staff, "/staff/notices/late/stop", {})
+    assert resp.status_code == 200 and resp.get_json()["by"] == "tanaka"
+    output.run(0.3)
+    services.station.engine.drain_events()
+    row = staff.get("/staff/status").get_json()["airlog"][0]
+    assert (row["id"], row["status_label"], row["detail"]) == ("late", "取り消し",
+                                                               "tanaka が停止しました")
+    assert audit_actions(services, "notice.stop")[0]["detail"] == {"id": "late",
+                                                                   "title": LATE_NOTICE}
+    again = post_json(staff, "/staff/notices/late/stop", {})
+    assert again.status_code == 409
+    assert again.get_json() == {"error": "そのお知らせはいま放送していません"}
+
+
+def test_no_page_reloads_notices_on_get(staff, services, app):
+    folder = services.config.paths.schedules
+    (folder / "unseen.yaml").write_text(
+        'notices:\n  - {id: unseen, title: 未読込, text: まだです。, times: ["12:00"]}\n',
+        encoding="utf-8")
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    try:
+        for path in ("/", "/staff/status", "/notices", "/timetable", "/emergency"):
+            assert staff.get(path).status_code == 200, path
+        assert admin.get("/audit").status_code == 200
+        assert "unseen" not in services.station.notices.notices
+        assert "未読込" not in staff.get("/notices").get_data(as_text=True)
+        services.station.reload_notices()  # the daemon's poller (or a page save) does this
+        assert "未読込" in staff.get("/notices").get_data(as_text=True)
+    finally:
+        (folder / "unseen.yaml").unlink()
+        services.station.reload_notices()
+
+
+def test_api_takes_a_subject_and_airlog_rows_carry_it(services, app):
+    token = services.accounts.create_token("city")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = client.post("/api/bulletins", json={"text": "API からの放送です。", "title": "API 件名",
+                                               "interrupt": False}, headers=auth)
+    assert resp.status_code == 202
+    bid = resp.get_json()["id"]
+    assert client.get(f"/api/bulletins/{bid}", headers=auth).get_json()["title"] == "API 件名"
+    default = client.post("/api/bulletins", json={"text": "件名のない放送です。二文目。",
+                                                  "interrupt": False}, headers=auth).get_json()
+    assert services.station.bulletin(default["id"])["title"] == "件名のない放送です"
+    bad = client.post("/api/bulletins", json={"text": "x", "title": 5}, headers=auth)
+    assert bad.status_code == 400 and bad.get_json() == {"error": "title の型が違います"}
+    services.station.cancel_bulletin(bid)
+    services.station.engine.drain_events()
+    rows = client.get("/api/airlog", headers=auth).get_json()
+    assert {"kind": "bulletin", "id": bid, "title": "API 件名", "status": "cancelled"}.items() \
+        <= next(r for r in rows if r["id"] == bid).items()
