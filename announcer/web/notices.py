@@ -13,6 +13,7 @@ import datetime as dt
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect,
                    render_template, request, url_for)
 
+from announcer.airlog_csv import STATUS_LABELS
 from announcer.errors import AnnouncerError
 from announcer.noticefiles import (DAY_KEYS, NoticeFileError, NoticeFiles, NoticeForm,
                                    form_from_notice, version_of)
@@ -21,7 +22,6 @@ from announcer.web.auth import login_required
 from announcer.web.board import station_view
 from announcer.web.notice_labels import (DAY_NAMES, HOLIDAY_LABELS, colour_of, next_airings,
                                          rule_label, when_label)
-from announcer.web.pages import STATUS_LABELS
 
 bp = Blueprint("notices", __name__)
 

@@ -8,14 +8,12 @@ too (confirm and air are plain form posts); the scripts add templates, the readi
 the preview and a live status board.
 """
 
-import datetime as dt
 import re
 import uuid
 
 from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
 
-from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS  # noqa: F401 (shared labels)
 from announcer.errors import AnnouncerError, NothingToSay, SpeechError
 from announcer.station import MAX_BULLETIN, BulletinError
 from announcer.studio import DRILL_PREFIX
