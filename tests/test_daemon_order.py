@@ -7,19 +7,9 @@ import time
 
 import pytest
 
-from tests.conftest import write_config
-from tests.daemonutil import Daemon, free_port, make_token
+from tests.daemonutil import daemon, make_token
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
-
-
-@pytest.fixture
-def daemon(station_dir, pulse):
-    port = free_port()
-    write_config(station_dir, device="default", port=port)
-    d = Daemon(station_dir, pulse.env, port)
-    yield d
-    d.terminate()
 
 
 def send(d, token, text, **options):
