@@ -60,8 +60,8 @@ def log_in(page, name=OPERATOR, password=PASSWORD):
     expect(page.locator("h1")).to_have_text("放送の状態")
 
 
-def shot(page, name):
-    page.screenshot(path=str(SHOTS / f"{name}-{page.size}.png"), full_page=True)
+def shot(page, name, full_page=True):
+    page.screenshot(path=str(SHOTS / f"{name}-{page.size}.png"), full_page=full_page)
 
 
 def overflowing(page) -> list[str]:
@@ -304,7 +304,7 @@ def test_header_is_compact_and_marks_the_current_page(page):
         expect(page.locator("#menu")).to_be_visible()
         expect(page.locator("#menu-btn")).to_have_attribute("aria-expanded", "true")
         expect(page.locator('#menu [aria-current="page"]')).to_have_text("操作の記録")
-        shot(page, "menu-open")
+        shot(page, "menu-open", full_page=False)
         page.get_by_role("link", name="番組表").click()
         expect(page.locator("#menu-btn")).to_contain_text("番組表")
 
