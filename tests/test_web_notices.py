@@ -58,7 +58,8 @@ def audits(services, action):
 
 def cell(html: str, date: str) -> str:
     """The timetable cells of one day, joined."""
-    return "".join(re.findall(rf'<td class="[^"]*" data-date="{date}">(.*?)</td>', html, re.S))
+    return "".join(re.findall(rf'<td class="[^"]*" data-date="{date}"[^>]*>(.*?)</td>', html,
+                              re.S))
 
 
 # -- sessions and CSRF -------------------------------------------------------------------
