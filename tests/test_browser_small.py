@@ -277,8 +277,8 @@ def test_an_unreachable_server_turns_the_status_box_red(page):
 
 # -- small screens --------------------------------------------------------------------------
 PAGES = [("status", "/"), ("emergency", "/emergency"), ("notices", "/notices"),
-         ("notice-new", "/notices/new"), ("timetable", "/timetable"), ("readings", "/readings"),
-         ("audit", "/audit")]
+         ("notice-new", "/notices/new"), ("notice-view", "/notices/late/edit"),
+         ("timetable", "/timetable"), ("readings", "/readings"), ("audit", "/audit")]
 
 
 def test_header_is_compact_and_marks_the_current_page(page):
