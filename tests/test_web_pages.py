@@ -369,7 +369,9 @@ def test_blanks_block_the_confirm_step(staff, services):
     resp = form(staff, "confirm", "真岡市の【　　】地区と【】地区に避難指示。")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
-    assert "空欄【　　】が 2 か所残っています。すべて埋めてから確認へ進んでください" in html
+    assert ('<p id="text-error" class="field-error" role="alert">空欄【　　】が 2 か所残っています。'
+            "すべて埋めてから確認へ進んでください</p>") in html
+    assert 'id="form-error"' not in html
     assert "<h1>緊急放送</h1>" in html and "\n真岡市の【　　】地区と【】地区に避難指示。</textarea>" in html
     assert form(staff, "air", "真岡市の【　　】地区に避難指示。").status_code == 422
     assert submit(staff, "真岡市の【　　】地区に避難指示。").status_code == 422

@@ -141,13 +141,16 @@ def over_limit(text: str) -> str:
             "短くしてから確認へ進んでください" if over > 0 else "")
 
 
+def blanks_left(blanks: int) -> str:
+    return f"空欄【　　】が {blanks} か所残っています。すべて埋めてから確認へ進んでください"
+
+
 def check_sendable(args: dict) -> dict:
     """Refuse what must never go on air from the form: unfilled blanks, a bad subject.
     Returns ``args`` with the subject filled in (derived when left empty)."""
     blanks = len(BLANK.findall(args["text"]))
     if blanks:
-        raise BulletinError(f"空欄【　　】が {blanks} か所残っています。"
-                            "すべて埋めてから確認へ進んでください", 422)
+        raise BulletinError(blanks_left(blanks), 422)
     try:
         title = check_title(args.get("title") or "") or derive_title(args["text"])
     except TitleError as exc:
@@ -162,9 +165,14 @@ def no_store(resp: Response) -> Response:
 
 
 def _form_page(fields: dict, error: str = "", status: int = 200):
-    html = render_template("emergency.html", fields=fields, templates=TEMPLATES, error=error,
-                           blanks=len(BLANK.findall(fields["text"])), max_chars=MAX_BULLETIN,
-                           max_title=MAX_TITLE, over=over_limit(fields["text"]),
+    """The form; a problem of the script itself (too long, a blank left) is shown next
+    to the script, any other at the top."""
+    blanks = len(BLANK.findall(fields["text"]))
+    text_error = over_limit(fields["text"]) or (error if blanks and error == blanks_left(blanks)
+                                                else "")
+    html = render_template("emergency.html", fields=fields, templates=TEMPLATES,
+                           error="" if text_error else error, blanks=blanks,
+                           max_chars=MAX_BULLETIN, max_title=MAX_TITLE, over=text_error,
                            order_hint=ORDER_HINT)
     return no_store(Response(html, status))
 

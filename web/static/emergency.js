@@ -128,6 +128,9 @@
       title.classList.toggle("has-error", !!message);
     }
 
+    if (!$("text-error").hidden && countBlanks(text.value) && !overMessage()) {
+      $("text-error").dataset.blanks = "1";  // the server's "blank left" stays until filled
+    }
     if (!text.value && storage("get")) {
       text.value = storage("get");
       $("draft-note").hidden = false;
