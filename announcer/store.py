@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS bulletins (
     expires_at TEXT,
     created_by TEXT NOT NULL DEFAULT '',
     request_key TEXT UNIQUE,       -- idempotency: a double submit returns the first
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '' -- the subject (件名) staff see
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -76,6 +77,7 @@ class Store:
         self.db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
         self.ensure_schema(SCHEMA)
+        self.ensure_column("bulletins", "title", "TEXT NOT NULL DEFAULT ''")
         self._beat = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._beat.execute("PRAGMA synchronous=NORMAL")
         self._beat.execute("PRAGMA busy_timeout=5000")
@@ -107,6 +109,13 @@ class Store:
         """Create tables (idempotent); other modules (accounts) add theirs this way."""
         with self._lock:
             self.db.executescript(sql)
+
+    def ensure_column(self, table: str, column: str, decl: str) -> None:
+        """Add a column to an existing table (databases made by an older version)."""
+        with self._lock:
+            names = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -194,7 +203,7 @@ class Store:
     # -- bulletins -------------------------------------------------------------------
     def add_bulletin(self, bid: str, text: str, options: dict, now: dt.datetime,
                      expires_at: dt.datetime | None, created_by: str = "",
-                     request_key: str | None = None) -> tuple[str, bool]:
+                     request_key: str | None = None, title: str = "") -> tuple[str, bool]:
         """Commit a bulletin durably; returns (id, created). A repeated ``request_key``
         returns the first bulletin's id with created=False (double submit)."""
         with self._lock:
@@ -204,9 +213,9 @@ class Store:
                     return row[0]["id"], False
             self.execute(
                 "INSERT INTO bulletins(id,text,options,state,created_at,expires_at,created_by,"
-                "request_key,updated_at) VALUES (?,?,?,'queued',?,?,?,?,?)",
+                "request_key,updated_at,title) VALUES (?,?,?,'queued',?,?,?,?,?,?)",
                 (bid, text, json.dumps(options), iso(now), iso(expires_at), created_by,
-                 request_key, iso(now)))
+                 request_key, iso(now), title))
         return bid, True
 
     def set_bulletin_state(self, bid: str, state: str, now: dt.datetime) -> None:

@@ -1,4 +1,6 @@
-"""Run the real daemon as a subprocess, as systemd would, and talk to its HTTP API."""
+"""Run the real daemon as a subprocess, as systemd would, and talk to its HTTP API.
+The ``daemon`` fixture (a daemon on the PulseAudio null sink, not started yet) is used by
+importing it into a test module."""
 
 import datetime as dt
 import json
@@ -13,7 +15,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from announcer.clock import TOKYO
+from tests.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,3 +152,13 @@ def make_token(folder: Path) -> str:
     result = cli(folder, "token", "create", "test")
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def daemon(station_dir, pulse):
+    """A daemon for ``station_dir`` playing to the null sink; terminated afterwards."""
+    port = free_port()
+    write_config(station_dir, device="default", port=port)
+    d = Daemon(station_dir, pulse.env, port)
+    yield d
+    d.terminate()

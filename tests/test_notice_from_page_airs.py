@@ -9,8 +9,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import write_config
-from tests.daemonutil import Daemon, cli, free_port, jst_in, make_token
+from tests.daemonutil import cli, daemon, jst_in, make_token
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -36,15 +35,6 @@ class Staff:
         body = urllib.parse.urlencode([("csrf_token", token), *fields]).encode()
         with self.opener.open(self.base + path, data=body, timeout=30) as resp:
             return resp.status, resp.url.removeprefix(self.base)
-
-
-@pytest.fixture
-def daemon(station_dir, pulse):
-    port = free_port()
-    write_config(station_dir, device="default", port=port)
-    d = Daemon(station_dir, pulse.env, port)
-    yield d
-    d.terminate()
 
 
 def test_a_notice_created_in_the_page_airs(daemon, station_dir, pulse):

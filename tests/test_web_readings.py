@@ -115,9 +115,11 @@ def test_page_lists_shipped_words_read_only(staff):
             in html)
     assert "?edit=" not in html  # nothing editable yet
     assert ('<tr class="shipped" data-surface="行屋川" data-reading="ギョーヤガワ">\n'
-            '        <td class="surface">行屋川</td>\n        <td>ギョーヤガワ</td>\n'
-            '        <td class="notation">ギョーヤ&#39;ガワ</td>\n        <td>5</td>\n'
-            '        <td>5</td>\n        <td class="origin">手作り辞書 <code>moka.csv</code>（手で編集）</td>') in html
+            '        <td class="surface" data-label="表記">行屋川</td>\n'
+            '        <td data-label="読み">ギョーヤガワ</td>\n'
+            '        <td class="notation" data-label="アクセント">ギョーヤ&#39;ガワ</td>\n'
+            '        <td data-label="モーラ">5</td>\n        <td data-label="優先度">5</td>\n'
+            '        <td class="origin" data-label="辞書">手作り辞書 <code>moka.csv</code>（手で編集）</td>') in html
 
 
 @pytest.mark.parametrize("query, found", [
