@@ -303,7 +303,7 @@ def test_rundown_shows_what_aired_and_what_is_next(staff, services):
     html = staff.get("/timetable").get_data(as_text=True)
     rundown = html[html.index('id="rundown-rows"'):]
     assert ('<td data-label="件名">放送済みの例</td><td data-label="結果"><span class="st st-missed">'
-            '未放送（時間切れ）</span></td><td data-label="備考">テスト</td>') in rundown
+            '未放送</span></td><td data-label="備考">テスト</td>') in rundown
     assert re.search(r'<tr class="st-(next|planned)"><td data-label="時刻">23:59:59</td>'
                      r'<td data-label="種類">お知らせ</td><td data-label="件名">' + LATE_NOTICE, rundown)
     assert f'href="/airlog.csv?date={now.date().isoformat()}"' in html
@@ -319,7 +319,7 @@ def test_airlog_csv_for_a_day(staff, services):
     assert resp.headers["Content-Disposition"] == 'attachment; filename="airlog-2020-05-01.csv"'
     assert resp.get_data().decode("utf-8") == (
         "\ufeff種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考\r\n"
-        "お知らせ,csv1,'=SUM(1),2020-05-01 07:30:00,,2020-05-01 07:30:00,未放送（時間切れ）,停止中\r\n")
+        "お知らせ,csv1,'=SUM(1),2020-05-01 07:30:00,,2020-05-01 07:30:00,未放送,停止中\r\n")
     assert audits(services, "airlog.export")[0]["detail"] == {"date": "2020-05-01", "rows": 1}
 
 

@@ -516,7 +516,8 @@ def test_security_headers(staff):
 
 def test_stop_a_notice_on_air(staff, services, output):
     notice = services.station.notices.notices["late"]
-    services.station._cue_notice(notice, services.clock.now())
+    services.station.cue(notice, services.clock.now())
+    services.station.wait_cues()
     output.run(0.05)
     services.station.engine.drain_events()
     assert services.station.engine.on_air().id == "late"
