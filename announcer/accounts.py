@@ -104,7 +104,8 @@ class Accounts:
         self.store, self.clock = store, clock
         store.ensure_schema(SCHEMA)
         for table, columns in _COLUMNS.items():
-            store.ensure_columns(table, columns)
+            for name, declaration in columns:
+                store.ensure_column(table, name, declaration)
         self.sessions = Sessions(store, clock)
 
     # -- users -----------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The ``announcer`` command: one console script, a subcommand per operator task."""
 
 import argparse
-import csv
 import datetime as dt
 import sys
 import threading
@@ -155,10 +154,9 @@ def cmd_airlog(args) -> int:
     rows = store.airlog(day)
     keys = ["kind", "id", "scheduled_at", "started_at", "ended_at", "status", "detail"]
     if args.csv:
-        w = csv.writer(sys.stdout)
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([r[k] or "" for k in keys])
+        from announcer.airlog_csv import airlog_csv_text
+
+        sys.stdout.write(airlog_csv_text(rows, bom=False, newline="\n"))
         return 0
     if not rows:
         print(f"{day} の放送記録はありません")

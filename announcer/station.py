@@ -31,6 +31,7 @@ from announcer.notices import NoticeSet, dir_signature, load_notice_dir
 from announcer.playout.engine import EMERGENCY, NOTICE, Engine, Item
 from announcer.playout.sources import ArraySource, StreamSource
 from announcer.store import STOPPED, Store
+from announcer.text.title import TitleError, check_title, derive_title, shorten
 
 log = logging.getLogger(__name__)
 CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to the block
@@ -100,6 +101,7 @@ class Station:
         self._signature = None
         self._planned_until: dt.datetime | None = None
         self._rows: dict[int, int] = {}  # id(item) -> airlog rowid
+        self._stopped_by: dict[tuple[str, str], str] = {}  # (kind, id) -> staff name
         self._lock = threading.RLock()
         self._render = ThreadPoolExecutor(max_workers=CUE_THREADS, thread_name_prefix="cue")
         self._cues: dict[tuple[str, dt.datetime], object] = {}  # being rendered -> future
@@ -351,7 +353,8 @@ class Station:
         if not isinstance(text, str) or not text.strip():
             raise BulletinError("原稿が空です。放送する文章を入力してください", 422)
         if len(text) > MAX_BULLETIN:
-            raise BulletinError(f"原稿が長すぎます（{len(text)} 文字）。{MAX_BULLETIN} 文字以内にしてください", 413)
+            raise BulletinError(f"原稿が {len(text) - MAX_BULLETIN} 文字多すぎます（いま {len(text)} 文字、"
+                                f"上限 {MAX_BULLETIN} 文字）。短くしてください", 413)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 5:
             raise BulletinError("繰り返し回数は 1 から 5 までにしてください", 422)
         try:
@@ -366,17 +369,24 @@ class Station:
                         expires_at: dt.datetime | None = None, by: str = "",
                         request_key: str | None = None, kind: str = "bulletin",
                         title: str | None = None) -> tuple[str, bool]:
-        """Validate, commit to disk, then queue. Returns (id, created). ``kind`` and
-        ``title`` name it in the as-run log (official information airs as ``alert``).
-        What is admitted (open cap, expiry, ``request_key`` scoped to ``by``; the same key
-        with another script is 409) is ``announcer.admission``."""
+        """Validate, commit to disk, then queue. Returns (id, created). ``kind`` names it
+        in the as-run log (official information airs as ``alert``); without a ``title``
+        the subject is derived from the script (``announcer.text.title``). What is
+        admitted (open cap, expiry, ``request_key`` scoped to ``by``; the same key with
+        another script is 409) is ``announcer.admission``."""
         self.validate_bulletin(text, repeat, test)
+        try:
+            # official information brings its own (JMA's) title: shortened, never refused
+            title = (shorten(title.strip()) if kind != "bulletin" and title
+                     else check_title(title or "")) or derive_title(text)
+        except TitleError as exc:
+            raise BulletinError(str(exc), 422) from None
         now = self.clock.now()
         expires_at = admission.expiry(expires_at, now, self.config.emergency.default_expiry)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
-        if kind != "bulletin" or title:
-            options.update(kind=kind, title=title or "")
+        if kind != "bulletin":
+            options["kind"] = kind
         key = admission.scoped_key(by, request_key)
         if kind == "bulletin":  # official information is never held back by the cap
             admission.check_room(self.store, test, self.config.emergency.max_open, key)
@@ -385,9 +395,10 @@ class Station:
         source = self._bulletin_source({"id": bid, "text": text, **options})
         try:
             bid, created = self.store.add_bulletin(
-                bid, text, options, now, expires_at, by, key,
-                fingerprint=admission.fingerprint(text, options))
-            admission.check_stored(self.store.bulletin(bid), created, text, options)
+                bid, text, options, now, expires_at, by, key, title,
+                fingerprint=admission.fingerprint(text, dict(options, title=title)))
+            admission.check_stored(self.store.bulletin(bid), created, text,
+                                   dict(options, title=title))
         except BaseException:
             source.close()
             raise
@@ -410,11 +421,11 @@ class Station:
         deadline = None
         if expires is not None:
             deadline = mono + (expires - self.clock.now()).total_seconds()
-        title = ("【訓練】" if b["test"] else "") + (
-            b.get("title") or b["text"].strip().splitlines()[0][:30])
+        title = ("【訓練】" if b["test"] else "") + (b.get("title") or derive_title(b["text"]))
         source = source or self._bulletin_source(b)
         self.engine.enqueue(Item(b.get("kind", "bulletin"), b["id"], source, EMERGENCY, title,
-                                 interrupt=b["interrupt"], not_before=0.0, deadline=deadline))
+                                 interrupt=b["interrupt"], not_before=0.0, deadline=deadline,
+                                 drill=bool(b["test"])))
 
     def _bulletin_source(self, b: dict) -> StreamSource:
         """Synthesis starts now (the producer thread runs ahead of the engine); a
@@ -426,15 +437,31 @@ class Station:
             on_missing=lambda exc: missing.append(f"「{exc.sentence[:40]}」"))
         return StreamSource(program, name=b["id"], missing=missing)
 
-    def cancel_bulletin(self, bid: str) -> bool:
+    def cancel_bulletin(self, bid: str, by: str = "") -> bool:
         b = self.store.bulletin(bid)
         if b is None:
             return False
-        if self.engine.cancel(b.get("kind", "bulletin"), bid):
+        kind = b.get("kind", "bulletin")
+        if by:
+            self._stopped_by[(kind, bid)] = by
+        if self.engine.cancel(kind, bid):
             return True
+        self._stopped_by.pop((kind, bid), None)
         if b["state"] in ("queued", "on_air"):  # not in the engine (e.g. device down)
             self.store.set_bulletin_state(bid, "cancelled", self.clock.now())
         return True
+
+    def stop_notice(self, notice_id: str, by: str = "") -> bool:
+        """Take a notice off air (short fade); it is not replayed. False if that notice
+        is not on air."""
+        current = self.engine.on_air()
+        if current is None or (current.kind, current.id) != ("notice", notice_id):
+            return False
+        self._stopped_by[("notice", notice_id)] = by
+        if self.engine.cancel("notice", notice_id):
+            return True
+        self._stopped_by.pop(("notice", notice_id), None)
+        return False
 
     def bulletin(self, bid: str) -> dict | None:
         return self.store.bulletin(bid)
@@ -449,6 +476,9 @@ class Station:
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
             return
         status, detail = info["status"], info.get("detail", "")
+        by = self._stopped_by.pop((item.kind, item.id), None)
+        if status == "cancelled" and by:
+            detail = f"{by} が停止しました"
         at = info.get("at") or self.clock.now()
         row = self._rows.pop(id(item), None)
         if row is None and item.kind != "notice" and detail == STOPPED:
@@ -482,7 +512,11 @@ class Station:
             self._enqueue_bulletin(self.store.bulletin(item.id))
         elif status == "failed":
             self.store.set_bulletin_state(item.id, "failed", now)
-        # "interrupted" is a shutdown: the row stays on_air and re-airs after restart.
+        elif status == "interrupted" and item.drill and not self.stopping:
+            # A real emergency cut into a drill: the drill is not aired again after it.
+            self.store.set_bulletin_state(item.id, "cancelled", now)
+        # Otherwise "interrupted" is a shutdown: the row stays on_air and re-airs after
+        # restart.
 
     def _maybe_replay(self, item: Item) -> None:
         """A notice cut by an emergency is replayed from the start if still in grace."""
@@ -501,7 +535,8 @@ class Station:
                       "started_at": current.started_at.isoformat(timespec="milliseconds")
                       if current.started_at else None}
         queue = [{"kind": i.kind, "id": i.id, "title": i.title,
-                  "scheduled_at": i.scheduled_at.isoformat() if i.scheduled_at else None}
+                  "scheduled_at": i.scheduled_at.isoformat() if i.scheduled_at else None,
+                  "interrupt": i.interrupt, "test": i.drill}
                  for i in self.engine.queued()]
         nxt = [{"id": n.id, "title": n.title, "at": at.isoformat()}
                for at, n in self.upcoming(24)[:20]]

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS bulletins (
     expires_at TEXT,
     created_by TEXT NOT NULL DEFAULT '',
     request_key TEXT UNIQUE,       -- idempotency: a double submit returns the first
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '' -- the subject (件名) staff see
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -76,13 +77,14 @@ class Store:
         self.db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
         self.ensure_schema(SCHEMA)
+        self.ensure_column("bulletins", "title", "TEXT NOT NULL DEFAULT ''")
         self._beat = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._beat.execute("PRAGMA synchronous=NORMAL")
         self._beat.execute("PRAGMA busy_timeout=5000")
         self._beat_lock = threading.Lock()
         # A fingerprint of the request body, so a reused Idempotency-Key with another
         # script is refused instead of silently dropped (issue 9).
-        self.ensure_columns("bulletins", (("request_body", "TEXT"),))
+        self.ensure_column("bulletins", "request_body", "TEXT")
 
     def _migrate(self) -> None:
         """Bring a database of an older version up to date, keeping every row."""
@@ -111,14 +113,12 @@ class Store:
         with self._lock:
             self.db.executescript(sql)
 
-    def ensure_columns(self, table: str, columns) -> None:
-        """Add missing ``(name, declaration)`` columns to an existing table (guarded
-        ALTER TABLE, so databases made by an older version keep working)."""
+    def ensure_column(self, table: str, column: str, decl: str) -> None:
+        """Add a column to an existing table (databases made by an older version)."""
         with self._lock:
-            have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            for name, declaration in columns:
-                if name not in have:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+            names = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -206,7 +206,7 @@ class Store:
     # -- bulletins -------------------------------------------------------------------
     def add_bulletin(self, bid: str, text: str, options: dict, now: dt.datetime,
                      expires_at: dt.datetime | None, created_by: str = "",
-                     request_key: str | None = None, *,
+                     request_key: str | None = None, title: str = "", *,
                      fingerprint: str | None = None) -> tuple[str, bool]:
         """Commit a bulletin durably; returns (id, created). A repeated ``request_key``
         returns the first bulletin's id with created=False (double submit)."""
@@ -217,9 +217,9 @@ class Store:
                     return row[0]["id"], False
             self.execute(
                 "INSERT INTO bulletins(id,text,options,state,created_at,expires_at,created_by,"
-                "request_key,updated_at,request_body) VALUES (?,?,?,'queued',?,?,?,?,?,?)",
+                "request_key,updated_at,title,request_body) VALUES (?,?,?,'queued',?,?,?,?,?,?,?)",
                 (bid, text, json.dumps(options), iso(now), iso(expires_at), created_by,
-                 request_key, iso(now), fingerprint))
+                 request_key, iso(now), title, fingerprint))
         return bid, True
 
     def open_count(self, real_only: bool = False) -> int:

@@ -111,13 +111,15 @@ def test_page_lists_shipped_words_read_only(staff):
     assert f"登録されている単語（{len(listed)} 語）" in html and "東郷" in listed[14:]
     assert html.count("（手で編集）") == 14
     assert html.count("（自動生成）") == len(listed) - 14
-    assert ('<td class="origin">地区名リスト <code>area.csv</code>（自動生成）</td>'
+    assert ('<td class="origin" data-label="辞書">地区名リスト <code>area.csv</code>（自動生成）</td>'
             in html)
     assert "?edit=" not in html  # nothing editable yet
     assert ('<tr class="shipped" data-surface="行屋川" data-reading="ギョーヤガワ">\n'
-            '        <td class="surface">行屋川</td>\n        <td>ギョーヤガワ</td>\n'
-            '        <td class="notation">ギョーヤ&#39;ガワ</td>\n        <td>5</td>\n'
-            '        <td>5</td>\n        <td class="origin">手作り辞書 <code>moka.csv</code>（手で編集）</td>') in html
+            '        <td class="surface" data-label="表記">行屋川</td>\n'
+            '        <td data-label="読み">ギョーヤガワ</td>\n'
+            '        <td class="notation" data-label="アクセント">ギョーヤ&#39;ガワ</td>\n'
+            '        <td data-label="モーラ">5</td>\n        <td data-label="優先度">5</td>\n'
+            '        <td class="origin" data-label="辞書">手作り辞書 <code>moka.csv</code>（手で編集）</td>') in html
 
 
 @pytest.mark.parametrize("query, found", [

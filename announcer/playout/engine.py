@@ -4,10 +4,14 @@ The output's audio thread calls ``pull(frames)``; everything else (the scheduler
 web page, the CLI) only enqueues or cancels items. Decisions in ``pull`` are quick and
 never block, events (started, ended) are handed to a listener thread that may do I/O.
 
-Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2),
-then earlier ``not_before``, then arrival; an item with ``interrupt`` cuts into a
-lower-priority item on air with a short fade; a cut item is never resumed. Items due
-at the same instant keep their ``order`` whatever order they were enqueued in.
+Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2);
+within a priority a real item before a drill, then an ``interrupt`` item before one
+without, then earlier ``not_before``, then ``order`` (items due at the same instant, a
+schedule's twins, keep it whatever order they were enqueued in), then arrival. An item
+with ``interrupt`` cuts into a lower-priority item on air with a short fade, and a real
+one also cuts into a drill of its own priority; an emergency never cuts another real
+emergency (the one on air finishes, the interrupting one goes next). A cut item is never
+resumed.
 
 Every item ends with exactly one "end" event: ``aired`` (every sample went out),
 ``partial`` (its source reports sentences it could not synthesize), ``failed``,
@@ -52,6 +56,7 @@ class Item:
     priority: int = NOTICE
     title: str = ""
     interrupt: bool = False
+    drill: bool = False  # a test/drill: never ahead of a real item of its priority
     not_before: float = 0.0  # clock.monotonic() at which it may start
     deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
     scheduled_at: object = None  # aware datetime, for the as-run log
@@ -64,7 +69,8 @@ class Item:
         return f"{self.kind}-{self.id}"
 
     def sort_key(self):
-        return (self.priority, self.not_before, self.order, self.seq)
+        return (self.priority, self.drill, not self.interrupt, self.not_before, self.order,
+                self.seq)
 
 
 Listener = Callable[[str, Item, dict], None]  # (event, item, info)
@@ -201,7 +207,9 @@ class Engine:
         if self._fade_left or self._fade_len:
             return
         first = self._ready()
-        if first and first.interrupt and first.priority < self._current.priority:
+        current = self._current
+        if first and first.interrupt and (first.priority < current.priority or (
+                first.priority == current.priority and current.drill and not first.drill)):
             self._begin_fade(FADE_CUT, "interrupted")
 
     def _begin_fade(self, seconds: float, status: str, detail: str = "") -> None:
