@@ -278,7 +278,8 @@ def test_an_unreachable_server_turns_the_status_box_red(page):
 # -- small screens --------------------------------------------------------------------------
 PAGES = [("status", "/"), ("emergency", "/emergency"), ("notices", "/notices"),
          ("notice-new", "/notices/new"), ("notice-view", "/notices/late/edit"),
-         ("timetable", "/timetable"), ("readings", "/readings"), ("audit", "/audit")]
+         ("timetable", "/timetable"), ("readings", "/readings"), ("audit", "/audit"),
+         ("accounts", "/admin/users"), ("tokens", "/admin/tokens")]
 
 
 def test_header_is_compact_and_marks_the_current_page(page):
@@ -307,7 +308,7 @@ def test_header_is_compact_and_marks_the_current_page(page):
         page.locator("#menu-btn").click()
         expect(page.locator("#menu")).to_be_visible()
         expect(page.locator("#menu-btn")).to_have_attribute("aria-expanded", "true")
-        expect(page.locator('#menu [aria-current="page"]')).to_have_text("操作の記録")
+        expect(page.locator('#menu [aria-current="page"]')).to_have_text("アカウント")
         shot(page, "menu-open", full_page=False)
         page.get_by_role("link", name="番組表").click()
         expect(page.locator("#menu-btn")).to_contain_text("番組表")
