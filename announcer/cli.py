@@ -207,6 +207,21 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_notify_test(args) -> int:
+    from announcer.notify.service import send_test
+
+    config = _config(args)
+    results = send_test(config)
+    if not results:
+        raise AnnouncerError("通知先が設定されていません（station.yaml の notify.email と notify.webhooks）")
+    for name, error in results:
+        print(f"{name}: {'送信しました' if error is None else '送れませんでした: ' + error}")
+    failed = sum(1 for _, error in results if error is not None)
+    if failed:
+        print(f"{failed} 件の通知先に送れませんでした", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="announcer", description="FMもおか AI アナウンサー（お知らせ自動放送と緊急放送）",
@@ -249,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("token", cmd_token, "他システム用の API トークンを管理する（create / list / revoke）")
     p.add_argument("action", choices=("create", "list", "revoke"))
     p.add_argument("name", nargs="?")
+    add("notify-test", cmd_notify_test, "すべての通知先（メール・Webhook）にテストを送り、結果を表示する")
     return parser
 
 

@@ -1,0 +1,93 @@
+"""Real receivers for alerts: an SMTP server (aiosmtpd), a webhook receiver, a dead server."""
+
+import email
+import email.policy
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.daemonutil import free_port
+
+
+class Mailbox:
+    """aiosmtpd on 127.0.0.1; ``messages`` holds each mail as (arrival time, EmailMessage)."""
+
+    def __init__(self, **controller_options):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[float, email.message.EmailMessage]] = []
+        self.envelopes = []
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                box.envelopes.append(envelope)
+                box.messages.append((time.time(), email.message_from_bytes(
+                    envelope.content, policy=email.policy.default)))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     **controller_options)
+
+    def start(self) -> "Mailbox":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def subjects(self) -> list[str]:
+        return [m["Subject"] for _, m in self.messages]
+
+
+class Hooks:
+    """A local webhook receiver: every POST body (parsed JSON) with its arrival time."""
+
+    def __init__(self, status: int = 200):
+        self.received: list[tuple[float, dict]] = []
+        self.status = status
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                hooks.received.append((time.time(), json.loads(body.decode("utf-8"))))
+                self.send_response(hooks.status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/B000/secret"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "Hooks":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self, state: str | None = None, event: str | None = None) -> list[dict]:
+        return [b for _, b in self.received
+                if (state is None or b["state"] == state) and (event is None or b["event"] == event)]
+
+
+class DeadServer:
+    """Accepts TCP connections and never says a word: an SMTP server that hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.port = self.sock.getsockname()[1]
+
+    def stop(self) -> None:
+        self.sock.close()
