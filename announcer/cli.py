@@ -222,6 +222,44 @@ def cmd_notify_test(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_backup(args) -> int:
+    from announcer import backup
+
+    config = _config(args)
+    dest = Path(args.dir)
+    path = backup.make_backup(config, dest, dt.datetime.now(config.station.timezone))
+    print(f"{path}（{path.stat().st_size / 1e6:.1f} MB）を作りました")
+    for old in backup.prune(dest, args.keep) if args.keep else []:
+        print(f"古いバックアップを削除しました: {old.name}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    import tempfile
+
+    from announcer import backup
+
+    archive = Path(args.archive)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = backup.verify(archive, Path(tmp))
+        print(f"{archive.name}: 問題ありません（{manifest['created_at']} 作成、{len(manifest['files'])} ファイル）")
+        return 0
+    if args.to:
+        from announcer.clock import TOKYO
+
+        places, tz = backup.targets(folder=Path(args.to).absolute()), TOKYO
+    else:
+        config = _config(args)
+        places, tz = backup.targets(config), config.station.timezone
+    manifest = backup.restore(archive, places, dt.datetime.now(tz))
+    print(f"{archive.name}（{manifest['created_at']} 作成）を復元しました:")
+    for part, target in places.items():
+        print(f"  {part} → {target}")
+    print("置き換える前のファイルは「.before-restore-日時」を付けて残してあります。")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="announcer", description="FMもおか AI アナウンサー（お知らせ自動放送と緊急放送）",
@@ -264,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("token", cmd_token, "他システム用の API トークンを管理する（create / list / revoke）")
     p.add_argument("action", choices=("create", "list", "revoke"))
     p.add_argument("name", nargs="?")
+    p = add("backup", cmd_backup, "データベース・お知らせ・読み辞書・設定をひとつのアーカイブに保存する（放送中でも可）")
+    p.add_argument("dir", help="保存先のフォルダ")
+    p.add_argument("--keep", type=int, default=0, help="新しいものから N 個だけ残し、古いものを消す")
+    p = add("restore", cmd_restore, "バックアップから復元する（放送システムを止めてから）")
+    p.add_argument("archive", help="announcer-backup-….tar.gz")
+    p.add_argument("--to", help="設定の場所ではなく、このフォルダ（空でよい）に復元する")
+    p.add_argument("--check", action="store_true", help="検査だけして、何も書き換えない")
     add("notify-test", cmd_notify_test, "すべての通知先（メール・Webhook）にテストを送り、結果を表示する")
     return parser
 

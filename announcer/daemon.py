@@ -52,6 +52,8 @@ def add_jobs(scheduler: BackgroundScheduler, station, notify: Notifier) -> None:
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
+    from announcer.backup import take_lock
+    from announcer.oversight import Oversight
     from announcer.station import Station, make_output
     from announcer.store import Store
     from announcer.studio import Studio
@@ -66,6 +68,7 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     started = []  # what to stop, in reverse
     try:
+        started.append(take_lock(config.paths.data))  # `announcer restore` checks it
         store = Store(config.paths.data / "announcer.db", config.station.timezone)
         started.append(store.close)
         studio = Studio(config)
@@ -79,8 +82,11 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         add_jobs(scheduler, station, notify)
         scheduler.start()
         started.append(lambda: scheduler.shutdown(wait=False))
+        oversight = Oversight(config, station, store)  # alerts and the silence monitor
+        oversight.start()
+        started.append(oversight.stop)
         try:  # the station airs even if its staff page cannot start (port taken …)
-            web = WebServer(config, station, store, studio)
+            web = WebServer(config, station, store, studio, monitor=oversight.monitor)
             web.start()
             started.append(web.stop)
         except Exception:

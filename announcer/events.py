@@ -11,6 +11,12 @@ Rules:
   except the audio callback.
 - Publishers do not filter repeats: publishing the same state again is cheap, grouping
   into episodes is the listener's job (``announcer.notify.episodes``).
+- The bus remembers the last state of every condition: a listener that subscribes late
+  (the alerts start after the station) first hears every condition that is bad now.
+
+Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
+silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
+JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
 composition root attaches the listener and tests make a ``Bus()`` of their own.
@@ -29,12 +35,12 @@ SILENCE = "silence"                 # the off-air monitor hears nothing
 ON_AIR_SILENCE = "on_air_silence"   # our own item is on air and the monitor hears nothing
 AIRING = "airing"                   # an airing failed or aired only in part (one-shot)
 NOTICE_FILE = "notice_file"         # a file under schedules/ is broken / fixed
-RENDER = "render"                   # a notice could not be rendered / renders again
+RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
 DISK = "disk"                       # the data disk is under the free-space limit
 TEST = "test"                       # ``announcer notify-test``
 KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, TEST)
-ONE_SHOT = (AIRING, TEST)
+ONE_SHOT = (AIRING, RENDER, TEST)
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,16 @@ class Bus:
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._failing: dict[str, dict[str, str]] = {}  # publish_state: kind -> key -> detail
+        self._bad: dict[tuple[str, str], Event] = {}  # conditions bad now
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Add ``listener``; returns the function that removes it again."""
+        """Add ``listener`` (it first hears every condition bad now); returns the
+        function that removes it again."""
         with self._lock:
             self._listeners.append(listener)
+            bad = list(self._bad.values())
+        for event in bad:
+            self._call(listener, event)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -70,16 +81,27 @@ class Bus:
         event = Event(kind, str(key), bool(ok), str(detail))
         with self._lock:
             listeners = list(self._listeners)
+            if kind not in ONE_SHOT:
+                if ok:
+                    self._bad.pop((kind, event.key), None)
+                else:
+                    self._bad[(kind, event.key)] = event
         for listener in listeners:
-            try:
-                listener(event)
-            except Exception:  # a listener's bug must not reach the publisher
-                log.exception("event listener failed on %s", event)
+            self._call(listener, event)
+
+    @staticmethod
+    def _call(listener: Listener, event: Event) -> None:
+        try:
+            listener(event)
+        except Exception:  # a listener's bug must not reach the publisher
+            log.exception("event listener failed on %s", event)
 
     def publish_state(self, kind: str, failing: dict) -> None:
         """Publish the difference to the last call for ``kind``: ``failing`` maps every
-        key that is bad now to its detail; keys no longer in it are published fine."""
-        now = {str(k): str(v) for k, v in failing.items()}
+        key that is bad now to its detail (a string, or a list of lines); keys no longer
+        in it are published fine."""
+        now = {str(k): "; ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+               for k, v in failing.items()}
         with self._lock:
             before = self._failing.get(kind, {})
             self._failing[kind] = now

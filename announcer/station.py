@@ -12,7 +12,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from announcer import schedule
+from announcer import events, schedule
 from announcer.audio.device import DeviceOutput
 from announcer.audio.filesink import FileOutput
 from announcer.config import Config, load_config
@@ -126,6 +126,7 @@ class Station:
     def _on_health(self, ok: bool, detail: str) -> None:
         self.audio_detail = detail
         self.engine.output_health(ok, detail)
+        events.publish(events.AUDIO, "output", ok, detail)
 
     @property
     def audio_ok(self) -> bool:
@@ -143,6 +144,7 @@ class Station:
             self.notices = load_notice_dir(folder, default_grace=self.config.playout.grace,
                                            previous=self.notices)
             self._signature = signature
+        events.publish_state(events.NOTICE_FILE, self.notices.errors)
         for problems in self.notices.errors.values():
             for p in problems:
                 log.error("%s", p)
@@ -177,6 +179,7 @@ class Station:
                 done += 1
             except Exception as exc:
                 log.error("Cannot render notice %s (%s): %s", notice.id, notice.source, exc)
+                events.publish(events.RENDER, notice.id, False, f"{notice.title or notice.id}: {exc}")
         return done
 
     def plan(self) -> None:
@@ -198,6 +201,7 @@ class Station:
             audio = self._notice_audio(notice)
         except Exception as exc:
             log.error("Notice %s could not be rendered: %s", notice.id, exc)
+            events.publish(events.RENDER, notice.id, False, f"{notice.title or notice.id}: {exc}")
             self.store.airing_record("notice", notice.id, notice.title, at, "failed",
                                      f"render failed: {exc}", at=self.clock.now())
             return
@@ -325,6 +329,7 @@ class Station:
         else:
             self.store.airing_ended(row, status, at, detail)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
+        events.airing_ended(item.kind, item.id, item.title, status, detail)
         if item.kind == "bulletin":
             self._bulletin_ended(item, status, detail)
         elif status == "interrupted" and item.scheduled_at is not None:
