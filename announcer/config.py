@@ -229,6 +229,7 @@ class NotifyConfig:
     webhooks: tuple[str, ...] = ()
     repeat_minutes: float = 60.0     # reminder interval while a problem lasts; 0: none
     disk_free_percent: float = 10.0  # alert when the data disk has less free space
+    recovery_seconds: float = 10.0   # a problem must stay fixed this long before "recovered"
 
 
 _MONITOR = {"device": text, "silence_seconds": number(1, 3600), "silence_dbfs": number(-120, 0),
@@ -236,7 +237,7 @@ _MONITOR = {"device": text, "silence_seconds": number(1, 3600), "silence_dbfs": 
             "retry_seconds": number(0.5, 600)}
 _EMAIL_KEYS = ("smtp_host", "smtp_port", "from", "to", "starttls", "username",
                "password_file", "timeout")
-_NOTIFY_KEYS = ("email", "webhooks", "repeat_minutes", "disk_free_percent")
+_NOTIFY_KEYS = ("email", "webhooks", "repeat_minutes", "disk_free_percent", "recovery_seconds")
 
 
 def _address(node) -> str:
@@ -288,4 +289,5 @@ def _load_notify(root: Section, base: Path) -> NotifyConfig:
         email=email,
         webhooks=section.get("webhooks", _list_of(_url), (), nullable=True) or (),
         repeat_minutes=section.get("repeat_minutes", number(0, 10080), n.repeat_minutes),
-        disk_free_percent=section.get("disk_free_percent", number(0, 99), n.disk_free_percent))
+        disk_free_percent=section.get("disk_free_percent", number(0, 99), n.disk_free_percent),
+        recovery_seconds=section.get("recovery_seconds", number(0, 3600), n.recovery_seconds))

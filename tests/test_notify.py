@@ -282,9 +282,10 @@ def test_starttls_and_login(tmp_path, monkeypatch):
 def test_alerts_service_groups_and_delivers_to_both(mailbox, hooks, tmp_path):
     config = load_config(write_config(tmp_path))
     config = _with_notify(config, NotifyConfig(email=email_cfg(mailbox.port),
-                                               webhooks=(hooks.url,), repeat_minutes=60))
+                                               webhooks=(hooks.url,), repeat_minutes=60,
+                                               recovery_seconds=0.2))
     bus = Bus()
-    alerts = Alerts(config, build_channels(config.notify), bus=bus, settle=0.2)
+    alerts = Alerts(config, build_channels(config.notify), bus=bus)
     alerts.start()
     try:
         for _ in range(5):

@@ -26,12 +26,11 @@ DISK_EVERY = 60.0
 
 class Alerts:
     def __init__(self, config, channels, bus: events.Bus = events.BUS, now=time.time,
-                 settle: float | None = None, disk_path=None, on_sent=None):
+                 disk_path=None, on_sent=None):
         self.station, self.tz = config.station.name, config.station.timezone
         self.notify = config.notify
         self.bus, self.now = bus, now
-        kwargs = {} if settle is None else {"settle": settle}
-        self.episodes = Episodes(self.notify.repeat_minutes * 60, **kwargs)
+        self.episodes = Episodes(self.notify.repeat_minutes * 60, self.notify.recovery_seconds)
         self.couriers = [Courier(c, on_sent=on_sent) for c in channels]
         self.disk_path = disk_path if disk_path is not None else config.paths.data
         self._inbox: queue.Queue = queue.Queue(INBOX)
