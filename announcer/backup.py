@@ -163,11 +163,12 @@ def _unpack(tar: tarfile.TarFile, staging: Path) -> dict:
     files = manifest.get("files") or {}
     if DB_NAME not in files or set(members) != set(files):
         raise AnnouncerError("中身が MANIFEST.json と一致しません")
-    for name, member in members.items():
+    for name, member in members.items():  # every name first, before writing anything
         parts = PurePosixPath(name).parts
         if not member.isfile() or name.startswith("/") or ".." in parts or not parts:
             raise AnnouncerError(f"不正な項目があります: {name}")
-        target = staging.joinpath(*parts)
+    for name, member in members.items():
+        target = staging.joinpath(*PurePosixPath(name).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tar.extractfile(member) as src, open(target, "wb") as out:
             shutil.copyfileobj(src, out)
