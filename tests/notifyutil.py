@@ -1,9 +1,13 @@
-"""Real receivers for alerts: an SMTP server (aiosmtpd), a webhook receiver, a dead server."""
+"""Real receivers for alerts: an SMTP server (aiosmtpd), a webhook receiver, a dead server;
+and a tone into the null sink, for the silence monitor to hear."""
 
 import email
 import email.policy
 import json
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,3 +95,29 @@ class DeadServer:
 
     def stop(self) -> None:
         self.sock.close()
+
+
+class Tone:
+    """A sine into the null sink through PortAudio (as if the air chain carried sound)."""
+
+    def __init__(self, env):
+        code = textwrap.dedent("""\
+            import sys, time, numpy as np, sounddevice as sd
+            ph = [0]
+            def cb(o, f, t, s):
+                n = np.arange(f) + ph[0]; ph[0] += f
+                o[:, 0] = 0.1 * np.sin(2 * np.pi * 440 * n / 48000)
+            with sd.OutputStream(device="default", samplerate=48000, channels=1,
+                                 blocksize=480, callback=cb):
+                print("playing", flush=True)
+                sys.stdin.read()
+            """)
+        self.proc = subprocess.Popen([sys.executable, "-c", code], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        assert self.proc.stdout.readline() == b"playing\n"
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()

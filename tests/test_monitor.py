@@ -5,10 +5,8 @@ one on the PulseAudio null sink's monitor)."""
 import stat
 import sys
 import textwrap
-import threading
 import time
 
-import numpy as np
 import pytest
 
 from announcer.clock import TOKYO
@@ -18,6 +16,7 @@ from announcer.monitor.detector import FLOOR, SilenceDetector, dbfs
 from announcer.monitor.history import LevelHistory
 from announcer.monitor.service import Monitor
 from announcer.store import Store
+from tests.notifyutil import Tone
 
 
 def run(detector, blocks, t=0.0, step=0.1, on_air=False):
@@ -183,43 +182,13 @@ def test_capture_that_cannot_open_says_why(tmp_path, store):
 
 
 # -- real capture on the null sink's monitor --------------------------------------------
-class Tone:
-    """A sine into the null sink through PortAudio (as if the air chain carried sound)."""
-
-    def __init__(self, env):
-        import subprocess
-
-        code = textwrap.dedent("""\
-            import sys, time, numpy as np, sounddevice as sd
-            ph = [0]
-            def cb(o, f, t, s):
-                n = np.arange(f) + ph[0]; ph[0] += f
-                o[:, 0] = 0.1 * np.sin(2 * np.pi * 440 * n / 48000)
-            with sd.OutputStream(device="default", samplerate=48000, channels=1,
-                                 blocksize=480, callback=cb):
-                print("playing", flush=True)
-                sys.stdin.read()
-            """)
-        self.proc = subprocess.Popen([sys.executable, "-c", code], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
-        assert self.proc.stdout.readline() == b"playing\n"
-
-    def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-
-
 @pytest.mark.audio
-def test_real_monitor_hears_the_null_sink(pulse, store, monkeypatch):
-    for key, value in pulse.env.items():
-        monkeypatch.setenv(key, value)
+def test_real_monitor_hears_the_null_sink(pulse, store):
     bus = Bus()
     seen = watched(bus)
     cfg = MonitorConfig(device="pulse", pulse_source="onair.monitor", silence_seconds=2,
                         retry_seconds=0.5)
-    m = Monitor(cfg, store, lambda: None, bus=bus)
+    m = Monitor(cfg, store, lambda: None, bus=bus, env=pulse.env)
     m.start()
     try:
         wait_for(lambda: seen)                          # nothing plays: silence

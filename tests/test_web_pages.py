@@ -440,3 +440,10 @@ def test_security_headers(staff):
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
     html = resp.get_data(as_text=True)
     assert "<script>" not in html and "style=" not in html  # nothing inline for the CSP
+
+
+# -- the silence monitor's block (issue 11): absent when monitor.device is not set ------
+def test_no_monitor_block_without_monitor_device(staff):
+    html = staff.get("/").get_data(as_text=True)
+    assert 'id="monitor"' not in html and "monitor.js" not in html
+    assert staff.get("/staff/monitor").get_json() == {"enabled": False}

@@ -67,5 +67,13 @@ class LevelHistory:
                 "points": [buckets[k] for k in sorted(buckets)]}
 
 
+def label(t: float, tz, minutes: int) -> str:
+    """The chart's axis label in the station's zone."""
+    import datetime as dt
+
+    d = dt.datetime.fromtimestamp(t, tz)
+    return f"{d.month}/{d.day} {d:%H:%M}" if minutes > 24 * 60 else f"{d:%H:%M}"
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)

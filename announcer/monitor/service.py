@@ -41,8 +41,8 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 class Monitor:
     def __init__(self, cfg, store, on_air: Callable[[], str | None],
                  bus: events.Bus = events.BUS, python: str = sys.executable,
-                 wall=time.time, mono=time.monotonic):
-        self.cfg, self.on_air, self.bus = cfg, on_air, bus
+                 wall=time.time, mono=time.monotonic, env: dict | None = None):
+        self.cfg, self.on_air, self.bus, self.env = cfg, on_air, bus, env
         self.python, self.wall, self.mono = python, wall, mono
         self.history = LevelHistory(store)
         self.detector = SilenceDetector(cfg.silence_dbfs, cfg.silence_seconds,
@@ -114,7 +114,7 @@ class Monitor:
 
     def _capture(self) -> str:
         """Run one capture process until it fails; returns why (for people)."""
-        env = dict(os.environ)
+        env = dict(os.environ if self.env is None else self.env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         if self.cfg.pulse_source:
             env["PULSE_SOURCE"] = self.cfg.pulse_source
@@ -154,7 +154,8 @@ class Monitor:
                 return
             self._block(power, peak)
         elif tag == "R":
-            self.input_name = rest[:200]
+            source = self.cfg.pulse_source
+            self.input_name = (f"{rest} ({source})" if source else rest)[:200]
             self._set_input(True, self.input_name)
         elif tag == "E":
             self._error = f"入力を使えません: {rest[:300]}"

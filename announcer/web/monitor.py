@@ -1,7 +1,8 @@
 """The silence monitor on the status page: one JSON endpoint for the meter and the chart.
 
 ``GET /staff/monitor?minutes=60`` → ``{"enabled", "current": {...}, "history": {"step",
-"start", "end", "points": [[t, min, max], ...]}}`` (levels in dBFS, t in epoch seconds).
+"start", "start_label", "end", "points": [[t, min, max], ...]}}`` (levels in dBFS, t in
+epoch seconds; ``history=0`` leaves the history out).
 The block on the page (``web/templates/_monitor.html``, ``web/static/monitor.js``) shows
 only when ``monitor.device`` is set.
 """
@@ -10,6 +11,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from announcer.monitor.history import label
 from announcer.web.auth import login_required
 
 bp = Blueprint("monitor", __name__)
@@ -18,6 +20,10 @@ RANGES = (60, 24 * 60, 7 * 24 * 60)  # minutes: 1 hour, 1 day, 7 days
 
 def _monitor():
     return current_app.extensions["announcer"].monitor
+
+
+def _tz():
+    return current_app.extensions["announcer"].config.station.timezone
 
 
 @bp.app_context_processor
@@ -38,5 +44,7 @@ def levels():
     minutes = minutes if minutes in RANGES else RANGES[0]
     body = {"enabled": True, "current": monitor.current()}
     if request.args.get("history", "1") != "0":
-        body["history"] = monitor.history.series(time.time(), minutes)
+        history = monitor.history.series(time.time(), minutes)
+        history["start_label"] = label(history["start"], _tz(), minutes)
+        body["history"] = history
     return jsonify(body)

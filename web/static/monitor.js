@@ -22,12 +22,6 @@
     return node;
   }
 
-  function clock(t) {
-    var d = new Date(t * 1000);
-    var hm = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
-    return minutes > 1440 ? (d.getMonth() + 1) + "/" + d.getDate() + " " + hm : hm;
-  }
-
   function drawChart(history, threshold) {
     var chart = $("monitor-chart");
     var span = Math.max(1, history.end - history.start);
@@ -49,14 +43,14 @@
         parts.push(svg("rect", {x: x0, y: 0, width: x1 - x0, height: H, "class": "monitor-gap"}));
         return;
       }
-      var top = y(p[2]), bottom = Math.max(y(p[1]), top + 1);
+      var top = Math.min(y(p[2]), H - 2), bottom = Math.max(y(p[1]), top + 2);
       band.push([x0, top, bottom], [x1, top, bottom]);
     });
     flush();
     parts.push(svg("line", {x1: 0, x2: W, y1: y(threshold), y2: y(threshold),
                             "class": "monitor-threshold"}));
     chart.replaceChildren.apply(chart, parts);
-    $("monitor-from").textContent = clock(history.start);
+    $("monitor-from").textContent = history.start_label;
   }
 
   function drawCurrent(c) {
@@ -102,10 +96,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     if (!$("monitor")) { return; }
-    document.querySelectorAll(".monitor-ranges button").forEach(function (button) {
+    document.querySelectorAll(".monitor-ranges .monitor-range").forEach(function (button) {
       button.addEventListener("click", function () {
         minutes = Number(button.dataset.minutes);
-        document.querySelectorAll(".monitor-ranges button").forEach(function (b) {
+        document.querySelectorAll(".monitor-ranges .monitor-range").forEach(function (b) {
           b.setAttribute("aria-pressed", String(b === button));
         });
         lastHistory = 0;
