@@ -12,6 +12,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from tests.daemonutil import free_port
 
 
@@ -121,3 +123,27 @@ class Tone:
         self.proc.stdin.close()
         self.proc.wait(timeout=10)
         self.proc.stdout.close()
+
+
+def wait_until(predicate, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+# -- fixtures (import them into a test module) -------------------------------------------
+@pytest.fixture
+def mailbox():
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def hooks():
+    h = Hooks().start()
+    yield h
+    h.stop()

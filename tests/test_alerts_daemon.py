@@ -10,24 +10,10 @@ import pytest
 
 from tests.conftest import write_config
 from tests.daemonutil import Daemon, free_port, jst_in, make_token, write_notice
-from tests.notifyutil import DeadServer, Hooks, Mailbox
+from tests.notifyutil import DeadServer, hooks, mailbox  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 LONG = "本日は晴天なり。" * 20
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def hooks():
-    h = Hooks().start()
-    yield h
-    h.stop()
 
 
 def configure(folder, smtp_port, hook_url, on_air_seconds=30, timeout=5):

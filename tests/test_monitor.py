@@ -16,7 +16,7 @@ from announcer.monitor.detector import FLOOR, SilenceDetector, dbfs
 from announcer.monitor.history import LevelHistory
 from announcer.monitor.service import Monitor
 from announcer.store import Store
-from tests.notifyutil import Tone
+from tests.notifyutil import Tone, wait_until
 
 
 def run(detector, blocks, t=0.0, step=0.1, on_air=False):
@@ -123,15 +123,6 @@ def fake_python(tmp_path, body: str):
     return str(script)
 
 
-def wait_for(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")
-
-
 def watched(bus):
     seen = []
     bus.subscribe(lambda e: seen.append((e.kind, e.ok, e.detail)))
@@ -155,7 +146,7 @@ def test_hostile_and_hanging_capture_is_restarted_and_counts_as_silence(tmp_path
     m = Monitor(cfg, store, lambda: None, bus=bus, python=python)
     m.start()
     try:
-        wait_for(lambda: marker.exists() and len(marker.read_text()) >= 2)
+        wait_until(lambda: marker.exists() and len(marker.read_text()) >= 2)
         assert seen and seen[0][:2] == ("silence", False)
         assert "fake input" in seen[0][2]
     finally:
@@ -174,7 +165,7 @@ def test_capture_that_cannot_open_says_why(tmp_path, store):
                 lambda: None, bus=bus, python=python)
     m.start()
     try:
-        wait_for(lambda: seen)
+        wait_until(lambda: seen)
     finally:
         m.stop()
     assert "監視入力から音を受け取れていません: 入力を使えません: PortAudioError" in seen[0][2]
@@ -191,18 +182,18 @@ def test_real_monitor_hears_the_null_sink(pulse, store):
     m = Monitor(cfg, store, lambda: None, bus=bus, env=pulse.env)
     m.start()
     try:
-        wait_for(lambda: seen)                          # nothing plays: silence
+        wait_until(lambda: seen)                          # nothing plays: silence
         assert seen[0][:2] == ("silence", False) and m.current()["input_ok"]
         tone = Tone(pulse.env)
         try:
-            wait_for(lambda: len(seen) >= 2)
+            wait_until(lambda: len(seen) >= 2)
             assert seen[1][:2] == ("silence", True)
             level = m.current()["level"]
             assert level == pytest.approx(-23, abs=1.5)  # 0.1 × sine: -23 dBFS RMS
         finally:
             tone.stop()
         stopped = time.monotonic()
-        wait_for(lambda: len(seen) >= 3)
+        wait_until(lambda: len(seen) >= 3)
         assert seen[2][:2] == ("silence", False)
         assert 1.5 < time.monotonic() - stopped < 6
     finally:

@@ -18,7 +18,7 @@ from announcer.notify.service import Alerts, send_test
 from announcer.notify.wording import message
 from tests.conftest import write_config
 from tests.daemonutil import cli
-from tests.notifyutil import DeadServer, Hooks, Mailbox
+from tests.notifyutil import DeadServer, Hooks, Mailbox, hooks, mailbox, wait_until  # noqa: F401
 
 T0 = dt.datetime(2026, 12, 3, 3, 12, 5, tzinfo=TOKYO).timestamp()
 
@@ -123,6 +123,7 @@ def test_airing_ended_publishes_failed_and_partial_only():
             events.airing_ended("notice", "gomi", "ごみ", status, "why")
     finally:
         off()
+    seen = [e for e in seen if e.kind == "airing"]  # the shared bus may replay others
     assert [(e.kind, e.key, e.ok) for e in seen] == [("airing", "notice:gomi", False)] * 2
     assert "途中まで" in seen[1].detail and "ごみ" in seen[1].detail
 
@@ -157,6 +158,15 @@ def test_recovery_says_from_when_to_when():
     assert m.subject == "[FMもおか] 【回復】音声出力装置が回復しました"
     assert "12月3日(木) 03:12:05 から 12月3日(木) 03:14:10 まで（2 分）" in m.text
     assert "確認すること" not in m.text
+
+
+def test_webhook_text_is_escaped_for_chat_and_detail_kept_raw():
+    [alert] = Episodes(3600).feed(ev("notice_file", False, T0, detail="a.yaml:1: <!channel> & co"),
+                                  T0)
+    m = message(alert, "FMもおか", TOKYO)
+    assert "&lt;!channel&gt; &amp; co" in m.payload["text"] and "<!channel>" not in m.payload["text"]
+    assert m.payload["detail"] == "a.yaml:1: <!channel> & co"
+    assert "<!channel> & co" in m.text  # the mail is plain text
 
 
 def test_webhook_urls_are_masked():
@@ -209,20 +219,6 @@ def m_(subject):
 
 
 # -- real channels ------------------------------------------------------------------------
-@pytest.fixture
-def mailbox():
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def hooks():
-    h = Hooks().start()
-    yield h
-    h.stop()
-
-
 def email_cfg(port, **kw):
     return EmailConfig(smtp_host="127.0.0.1", smtp_port=port, sender="announcer@fm-moka.jp",
                        to=("engineer@fm-moka.jp", "duty@fm-moka.jp"), timeout=5, **kw)
@@ -291,7 +287,7 @@ def test_alerts_service_groups_and_delivers_to_both(mailbox, hooks, tmp_path):
         for _ in range(5):
             bus.publish("silence", "monitor", False, "無音")
         bus.publish("silence", "monitor", True)
-        _wait(lambda: len(hooks.received) >= 2 and len(mailbox.messages) >= 2)
+        wait_until(lambda: len(hooks.received) >= 2 and len(mailbox.messages) >= 2)
         time.sleep(0.3)
     finally:
         alerts.stop()
@@ -311,7 +307,7 @@ def test_dead_smtp_does_not_hold_back_the_webhook(hooks, tmp_path):
         started = time.monotonic()
         bus.publish("audio", "output", False, "x")
         publish_took = time.monotonic() - started
-        _wait(lambda: hooks.received)
+        wait_until(lambda: hooks.received)
         assert time.monotonic() - started < 3  # the mail is still hanging (5 s timeout)
         assert publish_took < 0.05
     finally:
@@ -360,12 +356,3 @@ def _with_notify(config, notify):
     import dataclasses
 
     return dataclasses.replace(config, notify=notify)
-
-
-def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")

@@ -4,7 +4,7 @@
 webhook's ``text``), and the webhook's JSON body. Webhook body, documented in the README:
 ``{"text", "station", "event", "key", "state", "severity", "title", "detail", "check",
 "since", "until", "at", "count", "host"}`` — Slack and Teams incoming webhooks show ``text``
-and ignore the rest.
+(``&``, ``<``, ``>`` escaped as Slack requires) and ignore the rest.
 """
 
 import datetime as dt
@@ -67,6 +67,12 @@ class Message:
     subject: str
     text: str
     payload: dict
+
+
+def chat_escape(text: str) -> str:
+    """Slack's rule for message text (``<!channel>`` would ping everyone); Teams shows
+    the entities as the characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def severity(alert: Alert) -> str:
@@ -140,7 +146,7 @@ def message(alert: Alert, station: str, tz, host: str | None = None) -> Message:
     def iso(t):
         return dt.datetime.fromtimestamp(t, tz).isoformat(timespec="seconds") if t else None
 
-    payload = {"text": f"{subject}\n{text}", "station": station, "event": alert.kind,
+    payload = {"text": chat_escape(f"{subject}\n{text}"), "station": station, "event": alert.kind,
                "key": alert.key, "state": alert.state, "severity": severity(alert),
                "title": title, "detail": alert.detail, "check": check,
                "since": iso(alert.since), "until": iso(alert.until), "at": iso(alert.at),
