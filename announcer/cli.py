@@ -92,6 +92,8 @@ def cmd_devices(args) -> int:
     from announcer.audio.device import find_device, list_devices
 
     config = _config(args)
+    if args.inputs:
+        return _input_devices(config)
     wanted = config.audio.device
     chosen = None if wanted == "file" else find_device(wanted)
     devices = list_devices()
@@ -104,6 +106,30 @@ def cmd_devices(args) -> int:
         print(f"audio.device: file — 音声は {config.paths.data / 'aired'} に WAV で書き出します")
     elif chosen is None:
         print(f'audio.device "{wanted}" に合う出力デバイスがありません', file=sys.stderr)
+        return 1
+    return 0
+
+
+def _input_devices(config) -> int:
+    """The inputs the silence monitor can use (monitor.device), * marking the chosen one."""
+    import sounddevice as sd
+
+    from announcer.monitor.capture import find_input
+
+    wanted = config.monitor.device
+    try:
+        chosen = find_input(sd, wanted) if wanted else None
+    except RuntimeError:
+        chosen = None
+    inputs = [(i, d["name"]) for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+    if not inputs:
+        print("入力デバイスが見つかりません（サウンドサーバーやサウンドカードを確認してください）")
+    for index, name in inputs:
+        print(f"{'*' if index == chosen else ' '} {index:3d}  {name}")
+    if config.monitor.pulse_source:
+        print(f"monitor.pulse_source: {config.monitor.pulse_source}（pactl list short sources で確認）")
+    if wanted and chosen is None:
+        print(f'monitor.device "{wanted}" に合う入力デバイスがありません', file=sys.stderr)
         return 1
     return 0
 
@@ -285,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-chime", action="store_true", help="チャイムなし")
         if name == "render":
             p.add_argument("-o", "--output", required=True, help="書き出す WAV ファイル")
-    add("devices", cmd_devices, "使える出力デバイスを一覧する（* が設定中のもの）")
+    p = add("devices", cmd_devices, "使える出力デバイスを一覧する（* が設定中のもの）")
+    p.add_argument("--inputs", action="store_true", help="無音検知に使える入力デバイスを一覧する")
     add("check", cmd_check, "設定とお知らせファイルを検査し、24 時間の放送予定を表示する")
     p = add("run", cmd_run, "常駐して放送する（systemd から起動）")
     p.add_argument("--fallback-to-file", action="store_true",

@@ -200,3 +200,17 @@ def test_real_monitor_hears_the_null_sink(pulse, store):
         m.stop()
     levels = [r[0] for r in store.query("SELECT rms FROM monitor_levels WHERE rms IS NOT NULL")]
     assert min(levels) == FLOOR and max(levels) > -30
+
+
+@pytest.mark.audio
+def test_devices_inputs_marks_the_monitor_input(pulse, station_dir):
+    from tests.conftest import write_config
+    from tests.daemonutil import cli
+
+    write_config(station_dir, extra="monitor: {device: pulse, pulse_source: onair.monitor}\n")
+    result = cli(station_dir, "devices", "--inputs", env=pulse.env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("*") and "pulse" in result.stdout
+    write_config(station_dir, extra="monitor: {device: usb-line-in}\n")
+    result = cli(station_dir, "devices", "--inputs", env=pulse.env)
+    assert result.returncode == 1 and '"usb-line-in" に合う入力デバイスがありません' in result.stderr
