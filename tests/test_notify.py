@@ -356,3 +356,20 @@ def _with_notify(config, notify):
     import dataclasses
 
     return dataclasses.replace(config, notify=notify)
+
+
+def test_disk_under_the_limit_is_an_alarm(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    config = load_config(write_config(tmp_path))
+    usage = namedtuple("usage", "total used free")
+    bus, seen = Bus(), []
+    bus.subscribe(seen.append)
+    alerts = Alerts(config, [], bus=bus, disk_path=tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100e9, 95e9, 5e9))
+    alerts.check_disk()
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100e9, 50e9, 50e9))
+    alerts.check_disk()
+    assert [(e.kind, e.ok) for e in seen] == [("disk", False), ("disk", True)]
+    assert seen[0].detail == f"{tmp_path} の空きが 5.0 GB（5 %、下限 10 %）です"
