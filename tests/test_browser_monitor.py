@@ -10,7 +10,7 @@ from announcer.config import MonitorConfig
 from announcer.events import Bus
 from announcer.monitor.service import Monitor
 from announcer.web.app import create_app
-from tests.conftest import Pulse, have_pulse
+from tests.conftest import started_pulse
 from tests.notifyutil import Tone
 from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, login,
                            make_station_dir, output, page, running_services)
@@ -20,10 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.audio, *KNOWN_LEAKS]
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
-    if not have_pulse():
-        pytest.fail("pulseaudio/parec missing: run the README's test command to install them")
-    p = Pulse(tmp_path_factory.mktemp("pulse"))
-    p.start()
+    p = started_pulse(tmp_path_factory)
     yield p
     p.stop()
 
