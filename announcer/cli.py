@@ -1,9 +1,9 @@
 """The ``announcer`` command: one console script, a subcommand per operator task."""
 
 import argparse
-import csv
 import datetime as dt
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,9 +30,14 @@ def _studio(args, text: str | None = None):
 
 
 def cmd_reading(args) -> int:
+    from announcer.readings.rows import KIND_LABELS
+
     studio = _studio(args, args.text)
     try:
         print(studio.reading(args.text, accent=args.accent))
+        for surface, kana, entry in studio.reading_origins(args.text):
+            print(f"  {entry.surface} {kana} ← {KIND_LABELS[entry.kind]}"
+                  f"（{entry.file} {entry.line} 行目）")
     finally:
         studio.stop()
     return 0
@@ -73,8 +78,15 @@ def cmd_say(args) -> int:
     config = studio.config
     engine = Engine(SystemClock(config.station.timezone), config.audio.rate)
     output = make_output(config)
-    output.start(engine.pull, engine.output_health)
+    reported = threading.Event()
+
+    def on_health(ok: bool, detail: str) -> None:
+        engine.output_health(ok, detail)
+        reported.set()
+
+    output.start(engine.pull, on_health)
     try:
+        reported.wait(15)  # the device opens in the background
         if not output.healthy:
             raise AnnouncerError(f"音声出力装置が使えません: {output.detail}")
         engine.enqueue(Item("notice", "say", ArraySource(audio), title=args.text[:20]))
@@ -168,10 +180,9 @@ def cmd_airlog(args) -> int:
     rows = store.airlog(day)
     keys = ["kind", "id", "scheduled_at", "started_at", "ended_at", "status", "detail"]
     if args.csv:
-        w = csv.writer(sys.stdout)
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([r[k] or "" for k in keys])
+        from announcer.airlog_csv import airlog_csv_text
+
+        sys.stdout.write(airlog_csv_text(rows, bom=False, newline="\n"))
         return 0
     if not rows:
         print(f"{day} の放送記録はありません")
@@ -300,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("reading", cmd_reading, "読み（カタカナ）を表示する")
+    p = add("reading", cmd_reading, "読み（カタカナ）と、読み辞書から来た単語（どの辞書か）を表示する")
     p.add_argument("text")
     p.add_argument("--accent", action="store_true", help="アクセント句（/）と核（'）も表示")
     for name, func, help_text in (("render", cmd_render, "放送される音声を WAV に書き出す"),

@@ -1,6 +1,7 @@
 """Clocks. Domain code takes a clock instead of reading the time itself."""
 
 import datetime as dt
+import os
 import time
 import zoneinfo
 
@@ -18,6 +19,17 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+def process_started_at(tz=TOKYO) -> dt.datetime:
+    """When this process was spawned (from /proc), or now where /proc is missing."""
+    try:
+        ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        age = 0.0
+    return dt.datetime.now(tz) - dt.timedelta(seconds=max(0.0, age))
 
 
 class FakeClock:

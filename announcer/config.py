@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from announcer.clock import TOKYO
-from announcer.yamlfile import (Invalid, Problems, Section, boolean, integer, items, number,
-                                preset, read_node, suggest, text)
+from announcer.yamlfile import (Invalid, Problems, Section, boolean, choice, integer, items,
+                                number, preset, read_node, suggest, text)
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class PlayoutConfig:
     prerender_minutes: int = 30
     head_silence: float = 0.3
     tail_silence: float = 0.3
+    cache_max_mb: int = 2048         # rendered notices on disk; least recently used go first
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,26 @@ class EmergencyConfig:
     signal_stop: Path | None = None
     chime: bool = True
     repeat: int = 2
+
+
+JMA_FEEDS = ("https://www.data.jma.go.jp/developer/xml/feed/extra.xml",
+             "https://www.data.jma.go.jp/developer/xml/feed/eqvol.xml")
+
+
+@dataclass(frozen=True)
+class JmaConfig:
+    """Official information from JMA (announcer.jma); rules in its package docstring."""
+    enabled: bool = False
+    feeds: tuple[str, ...] = JMA_FEEDS
+    poll_seconds: int = 60
+    inbox: Path = Path("var/jma-inbox")       # relative to station.yaml
+    areas: tuple[str, ...] = ("0920900",)       # 市町村等 codes (warnings)
+    quake_areas: tuple[str, ...] = ("311",)     # intensity areas (栃木県南部)
+    wide_areas: tuple[str, ...] = ("090010", "090012")  # 南部, 南東部: rain/tornado bulletins
+    rivers: tuple[str, ...] = ("鬼怒川", "小貝川")  # 指定河川洪水予報 by river name
+    approve_minutes: int = 60
+    templates: Path = Path("jma/templates.yaml")  # relative to the voices directory
+    policy: dict = dataclasses.field(default_factory=dict)  # category -> auto|approve|log
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,7 @@ class Config:
     chimes: ChimesConfig
     playout: PlayoutConfig
     emergency: EmergencyConfig
+    jma: JmaConfig = JmaConfig()
     monitor: "MonitorConfig" = dataclasses.field(default_factory=lambda: MonitorConfig())
     notify: "NotifyConfig" = dataclasses.field(default_factory=lambda: NotifyConfig())
 
@@ -140,6 +162,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     "playout": (PlayoutConfig, {
         "grace": _seconds(0, 86400), "prerender_minutes": integer(0, 1440),
         "head_silence": number(0.1, 0.5), "tail_silence": number(0.1, 0.5),
+        "cache_max_mb": integer(16, 1024 * 1024),
     }, ()),
     "emergency": (EmergencyConfig, {
         "signal_start": _path, "signal_stop": _path, "chime": boolean, "repeat": integer(1, 5),
@@ -147,7 +170,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}
 _TOP_KEYS = ("station", "audio", "web", "paths", "speech", "chimes", "playout", "emergency",
-             "monitor", "notify")
+             "jma", "monitor", "notify")
 
 
 def load_config(path: Path) -> Config:
@@ -160,6 +183,7 @@ def load_config(path: Path) -> Config:
     base = _absolute(path).parent
     paths = _load_paths(root.section("paths", _PATHS), base)
     monitor, notify = _load_monitor(root), _load_notify(root, base)
+    jma = _load_jma(root, base, paths.voices)
     problems.raise_if_any()
     return Config(
         path=path,
@@ -175,6 +199,7 @@ def load_config(path: Path) -> Config:
             parts["emergency"],
             signal_start=_under(paths.voices, parts["emergency"].signal_start),
             signal_stop=_under(paths.voices, parts["emergency"].signal_stop)),
+        jma=jma,
         monitor=monitor,
         notify=notify,
     )
@@ -291,3 +316,45 @@ def _load_notify(root: Section, base: Path) -> NotifyConfig:
         repeat_minutes=section.get("repeat_minutes", number(0, 10080), n.repeat_minutes),
         disk_free_percent=section.get("disk_free_percent", number(0, 99), n.disk_free_percent),
         recovery_seconds=section.get("recovery_seconds", number(0, 3600), n.recovery_seconds))
+# --- jma: lists and a nested policy table ---------------------------------------------
+def _listed(convert: Callable[[Any], str]) -> Callable[[Any], tuple[str, ...]]:
+    def convert_all(node) -> tuple[str, ...]:
+        return tuple(convert(n) for n in items(node))
+    return convert_all
+
+
+def _code(node) -> str:
+    value = text(node)
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        raise Invalid(f'地域コードは数字で書いてください（例: "0920900"）: "{value}"')
+    return value
+
+
+def _feed_url(node) -> str:
+    value = text(node)
+    if not value.startswith(("https://", "http://")) or " " in value:
+        raise Invalid(f"https:// で始まる URL を書いてください: {value}")
+    return value
+
+
+def _load_jma(root: Section, base: Path, voices: Path) -> JmaConfig:
+    from announcer.jma.policy import DECISIONS, DEFAULTS
+
+    keys = [f.name for f in dataclasses.fields(JmaConfig)]
+    section = root.section("jma", keys)
+    d = JmaConfig()
+    policy_section = section.section("policy", DEFAULTS)
+    policy = {name: policy_section.get(name, choice(DECISIONS)) for name in DEFAULTS}
+    return JmaConfig(
+        enabled=section.get("enabled", boolean, d.enabled),
+        feeds=section.get("feeds", _listed(_feed_url), d.feeds),
+        poll_seconds=section.get("poll_seconds", integer(1, 3600), d.poll_seconds),
+        inbox=_absolute(base / section.get("inbox", _path, d.inbox)),
+        areas=section.get("areas", _listed(_code), d.areas),
+        quake_areas=section.get("quake_areas", _listed(_code), d.quake_areas),
+        wide_areas=section.get("wide_areas", _listed(_code), d.wide_areas),
+        rivers=section.get("rivers", _listed(text), d.rivers),
+        approve_minutes=section.get("approve_minutes", integer(1, 1440), d.approve_minutes),
+        templates=_absolute(voices / section.get("templates", _path, d.templates)),
+        policy={k: v for k, v in policy.items() if v},
+    )

@@ -1,8 +1,13 @@
 """``announcer run``: the composition root of the resident daemon.
 
 Builds every part in order (config, store, studio, output, station, scheduler jobs,
-web server), tells systemd it is ready, and on SIGTERM stops them in reverse inside a
-``finally``. SIGHUP reloads notices and the reading dictionary.
+web server, watchdog), tells systemd it is ready, and on SIGTERM stops them in reverse
+inside a ``finally``. SIGHUP reloads notices and the reading dictionary.
+
+Ready (``READY=1``) means the as-run log, the schedule and the staff page are up, and a
+bulletin can be accepted. Speech (dictionary, warm workers) and the audio device come
+up in the background: what is due meanwhile waits in the engine's queue, and
+``/healthz`` says ``starting`` until both are there.
 """
 
 import faulthandler
@@ -14,7 +19,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from announcer.clock import SystemClock
+from announcer.clock import SystemClock, process_started_at
 from announcer.config import load_config
 
 log = logging.getLogger(__name__)
@@ -36,19 +41,15 @@ class Notifier:
             self._n.notify(message)
 
 
-def add_jobs(scheduler: BackgroundScheduler, station, notify: Notifier) -> None:
-    """APScheduler stays a thin adapter: each job calls one method of the station."""
+def add_jobs(scheduler: BackgroundScheduler, station) -> None:
+    """APScheduler stays a thin adapter: each job calls one method of the station.
+    (The systemd watchdog is not one of them: see ``announcer.watchdog``.)"""
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 5}
-
-    def alive():
-        station.heartbeat()
-        notify("WATCHDOG=1")
-
     scheduler.add_job(station.plan, "interval", seconds=0.25, id="plan", **opts)
     scheduler.add_job(station.engine.tick, "interval", seconds=0.1, id="tick", **opts)
     scheduler.add_job(station.reload_notices, "interval", seconds=1, id="watch", **opts)
     scheduler.add_job(station.prerender, "interval", minutes=1, id="prerender", **opts)
-    scheduler.add_job(alive, "interval", seconds=1, id="heartbeat", **opts)
+    scheduler.add_job(station.heartbeat, "interval", seconds=1, id="heartbeat", **opts)
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
@@ -57,12 +58,14 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
     from announcer.station import Station, make_output
     from announcer.store import Store
     from announcer.studio import Studio
+    from announcer.watchdog import Watchdog
     from announcer.web.server import WebServer
 
     notify = Notifier()
     stop = threading.Event()
     config = load_config(config_path)
     clock = SystemClock(config.station.timezone)
+    spawned = process_started_at(config.station.timezone)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread to the journal
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -72,14 +75,15 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         store = Store(config.paths.data / "announcer.db", config.station.timezone)
         started.append(store.close)
         studio = Studio(config)
-        studio.start()
+        studio.start_background()
         started.append(studio.stop)
         station = Station(config, clock, studio, store, make_output(config, fallback_to_file))
-        station.start()
+        station.start(started_at=spawned)
         started.append(station.stop)
+        jma = _start_jma(config, station, store, clock, started)
         scheduler = BackgroundScheduler(timezone=config.station.timezone,
                                         executors={"default": JobExecutor(8)})
-        add_jobs(scheduler, station, notify)
+        add_jobs(scheduler, station)
         scheduler.start()
         started.append(lambda: scheduler.shutdown(wait=False))
         oversight = Oversight(config, station, store)  # alerts and the silence monitor
@@ -87,16 +91,20 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         started.append(oversight.stop)
         try:  # the station airs even if its staff page cannot start (port taken …)
             web = WebServer(config, station, store, studio, monitor=oversight.monitor)
+            web.app.extensions["announcer.jma"] = jma  # the 気象庁の情報 page (web.alerts)
             web.start()
             started.append(web.stop)
         except Exception:
             log.exception("THE STAFF PAGE IS NOT AVAILABLE: http://%s:%d/ could not start",
                           config.web.host, config.web.port)
         signal.signal(signal.SIGHUP, lambda *_: scheduler.add_job(_reload, args=(station, studio)))
-        log.info("%s is on air (audio: %s, web: http://%s:%d/)", config.station.name,
-                 "ok" if station.audio_ok else "DEGRADED " + station.audio_detail,
-                 config.web.host, config.web.port)
+        watchdog = Watchdog(clock, station.engine, station.output, notify)
+        watchdog.start()
+        started.append(watchdog.stop)
         notify("READY=1")
+        log.info("%s is ready %.2f s after spawn (web: http://%s:%d/; speech and audio are "
+                 "starting)", config.station.name, (clock.now() - spawned).total_seconds(),
+                 config.web.host, config.web.port)
         # Wake up often: a signal delivered to another thread (PortAudio's, a worker's)
         # does not interrupt a plain wait(), so the handler could wait forever.
         while not stop.wait(0.5):
@@ -119,3 +127,17 @@ def _reload(station, studio) -> None:
     except Exception as exc:
         log.error("Dictionary not reloaded: %s", exc)
     station.reload_notices(force=True)
+
+
+def _start_jma(config, station, store, clock, started: list):
+    """Official JMA information (``announcer.jma``) when ``jma.enabled``, else None."""
+    if not config.jma.enabled:
+        station.health_extras["jma"] = lambda: "off"
+        return None
+    from announcer.jma.service import JmaService
+
+    jma = JmaService(config.jma, station, store, clock, config.jma.templates)
+    jma.start()
+    started.append(jma.stop)
+    station.health_extras["jma"] = jma.health
+    return jma

@@ -128,6 +128,6 @@ def airing_ended(kind: str, item_id: str, title: str, status: str, detail: str) 
     """The engine's end of an item: a failed or partial airing is an alert."""
     if status in ("failed", "partial"):
         what = {"failed": "放送できませんでした", "partial": "途中までしか放送できませんでした"}[status]
-        label = {"notice": "お知らせ", "bulletin": "緊急放送"}.get(kind, kind)
+        label = {"notice": "お知らせ", "bulletin": "緊急放送", "alert": "防災情報"}.get(kind, kind)
         BUS.publish(AIRING, f"{kind}:{item_id}", False,
                     f"{label}「{title or item_id}」を{what}（{detail or status}）")

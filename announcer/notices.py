@@ -117,7 +117,7 @@ def _id(node) -> str:
 def _notice_text(node) -> str:
     value = text(node).strip()
     if len(value) > MAX_TEXT:
-        raise Invalid(f"長すぎます（{len(value)}文字）。{MAX_TEXT}文字以内にしてください")
+        raise Invalid(f"{len(value) - MAX_TEXT} 文字多すぎます（いま {len(value)} 文字、上限 {MAX_TEXT} 文字）。短くしてください")
     return value
 
 
@@ -161,11 +161,11 @@ def _list(sec: Section, name: str, what: str, *, required: bool = False,
     node, key = sec.node_of(name), sec.sub(name)
     if node is None:
         if required:
-            sec.problems.add(sec.values.get(name) or sec.node, key, f"必須です。{what}を1つ以上書いてください")
+            sec.problems.add(sec.values.get(name) or sec.node, key, f"{what}を1つ以上書いてください（省略できません）")
         return []
     found = sec.problems.convert(node, key, items, [])
     if not found and isinstance(node, SequenceNode) and not empty_ok:
-        sec.problems.add(node, key, f"空です。{what}を1つ以上書いてください")
+        sec.problems.add(node, key, f"{what}が1つもありません。1つ以上書いてください")
     return found
 
 

@@ -2,7 +2,17 @@
 
 WAL with ``synchronous=FULL``: a row is on disk when ``commit`` returns, which is what
 lets the web page acknowledge a bulletin only once it would survive a power cut.
+The heartbeat is the exception: it is written every second on a second connection with
+``synchronous=NORMAL`` (no fsync per write), since a few seconds of it lost in a power
+cut only widen the window that recovery looks at.
 Times are stored as ISO 8601 strings with their UTC offset.
+
+As-run statuses (the README lists them for staff):
+``aired`` every word went out; ``partial`` a bulletin aired with sentences that could not
+be synthesized (``detail`` names them); ``interrupted`` cut on air (by an emergency, a
+stop of the daemon, or a crash: while an item airs its row reads ``interrupted``);
+``missed`` due but never started (too late, daemon down or stopping); ``failed`` could not
+be rendered or the output was lost; ``cancelled`` stopped by staff.
 """
 
 import datetime as dt
@@ -20,9 +30,11 @@ CREATE TABLE IF NOT EXISTS airlog (
     scheduled_at TEXT,
     started_at TEXT,
     ended_at TEXT,
-    status TEXT NOT NULL CHECK (status IN ('aired','interrupted','missed','failed','cancelled')),
+    status TEXT NOT NULL CHECK (status IN (STATUSES)),
     detail TEXT NOT NULL DEFAULT '',
-    day TEXT NOT NULL              -- station-local date of scheduled_at or started_at
+    day TEXT NOT NULL,             -- station-local date of scheduled_at or started_at
+    acked_by TEXT,                 -- who acknowledged a partial/failed row on the page
+    acked_at TEXT
 );
 CREATE INDEX IF NOT EXISTS airlog_day ON airlog(day);
 CREATE INDEX IF NOT EXISTS airlog_item ON airlog(kind, id, scheduled_at);
@@ -35,12 +47,18 @@ CREATE TABLE IF NOT EXISTS bulletins (
     expires_at TEXT,
     created_by TEXT NOT NULL DEFAULT '',
     request_key TEXT UNIQUE,       -- idempotency: a double submit returns the first
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '' -- the subject (件名) staff see
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 OPEN_STATES = ("queued", "on_air")
+STATUSES = ("aired", "partial", "interrupted", "missed", "failed", "cancelled")
+SCHEMA = SCHEMA.replace("STATUSES", ",".join(f"'{s}'" for s in STATUSES))
+_AIRLOG_TABLE = SCHEMA.split(";")[0]
+# Details with a meaning for recovery (rows the daemon must look at again on start).
+STOPPED = "stopped"  # the daemon was stopped (SIGTERM) before or while this aired
 
 
 def iso(t: dt.datetime | None) -> str | None:
@@ -57,16 +75,53 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
         self.ensure_schema(SCHEMA)
+        self.ensure_column("bulletins", "title", "TEXT NOT NULL DEFAULT ''")
+        self._beat = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._beat.execute("PRAGMA synchronous=NORMAL")
+        self._beat.execute("PRAGMA busy_timeout=5000")
+        self._beat_lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Bring a database of an older version up to date, keeping every row."""
+        with self._lock:
+            row = self.db.execute("SELECT sql FROM sqlite_master WHERE name='airlog'").fetchone()
+            if row is None or "'partial'" in row[0]:
+                return
+            # The status CHECK gained 'partial': SQLite cannot alter a CHECK, so the
+            # table is rebuilt inside one transaction.
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("ALTER TABLE airlog RENAME TO airlog_old")
+                self.db.execute("DROP INDEX IF EXISTS airlog_day")
+                self.db.execute("DROP INDEX IF EXISTS airlog_item")
+                self.db.execute(_AIRLOG_TABLE)
+                cols = "rowid,kind,id,title,scheduled_at,started_at,ended_at,status,detail,day"
+                self.db.execute(f"INSERT INTO airlog({cols}) SELECT {cols} FROM airlog_old")
+                self.db.execute("DROP TABLE airlog_old")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
 
     def ensure_schema(self, sql: str) -> None:
         """Create tables (idempotent); other modules (accounts) add theirs this way."""
         with self._lock:
             self.db.executescript(sql)
 
+    def ensure_column(self, table: str, column: str, decl: str) -> None:
+        """Add a column to an existing table (databases made by an older version)."""
+        with self._lock:
+            names = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+
     def close(self) -> None:
         with self._lock:
             self.db.close()
+        with self._beat_lock:
+            self._beat.close()
 
     def execute(self, sql: str, args=()) -> sqlite3.Cursor:
         with self._lock:
@@ -121,18 +176,34 @@ class Store:
             (kind, item_id, iso(scheduled_at))))
 
     def unfinished_notices(self) -> list[dict]:
-        """Notice airings that started but never ended: the daemon died under them."""
+        """Notice airings a previous run left unresolved: cut on air by a crash (no end)
+        or by a stop, or queued when the daemon was stopped."""
         return [dict(r) for r in self.query(
-            "SELECT * FROM airlog WHERE kind='notice' AND status='interrupted'"
-            " AND ended_at IS NULL AND detail=''")]
+            "SELECT * FROM airlog WHERE kind='notice' AND ("
+            " (status='interrupted' AND ended_at IS NULL AND detail='')"
+            " OR (status IN ('interrupted','missed') AND detail=?))"
+            " ORDER BY scheduled_at", (STOPPED,))]
 
     def mark_resolved(self, rowid: int, detail: str) -> None:
         self.execute("UPDATE airlog SET detail=? WHERE rowid=?", (detail, rowid))
 
+    def unacknowledged(self, since: dt.datetime) -> list[dict]:
+        """Partial and failed airings since ``since`` that no one has acknowledged."""
+        return [dict(r) for r in self.query(
+            "SELECT * FROM airlog WHERE status IN ('partial','failed') AND acked_at IS NULL"
+            " AND COALESCE(ended_at, started_at, scheduled_at) >= ? ORDER BY rowid",
+            (iso(since),))]
+
+    def acknowledge(self, rowid: int, by: str, now: dt.datetime) -> bool:
+        cur = self.execute("UPDATE airlog SET acked_by=?, acked_at=? WHERE rowid=?"
+                           " AND acked_at IS NULL AND status IN ('partial','failed')",
+                           (by, iso(now), rowid))
+        return cur.rowcount > 0
+
     # -- bulletins -------------------------------------------------------------------
     def add_bulletin(self, bid: str, text: str, options: dict, now: dt.datetime,
                      expires_at: dt.datetime | None, created_by: str = "",
-                     request_key: str | None = None) -> tuple[str, bool]:
+                     request_key: str | None = None, title: str = "") -> tuple[str, bool]:
         """Commit a bulletin durably; returns (id, created). A repeated ``request_key``
         returns the first bulletin's id with created=False (double submit)."""
         with self._lock:
@@ -142,9 +213,9 @@ class Store:
                     return row[0]["id"], False
             self.execute(
                 "INSERT INTO bulletins(id,text,options,state,created_at,expires_at,created_by,"
-                "request_key,updated_at) VALUES (?,?,?,'queued',?,?,?,?,?)",
+                "request_key,updated_at,title) VALUES (?,?,?,'queued',?,?,?,?,?,?)",
                 (bid, text, json.dumps(options), iso(now), iso(expires_at), created_by,
-                 request_key, iso(now)))
+                 request_key, iso(now), title))
         return bid, True
 
     def set_bulletin_state(self, bid: str, state: str, now: dt.datetime) -> None:
@@ -161,9 +232,15 @@ class Store:
         return [_bulletin(r) for r in rows]
 
     # -- heartbeat -------------------------------------------------------------------
-    def set_state(self, key: str, value: str) -> None:
-        self.execute("INSERT INTO state(key,value) VALUES (?,?)"
-                     " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+    def set_state(self, key: str, value: str, durable: bool = True) -> None:
+        """``durable=False`` (the heartbeat) skips the fsync: see the module docstring."""
+        sql = ("INSERT INTO state(key,value) VALUES (?,?)"
+               " ON CONFLICT(key) DO UPDATE SET value=excluded.value")
+        if durable:
+            self.execute(sql, (key, value))
+            return
+        with self._beat_lock:
+            self._beat.execute(sql, (key, value))
 
     def get_state(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM state WHERE key=?", (key,))

@@ -160,7 +160,7 @@ class Section:
         node = self.values.get(name)
         if is_null(node):
             if required:
-                self.problems.add(node or self.node, self.sub(name), "必須です。値を書いてください")
+                self.problems.add(node or self.node, self.sub(name), "この項目は省略できません。書いてください")
             elif node is not None and nullable:
                 return None
             return default
@@ -192,7 +192,7 @@ def text(node: Node) -> str:
     if not isinstance(node, ScalarNode):
         raise Invalid("文字列で書いてください")
     if not node.value.strip():
-        raise Invalid("空です。値を書いてください")
+        raise Invalid("何も書かれていません。書いてください")
     return node.value
 
 

@@ -1,4 +1,6 @@
-"""Run the real daemon as a subprocess, as systemd would, and talk to its HTTP API."""
+"""Run the real daemon as a subprocess, as systemd would, and talk to its HTTP API.
+The ``daemon`` fixture (a daemon on the PulseAudio null sink, not started yet) is used by
+importing it into a test module."""
 
 import datetime as dt
 import json
@@ -13,7 +15,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from announcer.clock import TOKYO
+from tests.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,6 +44,21 @@ def write_notice(folder: Path, name: str, notice_id: str, when: dt.datetime,
         """) + extra, encoding="utf-8")
 
 
+def schedule_prerendered(daemon: "Daemon", folder: Path, name: str, notice_id: str,
+                         lead: float = 4, text: str = "明日は燃えるごみの収集日です。",
+                         extra: str = "") -> dt.datetime:
+    """Schedule a notice ``lead`` seconds ahead whose audio is already rendered, so that a
+    test of punctuality does not depend on how fast this machine renders: the notice is
+    first written 20 minutes ahead (the daemon pre-renders it), then moved to now+lead."""
+    cache = folder / "var" / "cache"
+    before = set(cache.glob("*.s16")) if cache.exists() else set()
+    write_notice(folder, name, notice_id, jst_in(20 * 60), text=text, extra=extra)
+    daemon.wait_for(lambda: set(cache.glob("*.s16")) - before, timeout=120, interval=0.2)
+    when = jst_in(lead)
+    write_notice(folder, name, notice_id, when, text=text, extra=extra)
+    return when
+
+
 class Daemon:
     def __init__(self, folder: Path, env: dict, port: int):
         self.folder, self.env, self.port = folder, env, port
@@ -46,11 +66,19 @@ class Daemon:
         self.log = folder / "daemon.log"
 
     def start(self, wait_audio: bool = True, timeout: float = 40) -> "Daemon":
+        self.spawn()
+        return self.wait_ready(wait_audio, timeout)
+
+    def spawn(self) -> "Daemon":
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "announcer.cli", "--config",
                  str(self.folder / "station.yaml"), "run"],
                 env=self.env, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO)
+        return self
+
+    def wait_ready(self, wait_audio: bool = True, timeout: float = 40) -> "Daemon":
+        """Poll /healthz until it answers (and, with ``wait_audio``, says ``ok``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -124,3 +152,13 @@ def make_token(folder: Path) -> str:
     result = cli(folder, "token", "create", "test")
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def daemon(station_dir, pulse):
+    """A daemon for ``station_dir`` playing to the null sink; terminated afterwards."""
+    port = free_port()
+    write_config(station_dir, device="default", port=port)
+    d = Daemon(station_dir, pulse.env, port)
+    yield d
+    d.terminate()

@@ -33,9 +33,9 @@ def test_login_page_shows_errors(page):
 
 
 def test_bulletin_from_template_to_air(page, services):
-    label, script, _ = TEMPLATES[0]  # 避難指示: three blanks
+    label, script, _, _ = TEMPLATES[0]  # 避難指示: three blanks
     text = script.replace("【　　】", "中央", 2).replace("【　　】", "真岡小学校")
-    title = text.splitlines()[0][:30]
+    title = "避難指示（中央地区）"  # the template's subject, with the first blank
     log_in(page)
     page.get_by_role("link", name="緊急放送を出す").click()
     expect(page.locator("h1")).to_have_text("緊急放送")
@@ -50,6 +50,7 @@ def test_bulletin_from_template_to_air(page, services):
         page.keyboard.type(word)
     expect(textarea).to_have_value(text)
     expect(page.locator("#blank-count")).to_have_text("空欄 残り 0 か所")
+    expect(page.locator("#title")).to_have_value(title)
 
     page.get_by_role("button", name="読みを確認").click()
     expect(page.locator("#reading")).to_contain_text("モーカシヤクショデス。チューオーチクニ")
@@ -67,14 +68,14 @@ def test_bulletin_from_template_to_air(page, services):
     page.get_by_role("button", name="確認へ進む").click()
     expect(page.locator("h1")).to_have_text("放送内容の確認")
     expect(page.locator("#final-text")).to_have_text(text)
-    expect(page.locator("#blank-warning")).to_have_count(0)
+    expect(page.locator("#sum-title")).to_have_text(title)
     expect(page.locator("#sum-repeat")).to_have_text("2 回（あいだに「繰り返します。」）")
     expect(page.locator("#sum-timing")).to_have_text("今すぐ割り込む")
     expect(page.locator("#reading")).to_contain_text("チューオーチクノホーワ")
     page.screenshot(path=str(ARTIFACTS / "emergency-confirm.png"), full_page=True)
 
     page.locator("#air-btn").dblclick()  # a double tap must not air twice
-    expect(page.locator("#sent")).to_contain_text("緊急放送を受け付けました")
+    expect(page.locator("#sent")).to_contain_text(f"緊急放送「{title}」を受け付けました")
     expect(page.locator("#on-air-title")).to_have_text(title, timeout=5000)
     expect(page.locator("#on-air-card")).to_have_class("card on-air-card is-live")
     submits = [r for r in services.accounts.audit_log() if r["action"].startswith("bulletin.")]
@@ -89,8 +90,10 @@ def test_bulletin_from_template_to_air(page, services):
     page.screenshot(path=str(ARTIFACTS / "status-on-air.png"), full_page=True)
 
     queued.get_by_role("button", name="停止").click()
+    page.get_by_role("button", name="止める", exact=True).click()
     expect(page.locator("#queue")).to_have_text("待っているものはありません")
     page.locator("#on-air").get_by_role("button", name="停止").click()
+    page.get_by_role("button", name="止める", exact=True).click()
     expect(page.locator("#on-air")).to_have_text("いま放送しているものはありません")
     log_rows = page.locator("#airlog tr")
     expect(log_rows.filter(has_text=title)).to_contain_text("取り消し")
@@ -98,20 +101,21 @@ def test_bulletin_from_template_to_air(page, services):
     page.screenshot(path=str(ARTIFACTS / "status-after-stop.png"), full_page=True)
 
 
-def test_confirm_warns_about_blanks_in_a_drill(page, services):
-    label, script, drill = TEMPLATES[-1]  # 訓練/テスト
+def test_drill_template_to_confirm_and_back(page, services):
+    label, script, drill, _ = TEMPLATES[-1]  # 訓練/テスト
     assert drill
     log_in(page)
     page.goto("/emergency")
     page.get_by_role("button", name=label).click()
     expect(page.locator("#test")).to_be_checked()
+    page.keyboard.type("防災")
+    expect(page.locator("#title")).to_have_value("訓練（防災）")
     page.get_by_role("button", name="確認へ進む").click()
-    expect(page.locator("#blank-warning")).to_contain_text("空欄【　　】が 1 か所残っています。")
     expect(page.locator("#drill-note")).to_have_text("訓練モード：冒頭で「これは訓練です。」と読みます。")
-    expect(page.locator("#air-btn")).to_have_text("空欄のまま放送する")
-    page.screenshot(path=str(ARTIFACTS / "emergency-confirm-blanks.png"), full_page=True)
+    expect(page.locator("#air-btn")).to_have_text("放送する")
+    page.screenshot(path=str(ARTIFACTS / "emergency-confirm-drill.png"), full_page=True)
     page.get_by_role("button", name="修正する").click()
-    expect(page.locator("#text")).to_have_value(script)
+    expect(page.locator("#text")).to_have_value(script.replace("【　　】", "防災"))
     expect(page.locator("#test")).to_be_checked()
     assert services.store.open_bulletins() == []
 

@@ -5,6 +5,8 @@ Screenshots go to test-artifacts/."""
 import pytest
 from playwright.sync_api import expect
 
+from announcer.readings.rows import find_dictionaries, load_entries
+from tests.conftest import REPO
 from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, output, page,
                            services, shipped_dictionary_only)
 
@@ -22,6 +24,10 @@ def open_readings(page):
     expect(page.locator("h1")).to_have_text("読み辞書")
 
 
+# every word of the shipped files: hand-made and the generated area list
+SHIPPED_WORDS = len(load_entries(find_dictionaries(REPO / "voices" / "dict")))
+
+
 def rows(page):
     return page.locator("#word-list tbody tr[data-surface]:visible .surface")
 
@@ -37,7 +43,7 @@ def preview(page, button: str) -> bytes:
 
 def test_search_live_and_on_the_server(page):
     open_readings(page)
-    expect(rows(page)).to_have_count(14)
+    expect(rows(page)).to_have_count(SHIPPED_WORDS)
     page.get_by_label("検索").fill("もおか")
     expect(rows(page)).to_have_text(["SLもおか", "FMもおか"])  # filtered as you type
     page.get_by_label("検索").fill("いがしら")
@@ -46,7 +52,18 @@ def test_search_live_and_on_the_server(page):
     expect(page).to_have_url("/readings?q=%E3%81%84%E3%81%8C%E3%81%97%E3%82%89")
     expect(rows(page)).to_have_text(["井頭"])
     page.get_by_role("link", name="すべて表示").click()
-    expect(rows(page)).to_have_count(14)
+    expect(rows(page)).to_have_count(SHIPPED_WORDS)
+
+
+def test_try_out_names_the_dictionary_of_each_word(page):
+    open_readings(page)
+    page.get_by_label("例文").fill("東郷地区と真岡の皆さん")
+    page.get_by_role("button", name="読みを確認").click()
+    expect(page.locator("#reading-origins li")).to_have_text([
+        "東郷 ヒガシゴー ← 地区名リスト（area.csv）", "真岡 モーカ ← 手作り辞書（moka.csv）"])
+    expect(page.locator("#word-list tr[data-surface='東郷'] .origin")).to_have_text(
+        "地区名リスト area.csv（自動生成）")
+    page.screenshot(path=str(ARTIFACTS / "readings-origins.png"))
 
 
 def test_fix_a_reading_and_hear_the_preview_change(page, services):
@@ -87,7 +104,7 @@ def test_fix_a_reading_and_hear_the_preview_change(page, services):
     expect(page.locator("#entry-title")).to_have_text("「大前神社」を直す")
     page.get_by_role("button", name="「大前神社」を辞書から削除").click()
     expect(page.locator("#saved")).to_have_text("「大前神社」を辞書から削除しました")
-    expect(rows(page)).to_have_count(14)
+    expect(rows(page)).to_have_count(SHIPPED_WORDS)
 
 
 def test_errors_are_shown_next_to_the_fields(page):

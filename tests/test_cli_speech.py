@@ -30,7 +30,8 @@ def station(tmp_path_factory) -> Path:
     (folder / "schedules").mkdir()
     write_config(folder)
     first = announcer("reading", "真岡", cwd=folder)
-    assert (first.returncode, first.stdout) == (0, "モーカ\n"), first.stderr
+    assert (first.returncode, first.stdout) == (0, "モーカ\n  真岡 モーカ ← 手作り辞書（moka.csv 22 行目）\n"), \
+        first.stderr
     return folder
 
 
@@ -43,17 +44,35 @@ def read_wav(path: Path) -> tuple[wave._wave_params, np.ndarray]:
 
 # -- reading ---------------------------------------------------------------------------------
 
-def test_reading_prints_one_line_of_katakana(station):
+def test_reading_prints_katakana_then_the_dictionary_words(station):
     run = announcer("reading", "真岡市の井頭公園で、14:00から", cwd=station)
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "モーカシノイガシラコーエンデ、ジューヨジカラ\n"
+    assert run.stdout == ("モーカシノイガシラコーエンデ、ジューヨジカラ\n"
+                          "  真岡 モーカ ← 手作り辞書（moka.csv 22 行目）\n"
+                          "  井頭 イガシラ ← 手作り辞書（moka.csv 47 行目）\n")
     assert run.stderr == ""
+
+
+def test_reading_names_the_area_list_and_staff_words(station):
+    web = station / "voices" / "dict" / "web.csv"
+    web.write_text("大前神社,オーサキジンジャ,0\n", encoding="utf-8")
+    try:
+        run = announcer("reading", "東郷地区の大前神社", cwd=station)
+    finally:
+        web.unlink()
+    assert run.returncode == 0, run.stderr
+    line = next(n for n, text in enumerate(
+        (station / "voices" / "dict" / "area.csv").read_text(encoding="utf-8").splitlines(), 1)
+        if text.startswith("東郷,"))
+    assert run.stdout == ("ヒガシゴーチクノオーサキジンジャ\n"
+                          f"  東郷 ヒガシゴー ← 地区名リスト（area.csv {line} 行目）\n"
+                          "  大前神社 オーサキジンジャ ← スタッフ登録（web.csv 1 行目）\n")
 
 
 def test_reading_with_accent_marks_phrases_and_nuclei(station):
     run = announcer("reading", "--accent", "真岡市の井頭公園", cwd=station)
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "モーカ'シノ/イガシラコ'ーエン\n"
+    assert run.stdout.splitlines()[0] == "モーカ'シノ/イガシラコ'ーエン"
 
 
 # -- render ----------------------------------------------------------------------------------

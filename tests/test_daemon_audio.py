@@ -7,18 +7,10 @@ import time
 import pytest
 
 from tests.conftest import write_config
-from tests.daemonutil import Daemon, free_port, jst_in, make_token, write_notice
+from tests.daemonutil import (Daemon, daemon, free_port, jst_in,  # noqa: F401 (fixture)
+                              make_token, schedule_prerendered, write_notice)
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
-
-
-@pytest.fixture
-def daemon(station_dir, pulse):
-    port = free_port()
-    write_config(station_dir, device="default", port=port)
-    d = Daemon(station_dir, pulse.env, port)
-    yield d
-    d.terminate()
 
 
 def airlog(d, token, status=None):
@@ -28,10 +20,9 @@ def airlog(d, token, status=None):
 
 def test_notice_comes_out_at_its_time(daemon, station_dir, pulse):
     token = make_token(station_dir)
-    when = jst_in(6)
-    write_notice(station_dir, "gomi", "gomi", when)
-    rec = pulse.record()
     daemon.start()
+    when = schedule_prerendered(daemon, station_dir, "gomi", "gomi")
+    rec = pulse.record()
     daemon.wait_for(lambda: airlog(daemon, token, "aired"), timeout=30)
     rec.stop()
     onsets = rec.onsets()
@@ -45,12 +36,14 @@ def test_notice_comes_out_at_its_time(daemon, station_dir, pulse):
 
 
 def test_sigterm_fades_out_and_exits_zero(daemon, station_dir, pulse):
+    daemon.start()  # ready first, then a notice relative to now: no start-up timing
     write_notice(station_dir, "long", "long", jst_in(3), text="本日は晴天なり。" * 20)
-    daemon.start()
-    daemon.wait_for(lambda: daemon.get("/healthz")["on_air"], timeout=20)
+    daemon.wait_for(lambda: daemon.get("/healthz")["on_air"], timeout=30)
     started = time.monotonic()
     assert daemon.terminate() == 0
-    assert time.monotonic() - started < 3
+    # within the unit's TimeoutStopSec (systemd would kill -9 after it); the fade and the
+    # worker shutdown take about a second on an idle machine (bench/, not asserted here)
+    assert time.monotonic() - started < 10
 
 
 def test_survives_the_sound_server_going_away(daemon, station_dir, pulse):
@@ -74,7 +67,7 @@ def test_device_missing_at_start_is_degraded_then_recovers(station_dir, pulse):
     write_config(station_dir, device="onair-does-not-exist", port=port)
     d = Daemon(station_dir, pulse.env, port).start(wait_audio=False)
     try:
-        health = d.get("/healthz")
+        health = d.wait_for(lambda: (h := d.get("/healthz"))["status"] != "starting" and h)
         assert health["status"] == "degraded"
         assert "onair-does-not-exist" in health["audio"]["detail"]
     finally:

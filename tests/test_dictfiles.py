@@ -5,11 +5,11 @@ back when compiling fails. No synthesis workers are started here."""
 import pytest
 
 from announcer.config import load_config
-from announcer.dictfiles import (PREAMBLE, STALE, DictionaryError, WebDictionary, Word,
+from announcer.readings.staff import (PREAMBLE, STALE, DictionaryError, WebDictionary, Word,
                                  accent_notation, katakana, parse_fields)
 from announcer.errors import SpeechError
 from announcer.studio import Studio
-from announcer.text import userdict
+from announcer.readings import compiler, rows
 
 HEADER = "surface,pronunciation,accent_type,priority\n"
 
@@ -68,8 +68,8 @@ def test_add_edit_delete_round_trip(dictionary, studio):
     added_version = studio.dict_version
     assert added_version not in ("", shipped_version)
     assert (studio.dict_path.with_suffix(".version").read_text() == added_version
-            == userdict.dictionary_version(userdict.load_entries(
-                userdict.find_dictionaries(dictionary.folder))))
+            == compiler.dictionary_version(rows.load_entries(
+                rows.find_dictionaries(dictionary.folder))))
 
     dictionary.add(entry("根古屋台", "ネゴヤダイ", "3", "6"), dictionary.version())
     before, after = dictionary.edit("大前神社", entry("大前神社", "オーサキジンジャ", "5"),
@@ -165,7 +165,7 @@ def test_failing_compile_restores_web_csv(dictionary, studio, monkeypatch):
     def broken(paths, out):
         raise SpeechError("ユーザー辞書を作れませんでした（終了コード 139）")
 
-    monkeypatch.setattr(userdict, "compile_dictionary", broken)
+    monkeypatch.setattr(compiler, "compile_dictionary", broken)
     shipped = (studio.dict_version, studio.dict_path.read_bytes())
     exc = refusal(dictionary.add, entry("大前神社", "オーサキジンジャ"), dictionary.version())
     assert (str(exc), exc.fields) == (
@@ -178,7 +178,7 @@ def test_failing_compile_restores_web_csv(dictionary, studio, monkeypatch):
     monkeypatch.undo()
     dictionary.add(entry("大前神社", "オーサキジンジャ"), dictionary.version())
     good = (dictionary.path.read_bytes(), studio.dict_version, studio.dict_path.read_bytes())
-    monkeypatch.setattr(userdict, "compile_dictionary", broken)
+    monkeypatch.setattr(compiler, "compile_dictionary", broken)
     refusal(dictionary.edit, "大前神社", entry("大前神社", "オオマエジンジャ"), dictionary.version())
     assert (dictionary.path.read_bytes(), studio.dict_version, studio.dict_path.read_bytes()) == good
     assert list(dictionary.folder.glob(".*")) == []

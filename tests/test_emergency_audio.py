@@ -37,9 +37,9 @@ def rows(d, kind=None):
 
 
 def test_a_bulletin_cuts_into_a_notice(station, station_dir, pulse):
+    station.start()  # ready first, then a notice relative to now: no start-up timing
     write_notice(station_dir, "long", "long", jst_in(3), text="本日は晴天なり。" * 20)
-    station.start()
-    station.wait_for(lambda: station.get("/healthz")["on_air"], timeout=20)
+    station.wait_for(lambda: station.get("/healthz")["on_air"], timeout=30)
     rec = pulse.record()
     status, body = post(station, SHORT, repeat=1, chime=False)
     assert status == 202 and body["status"] == "queued"

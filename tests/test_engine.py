@@ -200,3 +200,48 @@ def test_shutdown_fades_out_within_a_second(engine, out, events):
     engine.drain_events()
     assert ends(events) == [("notice-gomi", "interrupted")]
     assert not out.audio()[int(1.5 * RATE) - 480:].any()
+
+
+def bulletin(item_id, seconds=1.0, **kw):
+    return Item("bulletin", item_id, ArraySource(tone(seconds)), EMERGENCY, item_id, **kw)
+
+
+def test_interrupting_bulletin_goes_before_queued_ones_that_were_not(engine, out, events):
+    engine.enqueue(bulletin("a", 1.0, interrupt=True))
+    out.run(0.2)
+    engine.enqueue(bulletin("b", 0.5, interrupt=False))
+    engine.enqueue(bulletin("c", 0.5, interrupt=True))
+    assert [i.id for i in engine.queued()] == ["c", "b"]
+    out.run(2.5)
+    engine.drain_events()
+    # a bulletin on air is never cut by another real one: c goes next, then b
+    assert out.tags() == ["bulletin-a", "bulletin-c", "bulletin-b", None]
+    assert ends(events) == [("bulletin-a", "aired"), ("bulletin-c", "aired"),
+                            ("bulletin-b", "aired")]
+
+
+def test_drills_never_queue_ahead_of_a_real_bulletin(engine, out, events):
+    engine.enqueue(notice("gomi", 1.0))
+    out.run(0.2)
+    engine.enqueue(bulletin("drill1", 0.5, interrupt=True, drill=True))
+    engine.enqueue(bulletin("drill2", 0.5, interrupt=True, drill=True))
+    engine.enqueue(bulletin("real", 0.5, interrupt=False))
+    assert [i.id for i in engine.queued()] == ["real", "drill1", "drill2"]
+
+
+def test_a_real_interrupting_bulletin_cuts_into_a_drill(engine, out, events):
+    engine.enqueue(bulletin("drill", 5.0, interrupt=True, drill=True))
+    out.run(0.5)
+    engine.enqueue(bulletin("real", 0.5, interrupt=True))
+    out.run(0.2)
+    engine.drain_events()
+    assert out.tags() == ["bulletin-drill", "bulletin-real"]
+    assert ends(events) == [("bulletin-drill", "interrupted")]
+
+
+def test_a_real_bulletin_without_interrupt_waits_for_a_drill(engine, out, events):
+    engine.enqueue(bulletin("drill", 1.0, drill=True))
+    out.run(0.5)
+    engine.enqueue(bulletin("real", 0.5, interrupt=False))
+    out.run(1.5)
+    assert out.tags() == ["bulletin-drill", "bulletin-real", None]

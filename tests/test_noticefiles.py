@@ -103,7 +103,7 @@ def test_problems_are_mapped_to_their_fields(files):
     (NoticeForm(id="a b", text="x", times=("07:00",)),
      {"id": ['id は半角英数字と「_」「-」で64文字以内にしてください: "a b"']}),
     (NoticeForm(id="t", text="  ", times=()),
-     {"text": ["空です。値を書いてください"], "times": ["空です。時刻を1つ以上書いてください"]}),
+     {"text": ["何も書かれていません。書いてください"], "times": ["時刻が1つもありません。1つ以上書いてください"]}),
     (NoticeForm(id="d", text="x", times=("07:00",), days=frozenset({0}), dates="2026-5-40"),
      {"days": ["dates（その日だけ放送）と days は一緒に使えません"],
       "dates": ['日付は YYYY-MM-DD で書いてください: "2026-5-40"']}),

@@ -106,15 +106,15 @@ def test_same_time_twice_in_one_notice(schedules):
 def test_required_keys(schedules):
     path = write(schedules / "a.yaml", "notices:\n  - title: x\n    times: []\n")
     assert problems(path) == [
-        "schedules/a.yaml:2: notices[0].id: 必須です。値を書いてください",
-        "schedules/a.yaml:2: notices[0].text: 必須です。値を書いてください",
-        "schedules/a.yaml:3: notices[0].times: 空です。時刻を1つ以上書いてください",
+        "schedules/a.yaml:2: notices[0].id: この項目は省略できません。書いてください",
+        "schedules/a.yaml:2: notices[0].text: この項目は省略できません。書いてください",
+        "schedules/a.yaml:3: notices[0].times: 時刻が1つもありません。1つ以上書いてください",
     ]
 
 
 def test_missing_times(schedules):
     assert problems(write(schedules / "a.yaml", "notices:\n  - {id: a, text: t}\n")) == [
-        "schedules/a.yaml:2: notices[0].times: 必須です。時刻を1つ以上書いてください"
+        "schedules/a.yaml:2: notices[0].times: 時刻を1つ以上書いてください（省略できません）"
     ]
 
 
@@ -122,7 +122,7 @@ def test_bad_id_and_long_text(schedules):
     path = write(schedules / "a.yaml", f"notices:\n  - id: ごみ\n    text: {'あ' * 5001}\n    times: ['07:00']\n")
     assert problems(path) == [
         'schedules/a.yaml:2: notices[0].id: id は半角英数字と「_」「-」で64文字以内にしてください: "ごみ"',
-        "schedules/a.yaml:3: notices[0].text: 長すぎます（5001文字）。5000文字以内にしてください",
+        "schedules/a.yaml:3: notices[0].text: 1 文字多すぎます（いま 5001 文字、上限 5000 文字）。短くしてください",
     ]
 
 

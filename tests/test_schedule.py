@@ -1,6 +1,5 @@
 import dataclasses
 import datetime as dt
-import time
 
 import pytest
 
@@ -145,14 +144,13 @@ def test_twins_both_air_after_an_outage():
     assert missed == []
 
 
-def test_a_thousand_notices_for_a_day_is_quick():
+def test_a_thousand_notices_for_a_day():  # its speed is measured in bench/, not here
     notices = [notice(id=f"n{i}", times=(dt.time(i % 24, i % 60), dt.time((i + 12) % 24, 0)),
                       days=frozenset({i % 7, (i + 3) % 7}), holidays=("any", "skip", "only")[i % 3])
                for i in range(1000)]
-    started = time.perf_counter()
     result = airings_between(notices, at(2026, 11, 24, 12), at(2026, 11, 25, 12))
     for n in notices[:200]:
-        next_airing(n, at(2026, 11, 24, 12))
-    assert time.perf_counter() - started < 2
+        nxt = next_airing(n, at(2026, 11, 24, 12))
+        assert nxt is None or nxt > at(2026, 11, 24, 12)
     assert len(result) > 100
     assert result == sorted(result)

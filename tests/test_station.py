@@ -32,7 +32,7 @@ class FakeStudio:
             raise NothingToSay()
         return [text]
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None):
         yield np.full(2 * RATE, 0.25, np.float32)
 
 
@@ -83,7 +83,7 @@ def station(config, clock, store):
 
 def settle(station):
     """Wait for cue renders, delivered events and bulletin producers (real threads)."""
-    station._render.submit(lambda: None).result(timeout=5)
+    station.wait_cues(timeout=5)
     station.engine.drain_events()
     for item in station.engine.queued():
         if hasattr(item.source, "first_block"):
@@ -252,3 +252,63 @@ def test_status_reports_on_air_and_next(station):
     assert status["on_air"]["kind"] == "bulletin"
     assert status["audio"] == "ok"
     assert status["next"][0]["id"] == "gomi"
+
+
+def test_stopping_a_notice_on_air_names_who_and_does_not_replay(station, store):
+    run_until(station, station.out, at(7, 30, 0))
+    station.out.run(0.3)
+    assert station.engine.on_air().id == "gomi"
+    assert not station.stop_notice("early", by="tanaka")  # not on air
+    assert station.stop_notice("gomi", by="tanaka")
+    station.out.run(0.3)
+    settle(station)
+    station.out.run(2.0)
+    settle(station)
+    rows = [r for r in store.airlog(dt.date(2026, 12, 3)) if r["id"] == "gomi"]
+    assert [(r["status"], r["detail"]) for r in rows] == [("cancelled", "tanaka が停止しました")]
+
+
+def test_bulletins_carry_a_subject(station, store):
+    bid, _ = station.submit_bulletin("緊急放送、緊急放送。こちらは、真岡市役所です。中郷地区に避難指示。")
+    assert store.bulletin(bid)["title"] == "中郷地区に避難指示"
+    bid2, _ = station.submit_bulletin("避難してください。", title="  避難指示（大内）  ", test=True)
+    assert store.bulletin(bid2)["title"] == "避難指示（大内）"
+    assert [i.title for i in station.engine.queued()] == ["中郷地区に避難指示", "【訓練】避難指示（大内）"]
+    with pytest.raises(BulletinError, match="件名は 1 行で書いてください"):
+        station.submit_bulletin("避難してください。", title="一行目\n二行目")
+
+
+def test_a_real_interrupting_bulletin_cuts_a_drill_which_is_not_aired_again(station, store):
+    drill, _ = station.submit_bulletin("訓練です。" * 5, test=True)
+    settle(station)
+    station.out.run(0.3)
+    real, _ = station.submit_bulletin("避難してください。", interrupt=True)
+    settle(station)
+    station.out.run(3.0)
+    settle(station)
+    assert store.bulletin(drill)["state"] == "cancelled"
+    assert store.bulletin(real)["state"] == "aired"
+    assert [s for k, i, s in statuses(store) if i == drill] == ["interrupted"]
+
+
+def test_an_old_database_gets_the_title_column(config, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("""CREATE TABLE bulletins (id TEXT PRIMARY KEY, text TEXT NOT NULL,
+        options TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT,
+        created_by TEXT NOT NULL DEFAULT '', request_key TEXT UNIQUE, updated_at TEXT NOT NULL);
+        INSERT INTO bulletins VALUES ('old', '古い放送です。', '{"repeat": 1, "interrupt": true,
+        "chime": true, "test": false}', 'queued', '2026-12-01T00:00:00+09:00', NULL, '', NULL,
+        '2026-12-01T00:00:00+09:00');""")
+    db.close()
+    store = Store(path, TOKYO)
+    try:
+        assert store.bulletin("old")["title"] == ""
+        Store(path, TOKYO).close()  # a second open leaves it alone
+        bid, _ = store.add_bulletin("new", "新しい放送です。", {"repeat": 1}, at(8, 0), None,
+                                    title="新しい")
+        assert store.bulletin("new")["title"] == "新しい"
+    finally:
+        store.close()

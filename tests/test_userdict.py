@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from announcer.errors import ConfigError, SpeechError
-from announcer.text import userdict
-from announcer.text.userdict import Entry, load_entries, mora_count
+from announcer.readings import compiler, rows
+from announcer.readings.rows import Entry, load_entries, mora_count
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = userdict.find_dictionaries(REPO / "voices" / "dict")
+SHIPPED = rows.find_dictionaries(REPO / "voices" / "dict")
 
 
 def write(folder: Path, text: str, name: str = "words.csv") -> Path:
@@ -142,22 +142,22 @@ def test_shipped_dictionaries_are_valid():
 
 def test_openjtalk_row_widens_ascii_like_open_jtalk_does():
     entry = Entry("FMもおか", "エフエムモーカ", 0, 5, "x.csv:1")
-    assert userdict.to_openjtalk_rows([entry]) == (
+    assert compiler.to_openjtalk_rows([entry]) == (
         "ＦＭもおか,,,3488,名詞,固有名詞,地域,一般,*,*,ＦＭもおか,"
         "エフエムモーカ,エフエムモーカ,0/7,*\n"
     )
 
 
 def test_higher_priority_means_lower_cost():
-    costs = [userdict.priority_cost(p) for p in range(11)]
+    costs = [compiler.priority_cost(p) for p in range(11)]
     assert costs == sorted(costs, reverse=True) and len(set(costs)) == 11
 
 
 def test_version_follows_content_not_order_or_source():
     a, b = Entry("真岡", "モーカ", 0, 5, "a:1"), Entry("茂木", "モテギ", 0, 5, "a:2")
-    version = userdict.dictionary_version([a, b])
-    assert version == userdict.dictionary_version([b, Entry("真岡", "モーカ", 0, 5, "z:9")])
-    assert version != userdict.dictionary_version([b, Entry("真岡", "モーカ", 1, 5, "a:1")])
+    version = compiler.dictionary_version([a, b])
+    assert version == compiler.dictionary_version([b, Entry("真岡", "モーカ", 0, 5, "z:9")])
+    assert version != compiler.dictionary_version([b, Entry("真岡", "モーカ", 1, 5, "a:1")])
     assert len(version) == 12
 
 
@@ -215,8 +215,8 @@ SHIPPED_READINGS = {
 
 def test_shipped_dictionary_reads_local_names(tmp_path):
     dic = tmp_path / "user.dic"
-    version = userdict.compile_dictionary(SHIPPED, dic)
-    assert version == userdict.dictionary_version(load_entries(SHIPPED))
+    version = compiler.compile_dictionary(SHIPPED, dic)
+    assert version == compiler.dictionary_version(load_entries(SHIPPED))
     before, after, accent = read_with(dic, [*SHIPPED_READINGS, "真岡"])
     assert before["真岡市"] == "シンオカシ"  # what it fixes
     assert {t: after[t] for t in SHIPPED_READINGS} == SHIPPED_READINGS
@@ -226,8 +226,8 @@ def test_shipped_dictionary_reads_local_names(tmp_path):
 
 def test_recompiling_replaces_the_dictionary(tmp_path):
     dic = tmp_path / "user.dic"
-    userdict.compile_dictionary([write(tmp_path, "真岡,モーカ,0\n")], dic)
-    userdict.compile_dictionary([write(tmp_path, "真岡,マオカ,0\n")], dic)
+    compiler.compile_dictionary([write(tmp_path, "真岡,モーカ,0\n")], dic)
+    compiler.compile_dictionary([write(tmp_path, "真岡,マオカ,0\n")], dic)
     assert read_with(dic, ["真岡"])[1] == {"真岡": "マオカ"}
 
 
@@ -242,21 +242,21 @@ def previous(tmp_path) -> Path:
 
 def test_invalid_rows_leave_the_previous_dictionary(tmp_path, previous):
     with pytest.raises(ConfigError):
-        userdict.compile_dictionary([write(tmp_path, "真岡,もおか,0\n")], previous)
+        compiler.compile_dictionary([write(tmp_path, "真岡,もおか,0\n")], previous)
     assert previous.read_bytes() == b"previous"
 
 
 def test_file_without_words_is_refused(tmp_path, previous):
     path = write(tmp_path, "# nothing yet\n")
     with pytest.raises(ConfigError) as caught:
-        userdict.compile_dictionary([path], previous)
+        compiler.compile_dictionary([path], previous)
     assert caught.value.problems == [f"{path}: 辞書に単語が 1 つもありません"]
 
 
 def test_garbage_dictionary_is_refused(tmp_path, previous, monkeypatch):
-    monkeypatch.setattr(userdict, "_build", lambda rows, dic: dic.write_bytes(os.urandom(4096)))
+    monkeypatch.setattr(compiler, "_build", lambda rows, dic: dic.write_bytes(os.urandom(4096)))
     with pytest.raises(SpeechError, match="作ったユーザー辞書を Open JTalk が読み込めません"):
-        userdict.compile_dictionary([write(tmp_path, "真岡,モーカ,0\n")], previous)
+        compiler.compile_dictionary([write(tmp_path, "真岡,モーカ,0\n")], previous)
     assert previous.read_bytes() == b"previous"
     assert [p.name for p in previous.parent.iterdir()] == ["user.dic"]
 
@@ -265,10 +265,10 @@ def test_dictionary_that_crashes_open_jtalk_is_refused(tmp_path, previous, monke
     # A row cut short compiles fine, then Open JTalk reads past its fields: it segfaults
     # at the first use of the word, or (undefined behaviour) reads garbage. Either way
     # the check refuses it, naming the row.
-    monkeypatch.setattr(userdict, "to_openjtalk_rows", lambda entries: "真岡,,,3000,名詞\n")
+    monkeypatch.setattr(compiler, "to_openjtalk_rows", lambda entries: "真岡,,,3000,名詞\n")
     path = write(tmp_path, "真岡,モーカ,0\n")
     with pytest.raises(ConfigError) as caught:
-        userdict.compile_dictionary([path], previous)
+        compiler.compile_dictionary([path], previous)
     [problem] = caught.value.problems
     assert problem == f"{path}:1: この単語で Open JTalk が異常終了しました（辞書は入れ替えていません）: 真岡" \
         or problem.startswith(f"{path}:1: 辞書に入れても「真岡」が モーカ と読まれません（")
@@ -276,10 +276,10 @@ def test_dictionary_that_crashes_open_jtalk_is_refused(tmp_path, previous, monke
 
 
 def test_word_that_never_wins_is_reported(tmp_path, previous, monkeypatch):
-    monkeypatch.setattr(userdict, "PRIORITY_COSTS", (20000,) * 11)
+    monkeypatch.setattr(compiler, "PRIORITY_COSTS", (20000,) * 11)
     path = write(tmp_path, "真岡,モーカ,0\n")
     with pytest.raises(ConfigError) as caught:
-        userdict.compile_dictionary([path], previous)
+        compiler.compile_dictionary([path], previous)
     assert caught.value.problems == [
         f"{path}:1: 辞書に入れても「真岡」が モーカ と読まれません（モオカ）。優先度を上げてください"
     ]
@@ -288,5 +288,5 @@ def test_word_that_never_wins_is_reported(tmp_path, previous, monkeypatch):
 
 def test_low_priority_word_may_lose(tmp_path, previous):
     path = write(tmp_path, "真岡,モーカ,0,0\n")
-    userdict.compile_dictionary([path], previous)
+    compiler.compile_dictionary([path], previous)
     assert read_with(previous, ["真岡"])[1] == {"真岡": "モオカ"}

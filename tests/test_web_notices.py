@@ -1,6 +1,7 @@
 """The notices pages, the timetable and the as-run CSV through Flask's test client,
 against a real studio (synthesis workers), SQLite and notice files on disk."""
 
+import csv
 import datetime as dt
 import io
 import re
@@ -57,7 +58,8 @@ def audits(services, action):
 
 def cell(html: str, date: str) -> str:
     """The timetable cells of one day, joined."""
-    return "".join(re.findall(rf'<td class="[^"]*" data-date="{date}">(.*?)</td>', html, re.S))
+    return "".join(re.findall(rf'<td class="[^"]*" data-date="{date}"[^>]*>(.*?)</td>', html,
+                              re.S))
 
 
 # -- sessions and CSRF -------------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_invalid_fields_show_errors_next_to_them(staff, web_dir):
     assert errors == {
         "times": '<li>時刻は HH:MM か HH:MM:SS で書いてください: &#34;25:00&#34;</li>'
                  '<li>時刻は HH:MM か HH:MM:SS で書いてください: &#34;7:3&#34;</li>',
-        "days": "<li>空です。曜日を1つ以上書いてください</li>",
+        "days": "<li>曜日が1つもありません。1つ以上書いてください</li>",
         "grace": "<li>数で書いてください: &#34;abc&#34;</li>"}
     assert 'value="25:00"' in html  # what was typed stays in the form
     assert not (web_dir / "bad.yaml").exists()
@@ -300,10 +302,10 @@ def test_rundown_shows_what_aired_and_what_is_next(staff, services):
     services.store.airing_record("notice", "asrun", "放送済みの例", now, "missed", "テスト", at=now)
     html = staff.get("/timetable").get_data(as_text=True)
     rundown = html[html.index('id="rundown-rows"'):]
-    assert ('<td>放送済みの例</td><td><span class="st st-missed">未放送（時間切れ）</span></td>'
-            '<td>テスト</td>') in rundown
-    assert re.search(r'<tr class="st-(next|planned)"><td>23:59:59</td><td>お知らせ</td><td>'
-                     + LATE_NOTICE, rundown)
+    assert ('<td data-label="件名">放送済みの例</td><td data-label="結果"><span class="st st-missed">'
+            '未放送（時間切れ）</span></td><td data-label="備考">テスト</td>') in rundown
+    assert re.search(r'<tr class="st-(next|planned)"><td data-label="時刻">23:59:59</td>'
+                     r'<td data-label="種類">お知らせ</td><td data-label="件名">' + LATE_NOTICE, rundown)
     assert f'href="/airlog.csv?date={now.date().isoformat()}"' in html
 
 
@@ -316,9 +318,8 @@ def test_airlog_csv_for_a_day(staff, services):
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="airlog-2020-05-01.csv"'
     assert resp.get_data().decode("utf-8") == (
-        "\ufeffkind,id,title,scheduled_at,started_at,ended_at,status,detail\r\n"
-        "notice,csv1,'=SUM(1),2020-05-01T07:30:00.000+09:00,,2020-05-01T07:30:00.000+09:00,"
-        "missed,停止中\r\n")
+        "\ufeff種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考\r\n"
+        "お知らせ,csv1,'=SUM(1),2020-05-01 07:30:00,,2020-05-01 07:30:00,未放送（時間切れ）,停止中\r\n")
     assert audits(services, "airlog.export")[0]["detail"] == {"date": "2020-05-01", "rows": 1}
 
 
@@ -327,8 +328,19 @@ def test_airlog_csv_for_a_month(staff, services):
         at = dt.datetime(2020, 6, day, 12, tzinfo=TOKYO)
         services.store.airing_record("bulletin", f"b{day}", "訓練", at, "cancelled", at=at)
     lines = staff.get("/airlog.csv?month=2020-06").get_data().decode("utf-8-sig").splitlines()
-    assert [line.split(",")[1] for line in lines] == ["id", "b3", "b20"]
+    assert [line.split(",")[1] for line in lines] == ["ID", "b3", "b20"]
     assert audits(services, "airlog.export")[0]["detail"] == {"month": "2020-06", "rows": 2}
+
+
+@pytest.mark.parametrize("title", ["=1+1", "+1", "-1", "@SUM(A1)", "＝1＋1", "＋1", "－1", "＠SUM(A1)",
+                                   "\t=1", "\r=1"])
+def test_airlog_csv_never_starts_a_formula(staff, services, title):
+    at = dt.datetime(2020, 7, 1, 7, 30, tzinfo=TOKYO)
+    services.store.airing_record("notice", "f", title, at, "aired", title, at=at)
+    rows = list(csv.reader(io.StringIO(staff.get("/airlog.csv?date=2020-07-01").get_data()
+                                       .decode("utf-8-sig"))))
+    assert rows[-1][2] == rows[-1][7] == "'" + title
+    services.store.execute("DELETE FROM airlog WHERE day='2020-07-01'")
 
 
 @pytest.mark.parametrize("query,error", [("month=2026-13", "month は YYYY-MM で指定してください"),

@@ -85,7 +85,8 @@ def test_login_then_status_page(client):
     html = client.get("/").get_data(as_text=True)
     assert "<h1>放送の状態</h1>" in html
     assert "いま放送しているものはありません" in html
-    assert "機器: 正常" in html
+    assert '<section id="health" class="health health-ok"' in html
+    assert "正常：音声・お知らせファイル・サーバー接続に問題はありません" in html
     assert ">緊急放送を出す</a>" in html
     assert LATE_NOTICE in html
 
@@ -202,8 +203,21 @@ def test_submit_then_double_submit_queues_once(staff, services):
     assert services.station.bulletin(bid)["created_by"] == "tanaka"
     assert [r["detail"]["id"] for r in audit_actions(services, "bulletin.resubmit")][:1] == [bid]
     submitted = audit_actions(services, "bulletin.submit")[0]["detail"]
-    assert submitted == {"id": bid, "text": "真岡市から緊急のお知らせです。", "repeat": 2,
+    assert submitted == {"id": bid, "title": "真岡市から緊急のお知らせです",
+                         "text": "真岡市から緊急のお知らせです。", "repeat": 2,
                          "interrupt": False, "chime": True, "test": False}
+
+
+def test_two_bulletins_from_one_template_have_their_own_subjects(staff, services):
+    _, script, _, _ = TEMPLATES[0]
+    texts = [script.replace("【　　】", place) for place in ("中郷", "大内")]
+    ids = [submit(staff, text, interrupt=False, title=f"避難指示（{place}地区）").get_json()["id"]
+           for text, place in zip(texts, ("中郷", "大内"))]
+    ids.append(submit(staff, texts[0], interrupt=False).get_json()["id"])  # no subject given
+    queue = staff.get("/staff/status").get_json()["queue"]
+    assert [q["title"] for q in queue] == ["避難指示（中郷地区）", "避難指示（大内地区）",
+                                           "中郷地区に、避難指示を発令しました"]
+    assert [services.station.bulletin(b)["title"] for b in ids] == [q["title"] for q in queue]
 
 
 def test_same_key_with_another_script_is_refused(staff, services):
@@ -244,15 +258,18 @@ def test_stop_a_queued_bulletin(staff, services):
     bid = submit(staff, "停止する緊急放送です。", interrupt=False).get_json()["id"]
     resp = post_json(staff, f"/staff/bulletins/{bid}/stop", {})
     assert resp.status_code == 200
-    assert resp.get_json() == {"id": bid, "status": "cancelled"}
+    data = resp.get_json()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", data.pop("stopped_at"))
+    assert data == {"id": bid, "status": "cancelled", "by": "tanaka"}
     services.station.engine.drain_events()
     assert queued_ids(services) == []
     assert services.station.bulletin(bid)["state"] == "cancelled"
     stop = audit_actions(services, "bulletin.stop")[0]
-    assert stop["detail"] == {"id": bid, "text": "停止する緊急放送です。", "state": "queued"}
+    assert stop["detail"] == {"id": bid, "title": "停止する緊急放送です", "text": "停止する緊急放送です。",
+                              "state": "queued"}
     row = next(r for r in staff.get("/staff/status").get_json()["airlog"] if r["id"] == bid)
-    assert (row["status_label"], row["title"], row["time"]) == ("取り消し", "停止する緊急放送です。",
-                                                                "—")
+    assert (row["status_label"], row["title"], row["time"], row["detail"]) == (
+        "取り消し", "停止する緊急放送です", "—", "tanaka が停止しました")
     again = post_json(staff, f"/staff/bulletins/{bid}/stop", {})
     assert again.status_code == 409
     assert again.get_json() == {"error": "この緊急放送はすでに終わっています（取り消し）"}
@@ -266,10 +283,10 @@ def test_stop_a_bulletin_on_air(staff, services, output):
     services.station.engine.drain_events()
     data = staff.get("/staff/status").get_json()
     assert {k: data["on_air"][k] for k in ("kind", "id", "title", "label")} == {
-        "kind": "bulletin", "id": bid, "title": "放送中に止めます。", "label": "緊急放送"}
+        "kind": "bulletin", "id": bid, "title": "放送中に止めます", "label": "緊急放送"}
     assert [(r["id"], r["status_label"]) for r in data["airlog"]][0] == (bid, "放送中")
     html = staff.get("/").get_data(as_text=True)
-    assert '<p id="on-air-title" class="on-air-title">放送中に止めます。</p>' in html
+    assert '<p id="on-air-title" class="on-air-title">放送中に止めます</p>' in html
     assert 'class="card on-air-card is-live"' in html
     assert post_json(staff, f"/staff/bulletins/{bid}/stop", {}).status_code == 200
     output.run(0.3)  # the stop fade
@@ -293,12 +310,14 @@ def test_status_json(staff, services):
     data = staff.get("/staff/status").get_json()
     assert {"on_air", "queue", "next", "audio", "health", "today", "airlog", "now"} <= set(data)
     assert data["on_air"] is None and data["audio"] == "ok"
-    assert data["queue"] == [{"kind": "bulletin", "id": bid, "title": "状態表示の試験です。",
-                              "label": "緊急放送", "scheduled_at": None}]
+    assert data["queue"] == [{"kind": "bulletin", "id": bid, "title": "状態表示の試験です",
+                              "label": "緊急放送", "scheduled_at": None, "interrupt": False,
+                              "test": False, "position": 1,
+                              "reason": "現在の放送のあとに：受け付けた順"}]
     assert {"at": "23:59", "id": "late", "title": LATE_NOTICE} in data["today"]
     html = staff.get("/").get_data(as_text=True)
     assert f'action="/staff/bulletins/{bid}/stop"' in html
-    assert '<span class="title">状態表示の試験です。</span>' in html
+    assert '<span class="title">状態表示の試験です</span>' in html
 
 
 def test_degraded_device_shown_in_red(staff, output):
@@ -309,7 +328,7 @@ def test_degraded_device_shown_in_red(staff, output):
     finally:
         output.recover()
     assert '<section id="health" class="health health-bad"' in html
-    assert "機器に異常があります（音声が出ていません）" in html
+    assert "音が出ていません（出力機器の異常）" in html
     assert "USB audio unplugged" in html
     assert data["audio"] == "degraded"
     assert data["health"]["audio"] == {"ok": False, "detail": "USB audio unplugged"}
@@ -318,7 +337,7 @@ def test_degraded_device_shown_in_red(staff, output):
 def test_sent_banner(staff, services):
     bid = submit(staff, "受付表示の試験です。", interrupt=False).get_json()["id"]
     html = staff.get(f"/?sent={bid}").get_data(as_text=True)
-    assert f"緊急放送を受け付けました（{bid}）。" in html
+    assert f"緊急放送「受付表示の試験です」を受け付けました（{bid}）。" in html
     assert "受け付けました" not in staff.get("/?sent=unknown").get_data(as_text=True)
 
 
@@ -327,9 +346,8 @@ def test_emergency_form(staff):
     resp = staff.get("/emergency")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
-    for label, text, _ in TEMPLATES:
-        assert f">{label}</button>" in html
-        assert f'data-script="{text}"' in html
+    for label, text, _, subject in TEMPLATES:
+        assert f'data-script="{text}" data-drill="{int(_)}" data-title="{subject}">{label}</button>' in html
     assert re.search(r'name="request_key" value="[0-9a-f]{32}"', html)
     assert '<input type="radio" name="repeat" value="2" checked>' in html
     assert '<input type="radio" name="timing" value="now" checked>' in html
@@ -347,17 +365,52 @@ def form(staff, step, text, key=KEY, **extra):
     return staff.post("/emergency", data=data)
 
 
-def test_confirm_warns_about_blanks(staff, services):
+def test_blanks_block_the_confirm_step(staff, services):
     resp = form(staff, "confirm", "真岡市の【　　】地区と【】地区に避難指示。")
     html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert ('<p id="text-error" class="field-error" role="alert">空欄【　　】が 2 か所残っています。'
+            "すべて埋めてから確認へ進んでください</p>") in html
+    assert 'id="form-error"' not in html
+    assert "<h1>緊急放送</h1>" in html and "\n真岡市の【　　】地区と【】地区に避難指示。</textarea>" in html
+    assert form(staff, "air", "真岡市の【　　】地区に避難指示。").status_code == 422
+    assert submit(staff, "真岡市の【　　】地区に避難指示。").status_code == 422
+    assert queued_ids(services) == []  # nothing with a blank airs
+
+
+def test_confirm_shows_everything(staff, services):
+    resp = form(staff, "confirm", "真岡市の中央地区に避難指示。\r\n二行目です。", title="避難指示（中央）")
+    html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    assert "空欄【　　】が 2 か所残っています。" in html
-    assert '真岡市の<mark class="blank">【　　】</mark>地区と<mark class="blank">【】</mark>地区' in html
-    assert ">空欄のまま放送する</button>" in html
+    assert '<p class="confirm-title" id="sum-title">避難指示（中央）</p>' in html
+    assert '<input type="hidden" name="title" value="避難指示（中央）">' in html
+    assert '<input type="hidden" name="text" value="真岡市の中央地区に避難指示。\n二行目です。">' in html
+    assert ">放送する</button>" in html
     assert "モーカシ" in html
     assert '<dd id="sum-repeat">3 回（あいだに「繰り返します。」）</dd>' in html
     assert '<dd id="sum-timing">現在の放送のあとに</dd>' in html
+    assert "<dd>21 文字</dd>" in html  # CRLF from the browser is one line end
     assert queued_ids(services) == []  # confirming airs nothing
+
+
+def test_over_long_script_is_kept_whole_and_refused(staff, services):
+    text = "あ" * 6000
+    resp = form(staff, "confirm", text)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 413
+    assert f"\n{text}</textarea>" in html and "maxlength" not in html
+    assert ('<p id="text-error" class="field-error" role="alert">原稿が 1000 文字多すぎます'
+            "（いま 6000 文字、上限 5000 文字）。短くしてから確認へ進んでください</p>") in html
+    assert queued_ids(services) == []
+
+
+def test_subject_defaults_and_limits(staff, services):
+    html = form(staff, "confirm", "緊急放送、緊急放送。こちらは、真岡市役所です。"
+                "中郷地区に、避難指示を発令しました。").get_data(as_text=True)
+    assert '<p class="confirm-title" id="sum-title">中郷地区に、避難指示を発令しました</p>' in html
+    resp = form(staff, "confirm", "真岡市です。", title="件" * 41)
+    assert resp.status_code == 422
+    assert "件名が 1 文字多すぎます（41 文字。40 文字以内にしてください）" in resp.get_data(as_text=True)
 
 
 def test_confirm_without_blanks_in_drill_mode(staff):
@@ -379,7 +432,7 @@ def test_form_air_without_javascript(staff, services):
     assert queued_ids(services) == [bid]
     b = services.station.bulletin(bid)
     assert (b["repeat"], b["interrupt"], b["chime"], b["test"]) == (3, False, True, True)
-    assert services.station.engine.queued()[0].title == "【訓練】フォームから放送します。"
+    assert services.station.engine.queued()[0].title == "【訓練】フォームから放送します"
 
 
 def test_form_errors_keep_the_text(staff, services):
@@ -387,14 +440,14 @@ def test_form_errors_keep_the_text(staff, services):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert '<p class="alert alert-bad" role="alert" id="form-error">読み上げられる文字がありません</p>' in html
-    assert ">。。。</textarea>" in html
+    assert ">\n。。。</textarea>" in html
     assert f'name="request_key" value="{KEY}"' in html
     assert form(staff, "confirm", "真岡", repeat="x").status_code == 422
 
 
 def test_form_edit_goes_back_with_everything(staff):
     html = form(staff, "edit", "直す原稿【　　】").get_data(as_text=True)
-    assert ">直す原稿【　　】</textarea>" in html
+    assert ">\n直す原稿【　　】</textarea>" in html
     assert f'name="request_key" value="{KEY}"' in html
     assert '<input type="radio" name="repeat" value="3" checked>' in html
     assert '<input type="radio" name="timing" value="after" checked>' in html
@@ -414,8 +467,7 @@ def test_script_tags_are_shown_as_text(staff, services, app):
     for name, html in pages.items():
         assert escaped in html, name
         assert "<script>alert" not in html, name
-    assert staff.get("/staff/status").get_json()["queue"][0] == {
-        "kind": "bulletin", "id": bid, "title": XSS, "label": "緊急放送", "scheduled_at": None}
+    assert staff.get("/staff/status").get_json()["queue"][0]["title"] == XSS
 
 
 def test_audit_is_for_admins(staff, app, services):
@@ -426,13 +478,33 @@ def test_audit_is_for_admins(staff, app, services):
     admin = app.test_client()
     login(admin, ADMIN, ADMIN_PASSWORD)
     html = admin.get("/audit").get_data(as_text=True)
-    assert "緊急放送の送信<br><code>bulletin.submit</code>" in html
-    assert "<dd>監査ログの試験です。</dd>" in html
-    assert "<td>tanaka</td>" in html
-    assert admin.get("/audit?date=2001-01-01").get_data(as_text=True).count(
-        "この日の記録はありません") == 1
-    assert "日付は YYYY-MM-DD で指定してください" in admin.get("/audit?date=x").get_data(
-        as_text=True)
+    assert '<td data-label="操作">緊急放送の送信</td>' in html
+    assert "<dt>原稿</dt><dd>監査ログの試験です。</dd>" in html
+    assert "<dt>今すぐ割り込む</dt><dd>いいえ</dd>" in html
+    assert '<td data-label="だれが">tanaka</td>' in html
+    assert "bulletin.submit</" not in html and "<dt>text</dt>" not in html
+    assert "条件に合う記録はありません" in admin.get("/audit?date=2001-01-01").get_data(as_text=True)
+    assert "日付は 2026-12-03 のように" in admin.get("/audit?date=x").get_data(as_text=True)
+
+
+def test_audit_is_paged_and_filtered(app, services):
+    for n in range(55):
+        services.accounts.audit("yamada", "reading.edit", {
+            "surface": f"語{n}", "before": "真岡,モオカ,0,5\n", "after": "真岡,モーカ,0,5\n"})
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    first = admin.get("/audit?who=yamada").get_data(as_text=True)
+    assert '<p class="count" id="audit-count">55 件（1〜50 件目を表示）</p>' in first
+    assert first.count('<td data-label="だれが">yamada</td>') == 50
+    assert "1 / 2 ページ" in first and "古い 50 件 →" in first
+    assert ('<div class="diff-line diff-del"><span class="diff-mark" aria-hidden="true">−</span>'
+            '<span class="sr-only">削除:</span>真岡,モオカ,0,5</div>') in first
+    assert "<dt>表記</dt><dd>語54</dd>" in first  # newest first
+    second = admin.get("/audit?who=yamada&page=2").get_data(as_text=True)
+    assert second.count('<td data-label="だれが">yamada</td>') == 5
+    group = admin.get("/audit?action=reading&who=yamada").get_data(as_text=True)
+    assert "55 件" in group
+    assert "0 件" in admin.get("/audit?action=notice&who=yamada").get_data(as_text=True)
 
 
 def test_security_headers(staff):
@@ -442,6 +514,67 @@ def test_security_headers(staff):
     assert "<script>" not in html and "style=" not in html  # nothing inline for the CSP
 
 
+def test_stop_a_notice_on_air(staff, services, output):
+    notice = services.station.notices.notices["late"]
+    services.station._cue_notice(notice, services.clock.now())
+    output.run(0.05)
+    services.station.engine.drain_events()
+    assert services.station.engine.on_air().id == "late"
+    html = staff.get("/").get_data(as_text=True)
+    assert 'action="/staff/notices/late/stop"' in html
+    resp = post_json(staff, "/staff/notices/late/stop", {})
+    assert resp.status_code == 200 and resp.get_json()["by"] == "tanaka"
+    output.run(0.3)
+    services.station.engine.drain_events()
+    row = staff.get("/staff/status").get_json()["airlog"][0]
+    assert (row["id"], row["status_label"], row["detail"]) == ("late", "取り消し",
+                                                               "tanaka が停止しました")
+    assert audit_actions(services, "notice.stop")[0]["detail"] == {"id": "late",
+                                                                   "title": LATE_NOTICE}
+    again = post_json(staff, "/staff/notices/late/stop", {})
+    assert again.status_code == 409
+    assert again.get_json() == {"error": "そのお知らせはいま放送していません"}
+
+
+def test_no_page_reloads_notices_on_get(staff, services, app):
+    folder = services.config.paths.schedules
+    (folder / "unseen.yaml").write_text(
+        'notices:\n  - {id: unseen, title: 未読込, text: まだです。, times: ["12:00"]}\n',
+        encoding="utf-8")
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    try:
+        for path in ("/", "/staff/status", "/notices", "/timetable", "/emergency"):
+            assert staff.get(path).status_code == 200, path
+        assert admin.get("/audit").status_code == 200
+        assert "unseen" not in services.station.notices.notices
+        assert "未読込" not in staff.get("/notices").get_data(as_text=True)
+        services.station.reload_notices()  # the daemon's poller (or a page save) does this
+        assert "未読込" in staff.get("/notices").get_data(as_text=True)
+    finally:
+        (folder / "unseen.yaml").unlink()
+        services.station.reload_notices()
+
+
+def test_api_takes_a_subject_and_airlog_rows_carry_it(services, app):
+    token = services.accounts.create_token("city")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = client.post("/api/bulletins", json={"text": "API からの放送です。", "title": "API 件名",
+                                               "interrupt": False}, headers=auth)
+    assert resp.status_code == 202
+    bid = resp.get_json()["id"]
+    assert client.get(f"/api/bulletins/{bid}", headers=auth).get_json()["title"] == "API 件名"
+    default = client.post("/api/bulletins", json={"text": "件名のない放送です。二文目。",
+                                                  "interrupt": False}, headers=auth).get_json()
+    assert services.station.bulletin(default["id"])["title"] == "件名のない放送です"
+    bad = client.post("/api/bulletins", json={"text": "x", "title": 5}, headers=auth)
+    assert bad.status_code == 400 and bad.get_json() == {"error": "title の型が違います"}
+    services.station.cancel_bulletin(bid)
+    services.station.engine.drain_events()
+    rows = client.get("/api/airlog", headers=auth).get_json()
+    assert {"kind": "bulletin", "id": bid, "title": "API 件名", "status": "cancelled"}.items() \
+        <= next(r for r in rows if r["id"] == bid).items()
 # -- the silence monitor's block (issue 11): absent when monitor.device is not set ------
 def test_no_monitor_block_without_monitor_device(staff):
     html = staff.get("/").get_data(as_text=True)

@@ -12,7 +12,7 @@ import wave
 import numpy as np
 import pytest
 
-from announcer.dictfiles import STALE
+from announcer.readings.staff import STALE
 from tests.webutil import (KNOWN_LEAKS, OPERATOR, app, client, csrf, output, services,
                            shipped_dictionary_only, staff)
 
@@ -105,15 +105,21 @@ def test_json_without_csrf_is_400(staff):
 def test_page_lists_shipped_words_read_only(staff):
     html = text_of(staff.get("/readings"))
     assert "<h1>読み辞書</h1>" in html
-    assert surfaces(html) == ["真岡", "茂木", "北陵", "西田井", "天矢場", "SLもおか", "山前", "台町",
-                              "行屋川", "井頭", "益子焼", "FMもおか", "下野", "小山"]
-    assert "登録されている単語（14 語）" in html
+    listed = surfaces(html)
+    assert listed[:14] == ["真岡", "茂木", "北陵", "西田井", "天矢場", "SLもおか", "山前", "台町",
+                           "行屋川", "井頭", "益子焼", "FMもおか", "下野", "小山"]
+    assert f"登録されている単語（{len(listed)} 語）" in html and "東郷" in listed[14:]
     assert html.count("（手で編集）") == 14
+    assert html.count("（自動生成）") == len(listed) - 14
+    assert ('<td class="origin">地区名リスト <code>area.csv</code>（自動生成）</td>'
+            in html)
     assert "?edit=" not in html  # nothing editable yet
     assert ('<tr class="shipped" data-surface="行屋川" data-reading="ギョーヤガワ">\n'
-            '        <td class="surface">行屋川</td>\n        <td>ギョーヤガワ</td>\n'
-            '        <td class="notation">ギョーヤ&#39;ガワ</td>\n        <td>5</td>\n'
-            '        <td>5</td>\n        <td><code>moka.csv</code>（手で編集）</td>') in html
+            '        <td class="surface" data-label="表記">行屋川</td>\n'
+            '        <td data-label="読み">ギョーヤガワ</td>\n'
+            '        <td class="notation" data-label="アクセント">ギョーヤ&#39;ガワ</td>\n'
+            '        <td data-label="モーラ">5</td>\n        <td data-label="優先度">5</td>\n'
+            '        <td class="origin" data-label="辞書">手作り辞書 <code>moka.csv</code>（手で編集）</td>') in html
 
 
 @pytest.mark.parametrize("query, found", [
@@ -237,7 +243,7 @@ def test_reading_now_and_with_the_unsaved_word(staff, services):
     resp = post_json(staff, "/staff/readings/reading", {"text": SENTENCE, **WORD})
     assert resp.get_json() == {"reading": "オーマエ'/ジ'ンジャノ/オマ'ツリデス",
                                "with_entry": "オーサキジ'ンジャノ/オマ'ツリデス",
-                               "note": "", "fields": {}}
+                               "note": "", "fields": {}, "origins": []}
     resp = post_json(staff, "/staff/readings/reading", {"text": "", "surface": ""})
     assert (resp.status_code, resp.get_json()) == (
         422, {"error": "試し読みする文を入力してください", "fields": {}})
@@ -245,12 +251,40 @@ def test_reading_now_and_with_the_unsaved_word(staff, services):
                      {"text": "お祭りです。", **WORD, "pronunciation": "おーさき"})
     assert resp.get_json() == {
         "reading": "オマ'ツリデス", "with_entry": None, "note": "単語の入力に誤りがあります",
-        "fields": {"pronunciation": ["読みはカタカナで書いてください: おーさき"]}}
+        "fields": {"pronunciation": ["読みはカタカナで書いてください: おーさき"]}, "origins": []}
     resp = post_json(staff, "/staff/readings/reading", {"text": "お祭りです。", **WORD})
     assert resp.get_json()["note"] == "例文に「大前神社」が入っていません"
     resp = post_json(staff, "/staff/readings/reading", {"text": "", **WORD})  # the word alone
     assert resp.get_json()["with_entry"] == "オーサキジ'ンジャ"
     assert not (services.config.paths.voices / "dict" / "web.csv").exists()  # nothing saved
+
+
+def test_reading_names_the_dictionary_of_each_word(staff):
+    resp = post_json(staff, "/staff/readings/reading", {"text": "東郷地区と真岡の皆さん"})
+    assert resp.get_json()["origins"] == [
+        {"surface": "東郷", "reading": "ヒガシゴー", "origin": "地区名リスト", "file": "area.csv"},
+        {"surface": "真岡", "reading": "モーカ", "origin": "手作り辞書", "file": "moka.csv"}]
+
+
+def test_staff_word_takes_over_an_area_word_until_deleted(staff, services):
+    assert services.studio.reading("東郷") == "ヒガシゴー"
+    resp = add(staff, "東郷", "トーゴー")
+    assert resp.status_code == 303, text_of(resp)
+    assert services.studio.reading("東郷") == "トーゴー"
+    origins = post_json(staff, "/staff/readings/reading", {"text": "東郷"}).get_json()["origins"]
+    assert origins == [{"surface": "東郷", "reading": "トーゴー", "origin": "スタッフ登録",
+                        "file": "web.csv"}]
+    html = text_of(staff.get("/readings", query_string={"q": "東郷"}))
+    assert surfaces(html) == ["東郷"] and "スタッフ登録（このページ）" in html
+    resp = post_form(staff, "/readings/delete", surface="東郷")
+    assert resp.status_code == 303
+    assert services.studio.reading("東郷") == "ヒガシゴー"
+
+
+def test_area_word_cannot_be_edited_in_place(staff):
+    resp = staff.get("/readings", query_string={"edit": "東郷"})
+    assert "「東郷」は地区名リスト（area.csv）の単語です。読みを変えるには、同じ表記で新しく" \
+        "登録してください（登録した読みが優先されます）" in htmllib.unescape(text_of(resp))
 
 
 def test_preview_audio_now_and_with_the_unsaved_word(staff):

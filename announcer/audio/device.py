@@ -1,8 +1,12 @@
 """The real output: one persistent PortAudio stream through sounddevice.
 
 The stream stays open while the station runs (opening a stream per item costs a
-second of set-up and drain). A supervisor thread reopens it when the device vanishes
+second of set-up and drain). A supervisor thread opens it (``start`` does not wait for
+the device: the station comes up meanwhile), reopens it when the device vanishes
 (unplugged, or the sound server restarted) and reports the output degraded meanwhile.
+An exception in ``pull`` plays silence and reports the output degraded, logged once per
+episode; ``progress`` is the last sign of life (a callback while the stream runs, a turn
+of the reopen loop while it does not), for the watchdog.
 """
 
 import logging
@@ -64,6 +68,10 @@ class DeviceOutput:
         self._last_callback = 0.0
         self._callbacks = 0
         self._opened_at = 0.0
+        self._pull_error: Exception | None = None  # set by the audio thread
+        self._pull_failed_at = 0.0
+        self._pull_episode = False
+        self._loop_at = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -84,10 +92,22 @@ class DeviceOutput:
         except Exception:
             return self.latency_wanted
 
+    @property
+    def progress(self) -> float:
+        """time.monotonic() of the last sign of life (see the module docstring)."""
+        if self._stream is not None and self._healthy:
+            return self._last_callback
+        return self._loop_at
+
+    @property
+    def playout_failing(self) -> bool:
+        """True during an episode of exceptions in ``pull`` (not a device problem)."""
+        return self._pull_episode
+
     def start(self, pull: Pull, on_health: HealthListener) -> None:
         self._pull, self._on_health = pull, on_health
         self._stop.clear()
-        self._open()  # first attempt inline so a working device is ready at return
+        self._detail = "opening"
         self._thread = threading.Thread(target=self._supervise, name="audio-supervisor",
                                         daemon=True)
         self._thread.start()
@@ -112,8 +132,9 @@ class DeviceOutput:
         try:
             block, _tag = self._pull(frames)
             outdata[:, 0] = block
-        except Exception:  # never let the audio thread die; play silence instead
-            log.exception("playout pull failed")
+        except Exception as exc:  # never let the audio thread die; play silence instead
+            # No logging here (it would run 100 times a second): the supervisor reports.
+            self._pull_error, self._pull_failed_at = exc, self._last_callback
             outdata.fill(0)
 
     def _open(self) -> None:
@@ -170,8 +191,27 @@ class DeviceOutput:
             return stream.active and now - self._opened_at < WARMUP
         return stream.active and now - self._last_callback < STALL
 
+    def _check_pull(self) -> None:
+        """Open or close an episode of exceptions in ``pull`` (degraded while it lasts)."""
+        error = self._pull_error
+        if error is not None and not self._pull_episode:
+            self._pull_episode = True
+            log.error("Playout failed in the audio thread (silence until it recovers)",
+                      exc_info=error)
+            self._set(False, f"playout error: {type(error).__name__}: {error}")
+        elif self._pull_episode and time.monotonic() - self._pull_failed_at > 0.5:
+            self._pull_episode, self._pull_error = False, None
+            log.info("Playout recovered")
+            if self._stream is not None:
+                self._set(True, self._name)
+
     def _supervise(self) -> None:
+        self._open()
         while not self._stop.wait(0.1):
+            self._loop_at = time.monotonic()
+            self._check_pull()
+            if self._pull_episode:
+                continue
             if self._stream is not None and not self._healthy and self._flowing():
                 self._set(True, self._name)
             if self._stream is not None and not self._alive():
@@ -180,4 +220,5 @@ class DeviceOutput:
             if self._stream is None:
                 if self._stop.wait(self.retry):
                     return
+                self._loop_at = time.monotonic()
                 self._open()

@@ -4,9 +4,20 @@ The output's audio thread calls ``pull(frames)``; everything else (the scheduler
 web page, the CLI) only enqueues or cancels items. Decisions in ``pull`` are quick and
 never block, events (started, ended) are handed to a listener thread that may do I/O.
 
-Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2),
-then earlier ``not_before``, then arrival; an item with ``interrupt`` cuts into a
-lower-priority item on air with a short fade; a cut item is never resumed.
+Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2);
+within a priority a real item before a drill, then an ``interrupt`` item before one
+without, then earlier ``not_before``, then ``order`` (items due at the same instant, a
+schedule's twins, keep it whatever order they were enqueued in), then arrival. An item
+with ``interrupt`` cuts into a lower-priority item on air with a short fade, and a real
+one also cuts into a drill of its own priority; an emergency never cuts another real
+emergency (the one on air finishes, the interrupting one goes next). A cut item is never
+resumed.
+
+Every item ends with exactly one "end" event: ``aired`` (every sample went out),
+``partial`` (its source reports sentences it could not synthesize), ``failed``,
+``cancelled``, ``interrupted`` or ``missed``. At shutdown the item on air ends
+``interrupted`` and every queued one ``missed``, both with detail ``stopped``, so the
+station can replay them after the restart.
 """
 
 import itertools
@@ -24,6 +35,17 @@ EMERGENCY, MANUAL, NOTICE = 0, 1, 2
 FADE_CUT = 0.05  # seconds: cutting into a notice for an emergency
 FADE_STOP = 0.06  # seconds: staff pressed stop
 FADE_SHUTDOWN = 0.5
+STOPPED = "stopped"  # detail of items ended by a shutdown (see announcer.store)
+
+
+def _outcome(source) -> tuple[str, str]:
+    """How an item whose source ran to its end went out."""
+    if getattr(source, "error", None):
+        return "failed", f"audio could not be produced: {source.error}"
+    missing = getattr(source, "missing", None)
+    if missing:
+        return "partial", "missing: " + " / ".join(str(m) for m in missing)
+    return "aired", ""
 
 
 @dataclass(eq=False)
@@ -34,9 +56,11 @@ class Item:
     priority: int = NOTICE
     title: str = ""
     interrupt: bool = False
+    drill: bool = False  # a test/drill: never ahead of a real item of its priority
     not_before: float = 0.0  # clock.monotonic() at which it may start
     deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
     scheduled_at: object = None  # aware datetime, for the as-run log
+    order: int = 0  # position among items due at the same instant (a schedule's twins)
     seq: int = 0
     started_at: object = None
 
@@ -45,7 +69,8 @@ class Item:
         return f"{self.kind}-{self.id}"
 
     def sort_key(self):
-        return (self.priority, self.not_before, self.seq)
+        return (self.priority, self.drill, not self.interrupt, self.not_before, self.order,
+                self.seq)
 
 
 Listener = Callable[[str, Item, dict], None]  # (event, item, info)
@@ -61,6 +86,8 @@ class Engine:
         self._fade_left = 0
         self._fade_len = 0
         self._end_status = "aired"
+        self._end_detail = ""
+        self.last_pull = self.last_tick = clock.monotonic()  # progress, for the watchdog
         self._seq = itertools.count()
         self._events: queue.Queue = queue.Queue()
         self._output_ok = True
@@ -87,13 +114,20 @@ class Engine:
         return False
 
     def fade_out_all(self, status: str = "interrupted") -> None:
-        """For shutdown: fade the item on air; queued items stay unaired (not logged)."""
+        """For shutdown: fade the item on air (it ends ``status``, detail ``stopped``);
+        every queued item ends ``missed``, detail ``stopped``."""
         with self._lock:
-            for item in self._queue:
-                item.source.close()
-            self._queue.clear()
+            for item in list(self._queue):
+                self._drop(item, "missed", STOPPED)
             if self._current:
-                self._begin_fade(FADE_SHUTDOWN, status)
+                self._begin_fade(FADE_SHUTDOWN, status, STOPPED)
+
+    def end_now(self, status: str = "interrupted", detail: str = STOPPED) -> None:
+        """For shutdown, after the fade had its time: end the item on air even if the
+        output stopped pulling (so its row is written)."""
+        with self._lock:
+            if self._current is not None:
+                self._finish(status, detail)
 
     def on_air(self) -> Item | None:
         return self._current
@@ -126,24 +160,25 @@ class Engine:
                     chunk = self._apply_fade(chunk)
                 if len(chunk) == 0:
                     if self._fade_len and (not self._fade_left or self._current.source.done):
-                        self._finish(self._end_status)
+                        self._finish(self._end_status, self._end_detail)
                     elif self._fade_len:
                         break
                     elif self._current.source.done:
-                        self._finish("failed" if getattr(self._current.source, "error", None)
-                                     else "aired")
+                        self._finish(*_outcome(self._current.source))
                     else:
                         break  # a stream not ready yet: silence for the rest of the block
                     continue
                 out[filled:filled + len(chunk)] = chunk
                 filled += len(chunk)
             tag = self._current.tag if self._current else None
+            self.last_pull = self.clock.monotonic()  # a pull that completed
         return out, tag
 
     def tick(self) -> None:
         """Housekeeping (every ~100 ms): drop queued items whose deadline passed."""
         now = self.clock.monotonic()
         with self._lock:
+            self.last_tick = now
             for item in [i for i in self._queue if i.deadline is not None and now > i.deadline]:
                 if self._output_ok:
                     self._drop(item, "missed", "too late")
@@ -172,15 +207,16 @@ class Engine:
         if self._fade_left or self._fade_len:
             return
         first = self._ready()
-        if first and first.interrupt and first.priority < self._current.priority:
+        current = self._current
+        if first and first.interrupt and (first.priority < current.priority or (
+                first.priority == current.priority and current.drill and not first.drill)):
             self._begin_fade(FADE_CUT, "interrupted")
 
-    def _begin_fade(self, seconds: float, status: str) -> None:
+    def _begin_fade(self, seconds: float, status: str, detail: str = "") -> None:
+        self._end_status, self._end_detail = status, detail
         if self._fade_len:  # already fading: never restart the ramp, just retarget
-            self._end_status = status
             return
         self._fade_len = self._fade_left = max(1, int(seconds * self.rate))
-        self._end_status = status
 
     def _apply_fade(self, chunk: np.ndarray) -> np.ndarray:
         chunk = chunk[: self._fade_left]

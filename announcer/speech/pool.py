@@ -246,3 +246,8 @@ class SpeechPool:
     def reading(self, text: str, accent: bool = False) -> str:
         reply, _ = self._call({"op": "reading", "text": text, "accent": accent})
         return reply["reading"]
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """(surface, reading) of each word as Open JTalk split ``text``."""
+        reply, _ = self._call({"op": "reading", "text": text, "words": True})
+        return [(surface, kana) for surface, kana in reply["words"]]

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from announcer.readings.loader import DictionaryLoader
 from announcer.speech import accent, dsp, protocol
 from announcer.speech.jtalk import import_pyopenjtalk
 
@@ -23,13 +24,7 @@ class Worker:
     def __init__(self, pyopenjtalk):
         self.jt = pyopenjtalk
         self.engines = {}
-        self.userdict = None
-
-    def use_dictionary(self, path, version):
-        # Keyed by version: a recompiled dictionary is swapped in at the same path.
-        if path and (path, version) != self.userdict and os.path.exists(path):
-            self.jt.update_global_jtalk_with_user_dict(path)
-            self.userdict = (path, version)
+        self.dictionary = DictionaryLoader(pyopenjtalk)
 
     def engine(self, htsvoice):
         key = htsvoice or ""
@@ -61,13 +56,16 @@ class Worker:
 
     def reading(self, req):
         features, _ = self.labels(req["text"])
+        if req.get("words"):  # each word as MeCab split it, to tell which entry it came from
+            words = [[f["string"], f["pron"].replace("’", "")] for f in features]
+            return {"ok": True, "words": words}, b""
         if req.get("accent"):
             return {"ok": True, "reading": accent.notation(features)}, b""
         kana = "".join(f["pron"].replace("’", "") for f in features)
         return {"ok": True, "reading": kana}, b""
 
     def handle(self, req, payload=b""):
-        self.use_dictionary(req.get("userdict"), req.get("dict_version"))
+        self.dictionary.use(req.get("userdict"), req.get("dict_version"))
         op = req.get("op")
         if op == "tts":
             return self.tts(req)

@@ -9,9 +9,10 @@ from announcer.web.auth import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-AIRLOG_KEYS = ("kind", "id", "scheduled_at", "started_at", "ended_at", "status")
-_FIELDS = {"text": str, "repeat": int, "interrupt": bool, "chime": bool, "test": bool,
-           "expires_at": (str, type(None))}
+AIRLOG_KEYS = ("kind", "id", "title", "scheduled_at", "started_at", "ended_at", "status",
+               "detail")
+_FIELDS = {"text": str, "title": (str, type(None)), "repeat": int, "interrupt": bool,
+           "chime": bool, "test": bool, "expires_at": (str, type(None))}
 
 
 def _services():
@@ -42,7 +43,8 @@ def parse_bulletin(payload, tz) -> dict:
             raise BulletinError("expires_at は ISO 8601 の日時で書いてください", 400) from None
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=tz)
-    return {"text": payload["text"], "repeat": payload.get("repeat", 2),
+    return {"text": payload["text"], "title": payload.get("title"),
+            "repeat": payload.get("repeat", 2),
             "interrupt": payload.get("interrupt", True), "chime": payload.get("chime", True),
             "test": payload.get("test", False), "expires_at": expires}
 
@@ -61,8 +63,9 @@ def post_bulletin():
     key = request.headers.get("Idempotency-Key") or None
     bid, created = s.station.submit_bulletin(**args, by=g.user["name"], request_key=key)
     s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
-                     {"id": bid, "text": args["text"], "repeat": args["repeat"],
-                      "interrupt": args["interrupt"], "test": args["test"]})
+                     {"id": bid, "title": s.station.bulletin(bid)["title"], "text": args["text"],
+                      "repeat": args["repeat"], "interrupt": args["interrupt"],
+                      "test": args["test"]})
     return jsonify(id=bid, status="queued"), 202
 
 
@@ -70,7 +73,7 @@ def post_bulletin():
 @token_required
 def delete_bulletin(bid):
     s = _services()
-    if not s.station.cancel_bulletin(bid):
+    if not s.station.cancel_bulletin(bid, by=g.user["name"]):
         return jsonify(error="その緊急放送はありません"), 404
     s.accounts.audit(g.user["name"], "bulletin.stop", {"id": bid})
     return jsonify(id=bid, status="cancelled"), 200
@@ -86,7 +89,8 @@ def get_bulletin(bid):
 
 
 def bulletin_view(b: dict) -> dict:
-    return {"id": b["id"], "status": b["state"], "text": b["text"], "repeat": b["repeat"],
+    return {"id": b["id"], "status": b["state"], "title": b["title"], "text": b["text"],
+            "repeat": b["repeat"],
             "interrupt": b["interrupt"], "chime": b["chime"], "test": b["test"],
             "created_at": b["created_at"], "expires_at": b["expires_at"],
             "created_by": b["created_by"], "updated_at": b["updated_at"]}

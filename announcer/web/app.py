@@ -37,7 +37,7 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (api, audit, auth, monitor, notice_preview, notices, pages,
+    from announcer.web import (alerts, api, audit, auth, monitor, notice_preview, notices, pages,
                                readings, staff, timetable)
 
     app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
@@ -90,6 +90,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
     app.register_blueprint(monitor.bp)
+    app.register_blueprint(alerts.bp)
     return app
 
 

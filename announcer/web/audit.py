@@ -1,12 +1,16 @@
-"""The audit log page (admins only): who did what on a given day, newest last, each
-action under the name staff know it by."""
+"""The audit log page (admins only): who did what, newest first, 50 rows a page,
+filtered by date, person and action, in staff words: each action and each detail key
+under its Japanese name, and a change (before → after, e.g. a notice file's YAML) as
+the lines that went and came instead of two raw texts."""
 
 import datetime as dt
+import difflib
 
 from flask import Blueprint, current_app, render_template, request
 
 from announcer.errors import AnnouncerError
 from announcer.web.auth import login_required
+from announcer.web.board import station_view
 from announcer.web.pages import announcer_error, http_error
 
 bp = Blueprint("audit", __name__)
@@ -14,10 +18,11 @@ bp.register_error_handler(AnnouncerError, announcer_error)
 bp.register_error_handler(400, http_error)
 bp.register_error_handler(403, http_error)  # "この画面は管理者だけが使えます。"
 
+PER_PAGE = 50
 ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "login.locked": "ログイン制限", "logout": "ログアウト",
                  "bulletin.preview": "試聴", "bulletin.submit": "緊急放送の送信",
-                 "bulletin.resubmit": "二重送信（放送は1回）", "bulletin.stop": "停止",
+                 "bulletin.resubmit": "二重送信（放送は1回）", "bulletin.stop": "緊急放送の停止",
                  "user.add": "ユーザー追加", "user.remove": "ユーザー削除",
                  "token.create": "トークン発行", "token.revoke": "トークン失効",
                  "reading.add": "読みの追加", "reading.edit": "読みの修正",
@@ -25,30 +30,97 @@ ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "notice.create": "お知らせの追加", "notice.edit": "お知らせの修正",
                  "notice.duplicate": "お知らせの複製", "notice.pause": "お知らせの一時停止",
                  "notice.resume": "お知らせの再開", "notice.delete": "お知らせの削除",
-                 "airlog.export": "放送記録の書き出し"}
+                 "notice.stop": "お知らせの停止", "airlog.export": "放送記録の書き出し",
+                 "alert.approve": "気象庁の情報の承認", "alert.discard": "気象庁の情報の破棄"}
+# The filter's groups (an action's first word).
+GROUP_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ", "reading": "読み辞書",
+                "login": "ログイン", "user": "ユーザー", "token": "トークン",
+                "airlog": "放送記録", "alert": "気象庁の情報"}
+KEY_LABELS = {"id": "ID", "title": "件名", "text": "原稿", "repeat": "繰り返し",
+              "interrupt": "今すぐ割り込む", "chime": "チャイム", "test": "訓練",
+              "state": "そのときの状態", "name": "名前", "role": "役割", "addr": "接続元",
+              "surface": "表記", "source": "複製元", "date": "日付", "month": "月",
+              "rows": "行数", "reason": "理由", "expires_at": "有効期限", "file": "ファイル",
+              "version": "版"}
+_WORDS = {True: "はい", False: "いいえ", None: "—"}
 
 
 def _services():
     return current_app.extensions["announcer"]
 
 
-def _rows(day: dt.date) -> list[dict]:
-    s = _services()
-    tz = s.config.station.timezone
-    return [dict(r, when=dt.datetime.fromisoformat(r["at"]).astimezone(tz)
-                 .strftime("%Y-%m-%d %H:%M:%S"),
-                 label=ACTION_LABELS.get(r["action"], r["action"]))
-            for r in s.accounts.audit_log(day)]
+def _value(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return _WORDS[v]
+    return str(v)
+
+
+def diff_lines(before, after) -> list[tuple[str, str]]:
+    """[(mark, line)]: "-" a line that went, "+" one that came, " " unchanged context
+    (at most one line around each change)."""
+    old, new = _value(before or "").splitlines(), _value(after or "").splitlines()
+    out = []
+    for group in difflib.SequenceMatcher(None, old, new).get_grouped_opcodes(1):
+        if out:
+            out.append(("…", ""))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [(" ", line) for line in old[i1:i2]]
+                continue
+            out += [("-", line) for line in old[i1:i2]]
+            out += [("+", line) for line in new[j1:j2]]
+    return out
+
+
+def _detail(detail: dict) -> tuple[list[tuple[str, str]], list | None]:
+    items = [(KEY_LABELS.get(k, k), _value(v)) for k, v in detail.items()
+             if k not in ("before", "after")]
+    change = diff_lines(detail["before"], detail["after"]) \
+        if "before" in detail or "after" in detail else None
+    return items, change
+
+
+def _rows(rows: list[dict]) -> list[dict]:
+    tz = _services().config.station.timezone
+    out = []
+    for r in rows:
+        detail = r["detail"] if isinstance(r["detail"], dict) else {"": r["detail"]}
+        items, change = _detail(detail)
+        out.append(dict(r, when=dt.datetime.fromisoformat(r["at"]).astimezone(tz)
+                        .strftime("%Y-%m-%d %H:%M:%S"),
+                        label=ACTION_LABELS.get(r["action"], r["action"]), facts=items,
+                        change=change))
+    return out
+
+
+def _filters() -> tuple[dict, str]:
+    args, error = request.args, ""
+    raw = args.get("date", "")
+    day = None
+    if raw:
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            error = "日付は 2026-12-03 のように、年-月-日で選んでください"
+    action = args.get("action", "")
+    action = action if action in ACTION_LABELS or action in GROUP_LABELS else ""
+    try:
+        page = max(1, min(int(args.get("page", "1")), 10**6))
+    except ValueError:
+        page = 1
+    return {"day": day, "who": args.get("who", "")[:64], "action": action, "page": page}, error
 
 
 @bp.get("/audit")
 @login_required(role="admin")
 def index():
-    s = _services()
-    raw = request.args.get("date", "")
-    error = ""
-    try:
-        day = dt.date.fromisoformat(raw) if raw else s.clock.now().date()
-    except ValueError:
-        day, error = s.clock.now().date(), "日付は YYYY-MM-DD で指定してください"
-    return render_template("audit.html", rows=_rows(day), day=day, error=error)
+    f, error = _filters()
+    view = station_view()
+    rows, total = view.audit_page(day=f["day"], who=f["who"], action=f["action"],
+                                  page=f["page"], per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    query = {"date": f["day"].isoformat() if f["day"] else "", "who": f["who"],
+             "action": f["action"]}
+    return render_template("audit.html", rows=_rows(rows), total=total, page=f["page"],
+                           pages=pages, query=query, error=error, people=view.audit_people(),
+                           groups=GROUP_LABELS, actions=ACTION_LABELS)

@@ -33,7 +33,7 @@ def script_args(payload, voices) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise NoticeFileError("読み上げる文章が空です。入力してください", 422)
     if len(text.strip()) > MAX_TEXT:
-        raise NoticeFileError(f"文章が長すぎます（{len(text.strip())}文字）。{MAX_TEXT}文字以内にしてください", 413)
+        raise NoticeFileError(f"文章が {len(text.strip()) - MAX_TEXT} 文字多すぎます（いま {len(text.strip())} 文字、上限 {MAX_TEXT} 文字）。短くしてください", 413)
     if voice is not None and voice not in voices:
         raise NoticeFileError(f'声 "{voice}" はありません', 422)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 3:

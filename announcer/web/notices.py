@@ -13,14 +13,15 @@ import datetime as dt
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect,
                    render_template, request, url_for)
 
+from announcer.airlog_csv import STATUS_LABELS
 from announcer.errors import AnnouncerError
 from announcer.noticefiles import (DAY_KEYS, NoticeFileError, NoticeFiles, NoticeForm,
                                    form_from_notice, version_of)
 from announcer.notices import MAX_TEXT
 from announcer.web.auth import login_required
+from announcer.web.board import station_view
 from announcer.web.notice_labels import (DAY_NAMES, HOLIDAY_LABELS, colour_of, next_airings,
                                          rule_label, when_label)
-from announcer.web.pages import STATUS_LABELS
 
 bp = Blueprint("notices", __name__)
 
@@ -63,12 +64,6 @@ def http_error(exc):
 
 
 # -- what the list shows about a notice ------------------------------------------------
-def _last_airings(store) -> dict[str, dict]:
-    rows = store.query("SELECT a.* FROM airlog a JOIN (SELECT MAX(rowid) AS last FROM airlog"
-                       " WHERE kind='notice' GROUP BY id) m ON a.rowid = m.last")
-    return {r["id"]: dict(r) for r in rows}
-
-
 def _owners(notice_set) -> dict[str, tuple]:
     """id → (file, notices in that file) for the notices in effect."""
     return {n.id: (path, ns) for path, ns in notice_set.files.items() for n in ns
@@ -89,12 +84,12 @@ def _last_view(row: dict | None) -> dict | None:
 
 
 def _notice_rows() -> list[dict]:
-    s = _services()
-    files, now = _files(), s.clock.now()
-    last = _last_airings(s.store)
-    owners = _owners(s.station.notices)
+    view = station_view()
+    files, now = _files(), _services().clock.now()
+    last = view.last_airings()
+    owners = _owners(view.notice_set())
     rows = []
-    for notice in s.station.notices.notices.values():
+    for notice in view.notices():
         path = owners[notice.id][0]
         editable = _editable(files, notice.id, owners[notice.id])
         rows.append({"notice": notice, "editable": editable, "file": files.shown(path),
@@ -108,10 +103,9 @@ def _notice_rows() -> list[dict]:
 
 
 def _list_page(error: str = "", status: int = 200):
-    s = _services()
-    s.station.reload_notices()
     files = _files()
-    broken = [(files.shown(path), problems) for path, problems in s.station.notices.errors.items()]
+    broken = [(files.shown(path), problems)
+              for path, problems in station_view().notice_set().errors.items()]
     return render_template("notices.html", rows=_notice_rows(), broken=broken, error=error,
                            done=_done_message()), status
 
@@ -189,10 +183,11 @@ def create():
     return redirect(url_for(".index", done="create", id=form.id.strip()), 303)
 
 
-def _owner_or_404(notice_id: str):
-    s = _services()
-    s.station.reload_notices()
-    owner = _owners(s.station.notices).get(notice_id)
+def _owner_or_404(notice_id: str, *, reload: bool = False):
+    """The notice's (file, notices); a change (POST) first picks up hand edits."""
+    if reload:
+        _services().station.reload_notices()
+    owner = _owners(station_view().notice_set()).get(notice_id)
     if owner is None:
         abort(404)
     return owner
@@ -209,8 +204,8 @@ def edit(notice_id):
     owner = _owner_or_404(notice_id)
     files = _files()
     if not _editable(files, notice_id, owner):
-        s = _services()
-        form = form_from_notice(s.station.notices.notices[notice_id], s.config.playout.grace)
+        form = form_from_notice(station_view().notice(notice_id),
+                                _services().config.playout.grace)
         return _form_page(form, mode="view", file=files.shown(owner[0]),
                           error=_read_only_message(owner[0]))
     form, version = files.read(notice_id)
@@ -219,7 +214,7 @@ def edit(notice_id):
 
 def _web_only(notice_id: str):
     """The owner of a notice the page may change; 403 for hand-edited files."""
-    owner = _owner_or_404(notice_id)
+    owner = _owner_or_404(notice_id, reload=True)
     if not _editable(_files(), notice_id, owner):
         abort(403, description=_read_only_message(owner[0]))
     return owner
@@ -242,8 +237,8 @@ def update(notice_id):
 @bp.post("/notices/<notice_id>/duplicate")
 @login_required()
 def duplicate(notice_id):
-    _owner_or_404(notice_id)
-    notice = _services().station.notices.notices[notice_id]
+    _owner_or_404(notice_id, reload=True)
+    notice = station_view().notice(notice_id)
     try:
         new_id, after = _files().duplicate(notice)
     except NoticeFileError as exc:

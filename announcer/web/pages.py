@@ -8,7 +8,6 @@ too (confirm and air are plain form posts); the scripts add templates, the readi
 the preview and a live status board.
 """
 
-import datetime as dt
 import re
 import uuid
 
@@ -16,10 +15,12 @@ from flask import (Blueprint, Response, current_app, g, jsonify, redirect, rende
                    request, url_for)
 
 from announcer.errors import AnnouncerError, NothingToSay, SpeechError
-from announcer.station import BulletinError
+from announcer.station import MAX_BULLETIN, BulletinError
 from announcer.studio import DRILL_PREFIX
+from announcer.text.title import MAX_TITLE, TitleError, check_title, derive_title
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
+from announcer.web.board import ORDER_HINT, ORDER_RULE, board, station_view
 
 bp = Blueprint("pages", __name__)
 
@@ -27,8 +28,9 @@ BLANK = re.compile(r"【[\s　○〇＿_]*】")  # keep in sync with web/static/
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9-]{16,64}")
 _BLANK = "【　　】"
 
-# (label, script, drill). Blanks are what staff must complete before airing.
-TEMPLATES = (
+# (label, script, drill, subject). Blanks are what staff must complete before airing;
+# {1} in a subject is what staff wrote into the script's first blank (emergency.js).
+_SCRIPTS = (
     ("避難指示", "緊急放送、緊急放送。こちらは、真岡市役所です。"
      f"{_BLANK}地区に、避難指示を発令しました。{_BLANK}地区の方は、"
      f"直ちに{_BLANK}などの安全な場所へ避難してください。"
@@ -49,10 +51,13 @@ TEMPLATES = (
      f"{_BLANK}の訓練放送を行います。実際の災害ではありません。", True),
 )
 
-KIND_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ"}
-STATUS_LABELS = {"on_air": "放送中", "aired": "放送済み", "interrupted": "中断", "missed": "未放送（時間切れ）",
-                 "failed": "失敗", "cancelled": "取り消し"}
+_SUBJECTS = ("避難指示（{1}地区）", "土砂災害（{1}地区）", "地震（震度{1}）", "大雨・洪水（{1}川）",
+             "訓練（{1}）")
+TEMPLATES = tuple((*script, subject) for script, subject in zip(_SCRIPTS, _SUBJECTS))
 
+# The header's menu: which entry a page belongs to (marked as the current page).
+_SECTIONS = {"pages.index": "status", "pages.emergency": "emergency",
+             "pages.emergency_post": "emergency", "audit.index": "audit"}
 
 
 def _services():
@@ -65,7 +70,9 @@ def _tz():
 
 @bp.app_context_processor
 def inject():
-    return {"station_name": _services().config.station.name}
+    endpoint = request.endpoint or ""
+    section = _SECTIONS.get(endpoint) or endpoint.split(".")[0]
+    return {"station_name": _services().config.station.name, "section": section}
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -97,63 +104,20 @@ def http_error(exc):
 
 
 # -- the status board ------------------------------------------------------------------
-def _hms(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return dt.datetime.fromisoformat(iso).astimezone(_tz()).strftime("%H:%M:%S")
-
-
-def _remaining_today(station, now: dt.datetime) -> list[dict]:
-    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
-    hours = (midnight - now).total_seconds() / 3600
-    return [{"at": at.strftime("%H:%M"), "id": n.id, "title": n.title}
-            for at, n in station.upcoming(hours, now)[:50]]
-
-
-def _airlog(store, day: dt.date, on_air: dict | None) -> list[dict]:
-    """Today's as-run log, newest first, with labels ready to show."""
-    rows = []
-    for r in reversed(store.airlog(day)):
-        status = r["status"]
-        # The store writes "interrupted" until an airing ends (what a crash would leave).
-        if r["ended_at"] is None and on_air and (r["kind"], r["id"]) == (on_air["kind"],
-                                                                          on_air["id"]):
-            status = "on_air"
-        rows.append({"time": _hms(r["started_at"] or r["scheduled_at"]) or "—",
-                     "kind": r["kind"],
-                     "kind_label": KIND_LABELS.get(r["kind"], r["kind"]), "id": r["id"],
-                     "title": r["title"], "status": status,
-                     "status_label": STATUS_LABELS.get(status, status), "detail": r["detail"]})
-    return rows
-
-
-def board() -> dict:
-    """``station.status()`` plus health, today's remaining notices and as-run log."""
-    s = _services()
-    now = s.clock.now()
-    status = s.station.status()
-    on_air = status["on_air"]
-    if on_air is not None:
-        on_air = dict(on_air, label=KIND_LABELS.get(on_air["kind"], on_air["kind"]),
-                      since=_hms(on_air["started_at"]))
-    queue = [dict(q, label=KIND_LABELS.get(q["kind"], q["kind"])) for q in status["queue"]]
-    return dict(status, on_air=on_air, queue=queue, now=now.strftime("%H:%M:%S"),
-                health=s.station.health(), today=_remaining_today(s.station, now),
-                airlog=_airlog(s.store, now.date(), on_air))
-
-
 @bp.get("/")
 @login_required()
 def index():
     sent = request.args.get("sent")
-    bulletin = _services().station.bulletin(sent) if sent else None
-    return render_template("index.html", board=board(), sent=bulletin)
+    bulletin = station_view().bulletin(sent) if sent else None
+    return render_template("index.html", board=board(), sent=bulletin, order_rule=ORDER_RULE)
 
 
 # -- the emergency form ----------------------------------------------------------------
 def _form_fields(form) -> dict:
-    """What the form showed, to show it again (also when invalid)."""
-    return {"text": form.get("text", ""), "repeat": form.get("repeat", "2"),
+    """What the form showed, to show it again (also when invalid). A browser posts a
+    textarea's line ends as CRLF; they count as one character each, as on screen."""
+    return {"text": form.get("text", "").replace("\r\n", "\n"),
+            "title": form.get("title", ""), "repeat": form.get("repeat", "2"),
             "timing": "after" if form.get("timing") == "after" else "now",
             "chime": form.get("chime") == "on", "test": form.get("test") == "on",
             "request_key": form.get("request_key") or uuid.uuid4().hex}
@@ -165,8 +129,33 @@ def _form_payload(fields: dict) -> dict:
         repeat = int(fields["repeat"])
     except ValueError:
         raise BulletinError("繰り返し回数は 1 から 5 までにしてください", 422) from None
-    return {"text": fields["text"], "repeat": repeat, "interrupt": fields["timing"] == "now",
-            "chime": fields["chime"], "test": fields["test"]}
+    return {"text": fields["text"], "title": fields["title"], "repeat": repeat,
+            "interrupt": fields["timing"] == "now", "chime": fields["chime"],
+            "test": fields["test"]}
+
+
+def over_limit(text: str) -> str:
+    """The message next to the script when it is too long ("" if it fits)."""
+    over = len(text) - MAX_BULLETIN
+    return (f"原稿が {over} 文字多すぎます（いま {len(text)} 文字、上限 {MAX_BULLETIN} 文字）。"
+            "短くしてから確認へ進んでください" if over > 0 else "")
+
+
+def blanks_left(blanks: int) -> str:
+    return f"空欄【　　】が {blanks} か所残っています。すべて埋めてから確認へ進んでください"
+
+
+def check_sendable(args: dict) -> dict:
+    """Refuse what must never go on air from the form: unfilled blanks, a bad subject.
+    Returns ``args`` with the subject filled in (derived when left empty)."""
+    blanks = len(BLANK.findall(args["text"]))
+    if blanks:
+        raise BulletinError(blanks_left(blanks), 422)
+    try:
+        title = check_title(args.get("title") or "") or derive_title(args["text"])
+    except TitleError as exc:
+        raise BulletinError(str(exc), 422) from None
+    return dict(args, title=title)
 
 
 def no_store(resp: Response) -> Response:
@@ -176,8 +165,15 @@ def no_store(resp: Response) -> Response:
 
 
 def _form_page(fields: dict, error: str = "", status: int = 200):
-    html = render_template("emergency.html", fields=fields, templates=TEMPLATES, error=error,
-                           blanks=len(BLANK.findall(fields["text"])), max_chars=5000)
+    """The form; a problem of the script itself (too long, a blank left) is shown next
+    to the script, any other at the top."""
+    blanks = len(BLANK.findall(fields["text"]))
+    text_error = over_limit(fields["text"]) or (error if blanks and error == blanks_left(blanks)
+                                                else "")
+    html = render_template("emergency.html", fields=fields, templates=TEMPLATES,
+                           error="" if text_error else error, blanks=blanks,
+                           max_chars=MAX_BULLETIN, max_title=MAX_TITLE, over=text_error,
+                           order_hint=ORDER_HINT)
     return no_store(Response(html, status))
 
 
@@ -197,7 +193,6 @@ def _confirm_page(args: dict, fields: dict):
         reading, reading_error = "", str(exc)
     html = render_template("confirm.html", args=args, fields=fields, reading=reading,
                            reading_error=reading_error, drill_prefix=DRILL_PREFIX,
-                           blanks=len(BLANK.findall(args["text"])),
                            pieces=_blank_pieces(args["text"]))
     return no_store(Response(html))
 
@@ -220,7 +215,7 @@ def emergency_post():
     if step == "edit":
         return _form_page(fields)
     try:
-        args = parse_bulletin(_form_payload(fields), _tz())
+        args = check_sendable(parse_bulletin(_form_payload(fields), _tz()))
         _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
         if step == "air":
             bid = submit_bulletin(args, fields["request_key"])
@@ -246,15 +241,16 @@ def submit_bulletin(args: dict, key) -> str:
     if not isinstance(key, str) or not _REQUEST_KEY.fullmatch(key):
         raise BulletinError("送信キーがありません。ページを読み込み直してください", 400)
     s = _services()
+    args = check_sendable(args)
     bid, created = s.station.submit_bulletin(**args, by=g.user["name"], request_key=key)
     if not created:
-        first = s.station.bulletin(bid)
+        first = station_view().bulletin(bid)
         if first is None or any(first[k] != args[k] for k in
-                                ("text", "repeat", "interrupt", "chime", "test")):
+                                ("text", "title", "repeat", "interrupt", "chime", "test")):
             raise BulletinError("この画面の原稿はすでに送信済みです。新しい原稿は「緊急放送」を"
                                 "開き直して入力してください", 409)
     s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
-                     {"id": bid, "text": args["text"], "repeat": args["repeat"],
-                      "interrupt": args["interrupt"], "chime": args["chime"],
-                      "test": args["test"]})
+                     {"id": bid, "title": args["title"], "text": args["text"],
+                      "repeat": args["repeat"], "interrupt": args["interrupt"],
+                      "chime": args["chime"], "test": args["test"]})
     return bid

@@ -14,11 +14,11 @@ import re
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect,
                    render_template, request, url_for)
 
-from announcer.dictfiles import (FIELDS, DictionaryError, WebDictionary, accent_notation,
-                                 field_of, matching, parse_fields)
 from announcer.errors import AnnouncerError, ConfigError, SpeechError
+from announcer.readings.rows import DEFAULT_PRIORITY, KIND_LABELS, mora_count, parse_row
+from announcer.readings.staff import (FIELDS, DictionaryError, WebDictionary, accent_notation,
+                                      field_of, matching, not_editable, parse_fields)
 from announcer.render import write_wav
-from announcer.text.userdict import DEFAULT_PRIORITY, mora_count, parse_row
 from announcer.web.auth import login_required
 from announcer.web.preview import PREVIEW_CHARS, PREVIEW_WAIT, preview_slot, preview_text
 
@@ -38,7 +38,7 @@ def _dictionary() -> WebDictionary:
         s = _services()
         dictionary = current_app.extensions.setdefault(
             "announcer.readings",
-            WebDictionary(s.config.paths.voices / "dict", s.studio.reload_dictionary))
+            WebDictionary(s.studio.readings.folder, s.studio.reload_dictionary))
     return dictionary
 
 
@@ -96,8 +96,7 @@ def index():
             words = []  # the page says what is wrong with the files
         word = next((w for w in words if w.surface == surface), None)
         if word is None or not word.editable:
-            error = (f"「{surface}」は辞書にありません" if word is None else
-                     f"「{surface}」は {word.file} の単語です。このページでは変更できません")
+            error = f"「{surface}」は辞書にありません" if word is None else not_editable(word)
         else:
             form = _form_from({"original": word.surface, "surface": word.surface,
                                "pronunciation": word.pronunciation,
@@ -223,14 +222,26 @@ def staff_reading():
     """The sentence's reading with the current dictionary and, when the form holds a
     word, with that word too."""
     body = _body()
-    now = _reading(_sample(body, False))
+    sample = _sample(body, False)
+    now = _reading(sample)
     with_entry, note, fields = None, "", {}
     if str(body.get("surface") or "").strip():
         try:
             with_entry = _reading(_sample(body, True))
         except TryError as exc:
             note, fields = str(exc), exc.fields
-    return jsonify(reading=now, with_entry=with_entry, note=note, fields=fields)
+    return jsonify(reading=now, with_entry=with_entry, note=note, fields=fields,
+                   origins=_origins(sample))
+
+
+def _origins(text: str) -> list[dict]:
+    """Which dictionary each dictionary word of ``text`` came from."""
+    try:
+        found = _services().studio.reading_origins(text)
+    except (SpeechError, ValueError):
+        return []
+    return [{"surface": e.surface, "reading": kana, "origin": KIND_LABELS[e.kind],
+             "file": e.file} for _surface, kana, e in found]
 
 
 @bp.post("/staff/readings/preview")

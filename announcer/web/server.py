@@ -1,4 +1,11 @@
-"""Serves the Flask app with waitress (a production WSGI server) in a thread."""
+"""Serves the Flask app with waitress (a production WSGI server) in a thread.
+
+Stopping is ordered so that nothing touches a closed socket (waitress's own ``close()``
+closes its wake-up pipe while worker threads may still answer a request and write to
+it, which logs an ``OSError: Bad file descriptor`` per request in flight): first the
+workers finish what they are doing, then the loop thread closes every socket itself,
+and its loop ends.
+"""
 
 import logging
 import threading
@@ -29,7 +36,21 @@ class WebServer:
         log.info("Staff page on http://%s:%d/", self.config.web.host, self.config.web.port)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        if self._thread is not None:
+        server = self._server
+        if server is None:
+            return
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
+        if self._thread is not None and self._thread.is_alive():
+            server.trigger.pull_trigger(lambda: _close_all(server))
             self._thread.join(timeout=2)
+        else:
+            _close_all(server)
+
+
+def _close_all(server) -> None:
+    """Close the listening socket, the trigger and every connection (loop thread)."""
+    for dispatcher in list(server._map.values()):
+        try:
+            dispatcher.close()
+        except OSError:
+            pass

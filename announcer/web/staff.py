@@ -13,8 +13,9 @@ from announcer.errors import AnnouncerError
 from announcer.render import write_wav
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
-from announcer.web.pages import (BLANK, announcer_error, board, bulletin_reading, http_error,
-                                 no_store, submit_bulletin)
+from announcer.web.board import board, station_view
+from announcer.web.pages import (BLANK, announcer_error, bulletin_reading, http_error, no_store,
+                                 submit_bulletin)
 from announcer.web.preview import PREVIEW_WAIT, preview_slot, preview_text
 
 bp = Blueprint("staff", __name__)
@@ -100,14 +101,32 @@ def stop(bid):
     """Off air (short fade) or out of the queue. A plain form post (no JavaScript)
     comes back to the status page."""
     s = _services()
-    b = s.station.bulletin(bid)
+    b = station_view().bulletin(bid)
     if b is None:
         return jsonify(error="その緊急放送はありません"), 404
     if b["state"] not in ("queued", "on_air"):
         return jsonify(error=f"この緊急放送はすでに終わっています（{STATE_LABELS.get(b['state'])}）"), 409
-    s.station.cancel_bulletin(bid)
+    s.station.cancel_bulletin(bid, by=g.user["name"])
     s.accounts.audit(g.user["name"], "bulletin.stop",
-                     {"id": bid, "text": b["text"], "state": b["state"]})
+                     {"id": bid, "title": b["title"], "text": b["text"], "state": b["state"]})
+    return _stopped(bid)
+
+
+@bp.post("/staff/notices/<notice_id>/stop")
+@login_required(api=True)
+def stop_notice(notice_id):
+    """Take a notice off air; it is not aired again until its next time."""
+    s = _services()
+    if not s.station.stop_notice(notice_id, by=g.user["name"]):
+        return jsonify(error="そのお知らせはいま放送していません"), 409
+    notice = station_view().notice(notice_id)
+    s.accounts.audit(g.user["name"], "notice.stop",
+                     {"id": notice_id, "title": notice.title if notice else ""})
+    return _stopped(notice_id)
+
+
+def _stopped(item_id: str):
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return redirect(url_for("pages.index"), 303)
-    return jsonify(id=bid, status="cancelled")
+    at = _services().clock.now().astimezone(_tz()).strftime("%H:%M:%S")
+    return jsonify(id=item_id, status="cancelled", stopped_at=at, by=g.user["name"])

@@ -6,32 +6,28 @@ as-run log) and what is still to come in one list. The CSV export of a day or a 
 is made for Excel: UTF-8 with a BOM, and no cell that Excel would take for a formula.
 """
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import re
 
 import jpholiday
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from announcer import schedule
+from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS, airlog_csv_text
 from announcer.errors import AnnouncerError
 from announcer.noticefiles import NoticeFileError
 from announcer.web.auth import login_required
 from announcer.web.notice_labels import colour_of, month_day
+from announcer.web.board import station_view
 from announcer.web.notices import announcer_error, http_error
-from announcer.web.pages import KIND_LABELS, STATUS_LABELS
 
 bp = Blueprint("timetable", __name__)
 bp.register_error_handler(AnnouncerError, announcer_error)
 bp.register_error_handler(403, http_error)
 bp.register_error_handler(404, http_error)
 
-CSV_COLUMNS = ("kind", "id", "title", "scheduled_at", "started_at", "ended_at", "status",
-               "detail")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _services():
@@ -94,23 +90,19 @@ def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str]:
 
 def rundown(now: dt.datetime) -> list[dict]:
     """Today: what aired (as-run log) and what is still to come, in time order."""
-    s = _services()
-    on_air = s.station.engine.on_air()
+    view = station_view()
     rows = []
-    for r in s.store.airlog(now.date()):
+    for r in view.airlog(now.date()):
         at = r["started_at"] or r["scheduled_at"] or r["ended_at"]
         status = r["status"]
-        if r["ended_at"] is None and on_air is not None and (on_air.kind, on_air.id) == \
-                (r["kind"], r["id"]):
-            status = "on_air"   # the store writes "interrupted" until the airing ends
         local = dt.datetime.fromisoformat(at).astimezone(_tz())
         rows.append({"at": local, "time": local.strftime("%H:%M:%S"),
                      "kind": KIND_LABELS.get(r["kind"], r["kind"]), "title": r["title"],
                      "status": status, "label": STATUS_LABELS.get(status, status),
                      "detail": r["detail"]})
     midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
-    for i, (at, notice) in enumerate(s.station.upcoming((midnight - now).total_seconds() / 3600,
-                                                        now)):
+    for i, (at, notice) in enumerate(view.upcoming((midnight - now).total_seconds() / 3600,
+                                                   now)):
         rows.append({"at": at, "time": at.strftime("%H:%M:%S"), "kind": KIND_LABELS["notice"],
                      "title": notice.title, "status": "next" if i == 0 else "planned",
                      "label": "次に放送" if i == 0 else "予定", "detail": ""})
@@ -121,12 +113,10 @@ def rundown(now: dt.datetime) -> list[dict]:
 @bp.get("/timetable")
 @login_required()
 def index():
-    s = _services()
-    s.station.reload_notices()
-    now = s.clock.now()
+    now = _services().clock.now()
     first, error = _week_start(request.args.get("start"), now.date())
     days = week_days(first, now.date())
-    notices = list(s.station.notices.notices.values())
+    notices = station_view().notices()
     grid = week_grid(notices, [d["date"] for d in days])
     shown = {e["notice"].id for row in grid for cell in row["cells"] for e in cell}
     legend = [{"notice": n, "colour": colour_of(n.id)} for n in notices if n.id in shown]
@@ -138,22 +128,6 @@ def index():
 
 
 # -- the as-run log as CSV ------------------------------------------------------------
-def _cell(value) -> str:
-    """Text as Excel should show it: a leading = + - @ would start a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
-
-
-def airlog_csv_text(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # UTF-8 with BOM: Excel opens the Japanese correctly
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([_cell(r[k]) for k in CSV_COLUMNS])
-    return buf.getvalue()
-
-
 def _export_range() -> tuple[str, dict]:
     """(file name part, Store.airlog arguments) from ?date= or ?month= (today if neither)."""
     month, raw = request.args.get("month"), request.args.get("date")
@@ -174,7 +148,7 @@ def _export_range() -> tuple[str, dict]:
 def airlog_csv():
     s = _services()
     label, query = _export_range()
-    rows = s.store.airlog(**query)
+    rows = station_view().airlog(**query)
     s.accounts.audit(g.user["name"], "airlog.export",
                      {"month" if "month" in query else "date": label, "rows": len(rows)})
     resp = Response(airlog_csv_text(rows).encode("utf-8"), mimetype="text/csv")

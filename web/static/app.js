@@ -100,3 +100,13 @@ window.Announcer = (function () {
   return {csrf: csrf, post: post, errorText: errorText, el: el, show: show,
           showReading: showReading, playPreview: playPreview};
 })();
+
+/* The phone header's menu button: opens and closes the menu under the header. */
+document.addEventListener("DOMContentLoaded", function () {
+  var button = document.getElementById("menu-btn");
+  if (!button) { return; }
+  button.addEventListener("click", function () {
+    var open = button.closest(".top").classList.toggle("menu-open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+});

@@ -1,12 +1,14 @@
-/* The emergency form and its confirmation: templates with blanks, the kana reading,
-   the audio preview, and a submit that is sent once (the server also deduplicates on
-   the form's request_key, so a retry after a network error is safe). */
+/* The emergency form and its confirmation: templates with blanks and a subject, the
+   kana reading, the audio preview, and a submit that is sent once (the server also
+   deduplicates on the form's request_key, so a retry after a network error is safe).
+   Nothing typed is ever cut: over the limit, or with a blank left, the form says so
+   next to the field and does not go on. */
 "use strict";
 
 (function () {
   var A = window.Announcer;
   var BLANK = /【[\s　○〇＿_]*】/g;  // keep in sync with BLANK in announcer/web/pages.py
-  var MAX_CHARS = 5000;
+  var MAX_TITLE = 40;
   var DRAFT = "announcer.draft";  // survives a reload or a login in this tab
 
   function $(id) { return document.getElementById(id); }
@@ -15,7 +17,8 @@
   function payload(form) {
     var fd = new FormData(form);
     return {
-      text: String(fd.get("text") || ""),
+      text: String(fd.get("text") || "").replace(/\r\n/g, "\n"),
+      title: String(fd.get("title") || ""),
       repeat: parseInt(fd.get("repeat") || "2", 10),
       interrupt: fd.get("timing") !== "after",
       chime: fd.get("chime") === "on",
@@ -31,6 +34,9 @@
     } catch (e) { /* storage disabled: no drafts */ }
     return "";
   }
+
+  /* Characters as the server counts them (code points, not UTF-16 units). */
+  function chars(text) { return Array.from(text).length; }
 
   function countBlanks(text) {
     return (text.match(BLANK) || []).length;
@@ -58,26 +64,86 @@
     return A.playPreview(button, "/staff/preview", function () { return payload(form); });
   }
 
+  /* What staff wrote into each blank of a template, if the text still has the
+     template's shape (else null). */
+  function blankFills(template, text) {
+    var pieces = template.split(new RegExp(BLANK.source));
+    if (pieces.length < 2) { return []; }
+    var quoted = pieces.map(function (p) { return p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    var m = new RegExp("^" + quoted.join("([\\s\\S]*?)") + "$").exec(text);
+    return m ? m.slice(1) : null;
+  }
+
+  function subjectOf(pattern, fills) {
+    return pattern.replace(/\{(\d+)\}/g, function (_, n) {
+      var fill = (fills[Number(n) - 1] || "").replace(BLANK, "").trim();
+      return fill || "　";
+    });
+  }
+
   function setupForm(form) {
     var text = $("text");
+    var title = $("title");
     var readingBox = $("reading-box");
+    var maxChars = parseInt(text.dataset.max, 10);
+    var template = null;  // {script, pattern} of the last template chosen
+    var titleEdited = !!title.value;
+
+    function overMessage() {
+      var over = chars(text.value) - maxChars;
+      return over > 0 ? "原稿が " + over + " 文字多すぎます（いま " + chars(text.value) +
+        " 文字、上限 " + maxChars + " 文字）。短くしてから確認へ進んでください" : "";
+    }
+
+    function titleMessage() {
+      var t = title.value.trim();
+      if (/[\r\n]/.test(t)) { return "件名は 1 行で書いてください"; }
+      return chars(t) > MAX_TITLE ? "件名が " + (chars(t) - MAX_TITLE) + " 文字多すぎます（" +
+        chars(t) + " 文字。" + MAX_TITLE + " 文字以内にしてください）" : "";
+    }
 
     function update() {
       var blanks = countBlanks(text.value);
-      $("char-count").textContent = text.value.length + " / " + MAX_CHARS + " 文字";
+      var over = overMessage();
+      $("char-count").textContent = chars(text.value) + " / " + maxChars + " 文字";
+      $("char-count").classList.toggle("is-over", !!over);
       $("blank-count").textContent = "空欄 残り " + blanks + " か所";
       $("blank-count").classList.toggle("has-blanks", blanks > 0);
+      var error = $("text-error");
+      if (over || !error.dataset.blanks || !blanks) {
+        A.show(error, over);
+        delete error.dataset.blanks;
+      }
+      text.classList.toggle("has-error", !!over || (!!error.dataset.blanks && blanks > 0));
       readingBox.classList.add("stale");
+      if (template && !titleEdited) {
+        var fills = blankFills(template.script, text.value);
+        if (fills) { title.value = subjectOf(template.pattern, fills); }
+      }
     }
 
+    function updateTitle() {
+      var message = titleMessage();
+      A.show($("title-error"), message);
+      title.classList.toggle("has-error", !!message);
+    }
+
+    if (!$("text-error").hidden && countBlanks(text.value) && !overMessage()) {
+      $("text-error").dataset.blanks = "1";  // the server's "blank left" stays until filled
+    }
     if (!text.value && storage("get")) {
       text.value = storage("get");
       $("draft-note").hidden = false;
-      update();
     }
+    update();
+    updateTitle();
     text.addEventListener("input", function () {
       update();
       storage("set", text.value);
+    });
+    title.addEventListener("input", function () {
+      titleEdited = !!title.value;
+      updateTitle();
     });
     document.querySelectorAll(".btn-template").forEach(function (button) {
       button.addEventListener("click", function () {
@@ -87,8 +153,11 @@
           return;
         }
         text.value = script;
+        template = {script: script, pattern: button.dataset.title};
+        titleEdited = false;
         $("test").checked = button.dataset.drill === "1";
         update();
+        updateTitle();
         storage("set", script);
         text.setSelectionRange(0, 0);
         selectNextBlank(text);
@@ -97,6 +166,35 @@
     $("next-blank").addEventListener("click", function () { selectNextBlank(text); });
     $("reading-btn").addEventListener("click", function (e) { showReading(form, e.currentTarget); });
     $("preview-btn").addEventListener("click", function (e) { playPreview(form, e.currentTarget); });
+
+    /* The confirm step is blocked, with the reason next to the field, while the
+       script is too long, a blank is left or the subject is too long. */
+    form.addEventListener("submit", function (event) {
+      var over = overMessage();
+      var blanks = countBlanks(text.value);
+      var error = $("text-error");
+      if (over) {
+        event.preventDefault();
+        A.show(error, over);
+        text.classList.add("has-error");
+        text.focus();
+        return;
+      }
+      if (blanks) {
+        event.preventDefault();
+        A.show(error, "空欄【　　】が " + blanks + " か所残っています。選ばれている空欄を埋めてください");
+        error.dataset.blanks = "1";
+        text.classList.add("has-error");
+        text.setSelectionRange(0, 0);
+        selectNextBlank(text);
+        return;
+      }
+      if (titleMessage()) {
+        event.preventDefault();
+        updateTitle();
+        title.focus();
+      }
+    });
   }
 
   function setupConfirm(form) {

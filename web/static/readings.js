@@ -6,7 +6,7 @@
 
 (function () {
   var A = window.Announcer;
-  var SMALL = "ァィゥェォャュョヮ";  // as announcer/text/userdict.py SMALL_KANA
+  var SMALL = "ァィゥェォャュョヮ";  // as announcer/readings/rows.py SMALL_KANA
   var FIELDS = ["surface", "pronunciation", "accent_type", "priority"];
   var previewUrl = null;
 
@@ -26,7 +26,7 @@
     return out;
   }
 
-  /* Like accent_notation in announcer/dictfiles.py; "" while the input is not usable. */
+  /* Like accent_notation in announcer/readings/staff.py; "" while the input is not usable. */
   function notation(kana, accentText) {
     if (!/^[ァ-ヴー]+$/.test(kana) || !/^[0-9]+$/.test(accentText)) { return ""; }
     var parts = morae(kana);
@@ -60,6 +60,17 @@
     return body;
   }
 
+  /* Which dictionary each word of the reading came from (area list, hand-made, staff). */
+  function showOrigins(origins) {
+    var list = $("reading-origins");
+    list.textContent = "";
+    origins.forEach(function (o) {
+      var item = document.createElement("li");
+      item.textContent = o.surface + " " + o.reading + " ← " + o.origin + "（" + o.file + "）";
+      list.appendChild(item);
+    });
+  }
+
   async function showReading(button) {
     var error = $("try-error");
     button.disabled = true;
@@ -69,6 +80,7 @@
       if (resp.ok) {
         var data = await resp.json();
         $("reading-now").textContent = data.reading;
+        showOrigins(data.origins || []);
         $("reading-with").textContent = data.with_entry || "—";
         A.show($("reading-note"), data.note || (data.with_entry ? "" :
           "表記と読みを入力すると、登録したときの読みと比べられます。"));

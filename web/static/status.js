@@ -1,17 +1,25 @@
 /* The status board: polls /staff/status every second and redraws a section only
-   when its data changed, so a button is never replaced under a finger. */
+   when its data changed, so a button is never replaced under a finger. 停止 asks once
+   in a large in-page panel, then says when it stopped. When the server cannot be
+   reached the health box turns red: the page no longer knows what is on air. */
 "use strict";
 
 (function () {
   var A = window.Announcer;
   var POLL_MS = 1000;
+  var OFFLINE_AFTER_MS = 4000;  // one missed poll is a hiccup, several are an outage
   var last = {};
   var lastOk = Date.now();
+  var pendingStop = null;
 
-  function stopForm(id) {
+  function $(id) { return document.getElementById(id); }
+
+  function stopForm(kind, id, title) {
     var form = A.el("form", "stop-form");
     form.method = "post";
-    form.action = "/staff/bulletins/" + encodeURIComponent(id) + "/stop";
+    form.action = (kind === "bulletin" ? "/staff/bulletins/" : "/staff/notices/") +
+      encodeURIComponent(id) + "/stop";
+    form.dataset.title = title;
     var token = A.el("input");
     token.type = "hidden";
     token.name = "csrf_token";
@@ -27,8 +35,8 @@
   }
 
   function drawOnAir(onAir) {
-    var box = document.getElementById("on-air");
-    document.getElementById("on-air-card").classList.toggle("is-live", !!onAir);
+    var box = $("on-air");
+    $("on-air-card").classList.toggle("is-live", !!onAir);
     if (!onAir) {
       box.replaceChildren(A.el("p", "idle", "いま放送しているものはありません"));
       return;
@@ -38,19 +46,20 @@
                 " ", A.el("span", "since", onAir.since + " から"));
     var title = A.el("p", "on-air-title", onAir.title);
     title.id = "on-air-title";
-    box.replaceChildren(line, title);
-    if (onAir.kind === "bulletin") { box.append(stopForm(onAir.id)); }
+    box.replaceChildren(line, title, stopForm(onAir.kind, onAir.id, onAir.title));
   }
 
   function drawQueue(queue) {
     var items = queue.map(function (q) {
       var li = A.el("li");
-      li.append(tag(q.kind, q.label), " ", A.el("span", "title", q.title));
-      if (q.kind === "bulletin") { li.append(stopForm(q.id)); }
+      li.append(A.el("span", "pos", q.position), " ", tag(q.kind, q.label), " ",
+                A.el("span", "title", q.title));
+      if (q.kind === "bulletin") { li.append(stopForm(q.kind, q.id, q.title)); }
+      li.append(A.el("span", "why", q.reason));
       return li;
     });
     if (!items.length) { items = [A.el("li", "empty", "待っているものはありません")]; }
-    document.getElementById("queue").replaceChildren(...items);
+    $("queue").replaceChildren(...items);
   }
 
   function drawToday(today) {
@@ -60,16 +69,18 @@
       return li;
     });
     if (!items.length) { items = [A.el("li", "empty", "今日これからのお知らせはありません")]; }
-    var list = document.getElementById("today");
-    list.replaceChildren(...items);
+    $("today").replaceChildren(...items);
   }
 
+  var LOG_LABELS = ["時刻", "種類", "件名", "結果", "備考"];
+
   function drawAirlog(rows) {
-    var body = document.getElementById("airlog");
     var trs = rows.map(function (r) {
       var tr = A.el("tr", "st-" + r.status);
-      [r.time, r.kind_label, r.title, r.status_label, r.detail].forEach(function (v) {
-        tr.append(A.el("td", null, v));
+      [r.time, r.kind_label, r.title, r.status_label, r.detail].forEach(function (v, i) {
+        var td = A.el("td", null, v);
+        td.dataset.label = LOG_LABELS[i];
+        tr.append(td);
       });
       return tr;
     });
@@ -80,34 +91,38 @@
       tr.append(td);
       trs = [tr];
     }
-    body.replaceChildren(...trs);
+    $("airlog").replaceChildren(...trs);
   }
 
-  function drawHealth(health) {
-    var box = document.getElementById("health");
-    var ok = health.audio.ok;
-    box.className = "health " + (ok ? "health-ok" : "health-bad");
-    var parts = [];
-    if (ok) {
-      var p = A.el("p");
-      p.append(A.el("strong", "health-state", "機器: 正常"), " ",
-               A.el("span", "detail", health.audio.detail));
-      parts.push(p);
-    } else {
-      var head = A.el("p");
-      head.append(A.el("strong", "health-state", "機器に異常があります（音声が出ていません）"));
-      parts.push(head, A.el("p", "detail", health.audio.detail),
-                 A.el("p", null, "受け付けた緊急放送は消えません。機器が戻りしだい、最初から放送します。"));
+  function drawHealthBox(h) {
+    var box = $("health");
+    box.className = "health health-" + h.level;
+    var parts = [A.el("p")];
+    parts[0].append(A.el("strong", "health-state", h.headline));
+    h.advice.forEach(function (line) { parts.push(A.el("p", "advice", line)); });
+    if (h.details.length) {
+      var details = A.el("details", "tech");
+      details.append(A.el("summary", null, "詳しい情報（技術担当向け）"));
+      h.details.forEach(function (line) { details.append(A.el("p", "detail", line)); });
+      parts.push(details);
     }
-    health.schedule_errors.forEach(function (problem) {
-      parts.push(A.el("p", "detail problem", "お知らせファイルの問題: " + problem));
-    });
     box.replaceChildren(...parts);
+  }
+
+  function offline(seconds) {
+    drawHealthBox({
+      level: "bad",
+      headline: "サーバーにつながりません（表示は " + seconds + " 秒前のものです）",
+      advice: ["この画面では、いま何が放送されているか分かりません。放送は続いている可能性があります。",
+               "ネットワークの接続を確かめ、ページを読み込み直してください。直らなければ技術担当に連絡してください。"],
+      details: ["/staff/status に応答がありません"]
+    });
+    last.health_view = null;  // redraw the server's view once it answers again
   }
 
   var sections = {
     on_air: drawOnAir, queue: drawQueue, today: drawToday, airlog: drawAirlog,
-    health: drawHealth
+    health_view: drawHealthBox
   };
 
   function draw(data) {
@@ -121,7 +136,7 @@
   }
 
   function setConn(text, bad) {
-    var conn = document.getElementById("conn");
+    var conn = $("conn");
     conn.textContent = text;
     conn.classList.toggle("conn-bad", bad);
   }
@@ -142,18 +157,44 @@
     } catch (e) {
       var ago = Math.round((Date.now() - lastOk) / 1000);
       setConn("サーバーにつながりません。表示は " + ago + " 秒前のものです", true);
+      if (Date.now() - lastOk >= OFFLINE_AFTER_MS) { offline(ago); }
     }
     window.setTimeout(poll, POLL_MS);
+  }
+
+  /* -- stop: ask once, then say when -------------------------------------------- */
+  function askStop(form) {
+    pendingStop = form;
+    $("stop-confirm-what").textContent = "「" + (form.dataset.title || "") + "」";
+    $("stop-confirm").hidden = false;
+    $("stop-cancel").focus();
+  }
+
+  function closeAsk() {
+    $("stop-confirm").hidden = true;
+    var form = pendingStop;
+    pendingStop = null;
+    return form;
   }
 
   async function stop(form) {
     var button = form.querySelector("button");
     button.disabled = true;
     button.textContent = "停止中…";
-    var error = document.getElementById("board-error");
+    var error = $("board-error");
+    var sent = $("sent");
+    if (sent) { sent.remove(); }  // the old "accepted" banner would now mislead
+    A.show($("stopped"), "");
     try {
       var resp = await A.post(form.action, {});
-      A.show(error, resp.ok ? "" : await A.errorText(resp));
+      if (resp.ok) {
+        var data = await resp.json();
+        A.show(error, "");
+        A.show($("stopped"), "停止しました（" + data.stopped_at + "）「" +
+               (form.dataset.title || "") + "」");
+      } else {
+        A.show(error, await A.errorText(resp));
+      }
     } catch (e) {
       A.show(error, "停止を送れませんでした。もう一度押してください。");
     }
@@ -166,11 +207,20 @@
     var form = event.target;
     if (form.classList && form.classList.contains("stop-form")) {
       event.preventDefault();
-      stop(form);
+      askStop(form);
     }
   });
 
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !$("stop-confirm").hidden) { closeAsk(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    $("stop-cancel").addEventListener("click", closeAsk);
+    $("stop-yes").addEventListener("click", function () {
+      var form = closeAsk();
+      if (form) { stop(form); }
+    });
     window.setTimeout(poll, POLL_MS);
   });
 })();

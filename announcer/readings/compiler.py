@@ -1,21 +1,10 @@
-"""Reading dictionary: ``voices/dict/*.csv`` validated and compiled for Open JTalk.
-
-Staff write one word a row, like VOICEVOX's user dictionary::
-
-    # comment
-    surface,pronunciation,accent_type,priority
-    真岡,モーカ,0
-    真岡市,モーカシ,3,5
-
-``accent_type`` is the mora after which the pitch falls (0 = 平板); ``priority`` (0..10,
-default 5) decides how hard the word beats the system dictionary.
+"""Compiling the dictionary for Open JTalk, in child processes.
 
 A malformed compiled dictionary does not fail when loaded: it crashes Open JTalk later,
 in the middle of a bulletin. So compiling happens in a child process, the result is tried
 in another child, and only a dictionary that survived is moved onto the live path.
 """
 
-import csv
 import hashlib
 import json
 import logging
@@ -25,17 +14,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from announcer.errors import ConfigError, SpeechError
+from announcer.readings.rows import (DEFAULT_PRIORITY, Entry, dict_surface, load_entries,
+                                     mora_count)
 
 log = logging.getLogger(__name__)
-
-HEADER = ("surface", "pronunciation", "accent_type", "priority")
-DEFAULT_PRIORITY = 5
-MAX_SURFACE = 40  # characters; Open JTalk crashes on very long input
-MAX_MORA = 40
 
 # MeCab word cost by priority (lower cost wins). VOICEVOX maps priority 0..10 onto
 # percentiles of the system dictionary's 固有名詞 costs, with 5 at the median (8609).
@@ -44,163 +29,16 @@ MAX_MORA = 40
 PRIORITY_COSTS = (14176, 8609, 7328, 6048, 4768, 3488, 2593, 1698, 803, -93, -988)
 # Place names: their connection costs let 市, 町, 駅 attach with the right accent.
 POS = "名詞,固有名詞,地域,一般"
-
-SMALL_KANA = set("ァィゥェォャュョヮ")
-_FULLWIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
 CHILD_TIMEOUT = 120  # seconds
 CHECK_SENTENCE = "本日は晴天なり。"
-
-
-@dataclass(frozen=True)
-class Entry:
-    surface: str
-    pronunciation: str
-    accent_type: int
-    priority: int
-    source: str  # "file:line"
-
-
-def mora_count(kana: str) -> int:
-    """Moras in katakana: small ャュョァィゥェォヮ join the kana before; ー, ッ, ン count."""
-    return sum(1 for c in kana if c not in SMALL_KANA)
 
 
 def priority_cost(priority: int) -> int:
     return PRIORITY_COSTS[priority]
 
 
-def find_dictionaries(directory: Path) -> list[Path]:
-    """The dictionary files of a voices/dict directory, in a stable order."""
-    return sorted(Path(directory).glob("*.csv"))
-
-
-# -- reading and validation --------------------------------------------------------------
-
-
-def load_entries(paths: Iterable[Path]) -> list[Entry]:
-    """Every entry of every file, in file order; ConfigError lists every problem found."""
-    entries: list[Entry] = []
-    problems: list[str] = []
-    for path in paths:
-        _read_file(Path(path), entries, problems)
-    _check_duplicates(entries, problems)
-    if problems:
-        raise ConfigError(problems)
-    return entries
-
-
-def _read_file(path: Path, entries: list[Entry], problems: list[str]) -> None:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problems.append(f"{path}: 辞書ファイルを読めません: {exc.strerror or exc}")
-        return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problems.append(f"{path}:{line}: UTF-8 で保存してください")
-        return
-    header_allowed = True
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = [cell.strip() for cell in next(csv.reader([line]))]
-        if header_allowed and tuple(cells) in (HEADER, HEADER[:3]):
-            continue
-        header_allowed = False
-        source = f"{path}:{number}"
-        entry, messages = parse_row(cells, source)
-        problems.extend(f"{source}: {message}" for message in messages)
-        if entry:
-            entries.append(entry)
-
-
-def parse_row(cells: list[str], source: str) -> tuple[Entry | None, list[str]]:
-    """One row as an Entry, or None and the messages saying why not."""
-    if len(cells) not in (3, 4):
-        return None, [
-            "列の数が違います。表記,読み,アクセント型[,優先度] の 3 列か 4 列で書いてください"
-            f": {len(cells)} 列"
-        ]
-    surface, pronunciation, accent_text = cells[:3]
-    kana_problems = _pronunciation_problems(pronunciation)
-    messages = _surface_problems(surface) + kana_problems
-    accent, message = _integer(accent_text, "アクセント型")
-    if message:
-        messages.append(message)
-    elif not kana_problems and not 0 <= accent <= mora_count(pronunciation):
-        moras = mora_count(pronunciation)
-        messages.append(
-            f"アクセント型は 0〜{moras} で書いてください"
-            f"（{pronunciation} は {moras} モーラ）: {accent}"
-        )
-    priority, message = DEFAULT_PRIORITY, None
-    if len(cells) == 4 and cells[3]:
-        priority, message = _integer(cells[3], "優先度")
-        if message is None and not 0 <= priority <= 10:
-            message = f"優先度は 0〜10 で書いてください: {priority}"
-    if message:
-        messages.append(message)
-    if messages:
-        return None, messages
-    return Entry(surface, pronunciation, accent, priority, source), []
-
-
-def _surface_problems(surface: str) -> list[str]:
-    if not surface:
-        return ["表記が空です"]
-    if any(c.isspace() or c in ',"' for c in surface):
-        return [f"表記に空白・カンマ・引用符は使えません: {surface}"]
-    if len(surface) > MAX_SURFACE:
-        return [f"表記が長すぎます（{MAX_SURFACE} 文字まで）: {surface}"]
-    return []
-
-
-def _pronunciation_problems(kana: str) -> list[str]:
-    if not kana:
-        return ["読みが空です"]
-    if not all("ァ" <= c <= "ヴ" or c == "ー" for c in kana):
-        return [f"読みはカタカナで書いてください: {kana}"]
-    for before, c in zip(" " + kana, kana):
-        if c == "ー" and before in " ー":
-            return [f"読みの「ー」の前にかながありません: {kana}"]
-        if c in SMALL_KANA and (before in " ーッン" or before in SMALL_KANA):
-            return [f"読みの小さい「{c}」の前に普通のかながありません: {kana}"]
-    if mora_count(kana) > MAX_MORA:
-        return [f"読みが長すぎます（{MAX_MORA} モーラまで）: {kana}"]
-    return []
-
-
-def _integer(text: str, name: str) -> tuple[int, str | None]:
-    if not text:
-        return 0, f"{name}が空です"
-    try:
-        return int(text), None
-    except ValueError:
-        return 0, f"{name}は整数で書いてください: {text}"
-
-
-def _check_duplicates(entries: list[Entry], problems: list[str]) -> None:
-    first: dict[str, Entry] = {}
-    for entry in entries:
-        key = _dict_surface(entry.surface)
-        if key in first:
-            problems.append(f"{entry.source}: 表記「{entry.surface}」は {first[key].source} にもあります")
-        else:
-            first[key] = entry
-
-
-# -- Open JTalk rows ------------------------------------------------------------------------
-
-
-def _dict_surface(surface: str) -> str:
-    # Open JTalk widens ASCII before MeCab sees it: "FM" is looked up as "ＦＭ".
-    return surface.translate(_FULLWIDTH)
-
-
 def openjtalk_row(entry: Entry) -> str:
-    surface, kana = _dict_surface(entry.surface), entry.pronunciation
+    surface, kana = dict_surface(entry.surface), entry.pronunciation
     return (
         f"{surface},,,{priority_cost(entry.priority)},{POS},*,*,{surface},{kana},{kana},"
         f"{entry.accent_type}/{mora_count(kana)},*"
@@ -265,7 +103,7 @@ def check_dictionary(dic: Path, entries: list[Entry]) -> None:
     A crash is blamed on the word being read; a word of priority 5 or more that does not
     come out as written is reported too (it would never be heard).
     """
-    words = [_dict_surface(e.surface) for e in entries]
+    words = [dict_surface(e.surface) for e in entries]
     result = _run_child(["check", str(dic)], stdin=json.dumps(words, ensure_ascii=False))
     loaded, tried, readings = _parse_check_output(result.stdout)
     if result.returncode != 0:
@@ -306,7 +144,7 @@ def _run_child(args: list[str], stdin: str = "") -> subprocess.CompletedProcess:
     root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
-    code = "from announcer.text.userdict import _child_main; _child_main()"
+    code = "from announcer.readings.compiler import _child_main; _child_main()"
     try:
         return subprocess.run(
             [sys.executable, "-c", code, *args],

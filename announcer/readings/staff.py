@@ -1,8 +1,9 @@
 """The web-managed reading dictionary: ``voices/dict/web.csv``.
 
 Staff add, change and delete words from the staff page; the shipped files (moka.csv,
-tochigi.csv) are edited by hand and only read here. A change is validated exactly like
-the files (``userdict.parse_row``, then ``load_entries`` over every file), written
+tochigi.csv, the generated area.csv) are only read here. A staff word may take the
+surface of an area word: it shadows it, and deleting it brings the area word back. A change is validated exactly like
+the files (``rows.parse_row``, then ``load_entries`` over every file), written
 atomically, and compiled and checked by the studio's ``reload_dictionary``. If that
 fails, web.csv is put back as it was, so the file on disk always matches the dictionary
 on air, and the daemon keeps its last good dictionary.
@@ -18,13 +19,13 @@ from pathlib import Path
 
 from announcer.fsutil import fsync_dir, write_synced
 from announcer.errors import AnnouncerError, ConfigError
+from announcer.readings.rows import (AREA, HEADER, KIND_LABELS, WEB_CSV, Entry,
+                                     find_dictionaries, kind_of, load_entries, mora_count,
+                                     parse_row)
 from announcer.speech.accent import morae
-from announcer.text.userdict import (HEADER, Entry, find_dictionaries, load_entries,
-                                     mora_count, parse_row)
 
 log = logging.getLogger(__name__)
 
-WEB_CSV = "web.csv"
 FIELDS = HEADER  # surface, pronunciation, accent_type, priority: the form's field names
 PREAMBLE = ("# 読み辞書のページが書き換えるファイルです。手で編集しないでください"
             "（手で直す単語は moka.csv や tochigi.csv へ）\n")
@@ -60,6 +61,15 @@ class Word:
     @property
     def editable(self) -> bool:
         return self.file == WEB_CSV
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.file)
+
+    @property
+    def origin(self) -> str:
+        """Which dictionary the word is from, as staff call it."""
+        return KIND_LABELS[self.kind]
 
     @property
     def moras(self) -> int:
@@ -149,16 +159,17 @@ class WebDictionary:
         return hashlib.sha256(self._bytes() or b"").hexdigest()[:16]
 
     def words(self) -> list[Word]:
-        """Every word of every file, in file order; ConfigError when a file is broken."""
-        return [self._word(e) for e in load_entries(find_dictionaries(self.folder))]
+        """Every word of every file, in file order, the generated area list last;
+        ConfigError when a file is broken."""
+        entries = load_entries(find_dictionaries(self.folder))
+        return [self._word(e) for e in sorted(entries, key=lambda e: e.kind == AREA)]
 
     def search(self, query: str) -> list[Word]:
         return matching(self.words(), query)
 
-    def _word(self, entry: Entry) -> Word:
-        path, _, line = entry.source.rpartition(":")
-        return Word(entry.surface, entry.pronunciation, entry.accent_type, entry.priority,
-                    Path(path).name, int(line))
+    @staticmethod
+    def _word(entry: Entry) -> Word:
+        return word_of(entry)
 
     # -- changing ----------------------------------------------------------------------
     def add(self, entry: Entry, version: str) -> Word:
@@ -207,13 +218,13 @@ class WebDictionary:
             raise DictionaryError(f"「{surface}」は辞書にありません。ほかの人が削除した"
                                   "かもしれません。一覧を読み込み直してください", status=404)
         if not word.editable:
-            raise DictionaryError(f"「{surface}」は {word.file} の単語です。このページでは"
-                                  "変更できません（ファイルを手で編集してください）", status=403)
+            raise DictionaryError(not_editable(word), status=403)
         return word
 
     @staticmethod
     def _refuse_duplicate(words: list[Word], surface: str, editing: Word | None) -> None:
-        clash = next((w for w in words if w.surface == surface and w is not editing), None)
+        clash = next((w for w in words if w.surface == surface and w is not editing
+                      and w.kind != AREA), None)
         if clash is not None:
             message = f"表記「{surface}」はすでに {clash.file}（{clash.line} 行目）にあります"
             raise DictionaryError(message, {"surface": [message]}, status=409)
@@ -263,6 +274,19 @@ class WebDictionary:
         if problem.startswith(own):
             problem = problem[len(own):].partition(": ")[2] or problem
         return problem.replace(f"{self.folder}{os.sep}", "")
+
+
+def not_editable(word: Word) -> str:
+    if word.kind == AREA:
+        return (f"「{word.surface}」は地区名リスト（{word.file}）の単語です。読みを変えるには、"
+                "同じ表記で新しく登録してください（登録した読みが優先されます）")
+    return (f"「{word.surface}」は {word.file} の単語です。このページでは"
+            "変更できません（ファイルを手で編集してください）")
+
+
+def word_of(entry: Entry) -> Word:
+    return Word(entry.surface, entry.pronunciation, entry.accent_type, entry.priority,
+                entry.file, entry.line)
 
 
 def _fields(entry: Entry) -> tuple[str, str, int, int]:

@@ -1,0 +1,177 @@
+"""What the JMA subsystem remembers, in the station's SQLite file.
+
+Rules: every message key ever processed is kept (``jma_processed``), so a restart, a
+feed overlap or the same file in the inbox never acts twice; the message in force of
+each series (``jma_series``: its ``DateTime``); every feed entry link fetched
+(``jma_fetched``: each is fetched once); and every item shown to staff (``jma_items``).
+A message's key, its series and its item are written in one transaction.
+The tables are created through ``Store.ensure_schema``; this module keeps its own
+connection to the same file so its transactions never mix with other writers'.
+"""
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+
+from announcer.store import iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jma_processed (
+    key TEXT PRIMARY KEY, at TEXT NOT NULL, source TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS jma_series (
+    series TEXT PRIMARY KEY, date_time TEXT NOT NULL, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jma_fetched (url TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jma_items (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,             -- the message's key (jma_processed)
+    series TEXT NOT NULL,
+    type TEXT NOT NULL,            -- VPWW54 …
+    title TEXT NOT NULL,
+    areas TEXT NOT NULL,           -- JSON list of area codes concerned
+    received_at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    decision TEXT NOT NULL,        -- auto | approve | log
+    status TEXT NOT NULL,          -- aired|pending|approved|expired|withdrawn|ignored|logged
+    text TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    info_type TEXT NOT NULL DEFAULT '',
+    msg_status TEXT NOT NULL DEFAULT '',
+    expires_at TEXT,
+    bulletin TEXT,                 -- the station bulletin id once queued
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS jma_items_day ON jma_items(day);
+CREATE INDEX IF NOT EXISTS jma_items_series ON jma_items(series);
+CREATE INDEX IF NOT EXISTS jma_items_status ON jma_items(status);
+"""
+OPEN = ("pending", "approved")
+
+
+class JmaStore:
+    def __init__(self, store):
+        store.ensure_schema(SCHEMA)
+        self.tz = store.tz
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(str(store.path), check_same_thread=False,
+                                  isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def _q(self, sql: str, args=()) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self.db.execute(sql, args).fetchall()]
+
+    def _x(self, sql: str, args=()) -> None:
+        with self._lock:
+            self.db.execute(sql, args)
+
+    # -- keys, series, fetched links ---------------------------------------------------
+    def processed(self, key: str) -> bool:
+        return bool(self._q("SELECT 1 FROM jma_processed WHERE key=?", (key,)))
+
+    def in_force(self, series: str) -> dt.datetime | None:
+        rows = self._q("SELECT date_time FROM jma_series WHERE series=?", (series,))
+        return dt.datetime.fromisoformat(rows[0]["date_time"]) if rows else None
+
+    def fetched(self, url: str) -> bool:
+        return bool(self._q("SELECT 1 FROM jma_fetched WHERE url=?", (url,)))
+
+    def mark_fetched(self, url: str, now: dt.datetime) -> None:
+        self._x("INSERT OR IGNORE INTO jma_fetched(url, at) VALUES (?,?)", (url, iso(now)))
+
+    def record(self, key: str, source: str, outcome: str, now: dt.datetime, *,
+               series: tuple[str, dt.datetime] | None = None, item: dict | None = None) -> bool:
+        """Key, series and item in one transaction; False if the key was already there."""
+        with self._lock:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                if self.db.execute("SELECT 1 FROM jma_processed WHERE key=?", (key,)).fetchone():
+                    self.db.execute("ROLLBACK")
+                    return False
+                self.db.execute("INSERT INTO jma_processed(key,at,source,outcome) VALUES (?,?,?,?)",
+                                (key, iso(now), source[:300], outcome[:300]))
+                if series is not None:
+                    self.db.execute(
+                        "INSERT INTO jma_series(series,date_time,key) VALUES (?,?,?) ON CONFLICT"
+                        "(series) DO UPDATE SET date_time=excluded.date_time, key=excluded.key",
+                        (series[0], series[1].isoformat(), key))
+                if item is not None:
+                    self._insert(item, now)
+                self.db.execute("COMMIT")
+                return True
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    def _insert(self, item: dict, now: dt.datetime) -> None:
+        received = item.get("received_at", now)
+        self.db.execute(
+            "INSERT INTO jma_items(id,key,series,type,title,areas,received_at,day,decision,"
+            "status,text,reason,info_type,msg_status,expires_at,updated_at) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (item["id"], item["key"], item["series"], item["type"], item["title"],
+             json.dumps(list(item.get("areas", ())), ensure_ascii=False), iso(received),
+             received.astimezone(self.tz).date().isoformat(), item["decision"],
+             item["status"], item["text"], item.get("reason", ""), item.get("info_type", ""),
+             item.get("msg_status", ""), iso(item.get("expires_at")), iso(now)))
+
+    def add_item(self, item: dict, now: dt.datetime) -> None:
+        with self._lock:
+            self._insert(item, now)
+
+    def prune(self, before: dt.datetime) -> int:
+        """Forget message keys and fetched links older than ``before`` (feeds hold
+        minutes to days, never a month); items and series stay."""
+        with self._lock:
+            n = self.db.execute("DELETE FROM jma_processed WHERE at < ?", (iso(before),)).rowcount
+            n += self.db.execute("DELETE FROM jma_fetched WHERE at < ?", (iso(before),)).rowcount
+        return n
+
+    # -- items ---------------------------------------------------------------------------
+    def item(self, item_id: str) -> dict | None:
+        rows = self._q("SELECT * FROM jma_items WHERE id=?", (item_id,))
+        return _item(rows[0]) if rows else None
+
+    def items(self, day: dt.date) -> list[dict]:
+        return [_item(r) for r in self._q(
+            "SELECT * FROM jma_items WHERE day=? ORDER BY received_at, rowid", (day.isoformat(),))]
+
+    def open_items(self) -> list[dict]:
+        return [_item(r) for r in self._q(
+            "SELECT * FROM jma_items WHERE status IN ('pending','approved') ORDER BY rowid")]
+
+    def series_items(self, series: str) -> list[dict]:
+        return [_item(r) for r in self._q(
+            "SELECT * FROM jma_items WHERE series=? ORDER BY rowid", (series,))]
+
+    def set_status(self, item_id: str, status: str, now: dt.datetime, *, reason: str | None = None,
+                   by: str = "", expect: tuple = ()) -> bool:
+        """Change an item's status; with ``expect``, only from one of those (False if not)."""
+        sql = "UPDATE jma_items SET status=?, updated_at=?, updated_by=?"
+        args = [status, iso(now), by]
+        if reason is not None:
+            sql += ", reason=?"
+            args.append(reason)
+        sql += " WHERE id=?"
+        args.append(item_id)
+        if expect:
+            sql += f" AND status IN ({','.join('?' * len(expect))})"
+            args += list(expect)
+        with self._lock:
+            return self.db.execute(sql, args).rowcount == 1
+
+    def set_bulletin(self, item_id: str, bulletin_id: str) -> None:
+        self._x("UPDATE jma_items SET bulletin=? WHERE id=?", (bulletin_id, item_id))
+
+
+def _item(row: dict) -> dict:
+    row["areas"] = json.loads(row["areas"])
+    return row

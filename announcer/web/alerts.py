@@ -1,0 +1,187 @@
+"""The 「気象庁の情報」 page and API: what JMA sent, what the station decided, drafts
+waiting for approval, and history.
+
+The page only reads through ``JmaService.items/item`` and acts through its
+``approve``/``discard``; approving takes a confirm step showing the exact text that
+will air with its reading and an audio preview. ``GET /api/alerts?date=`` (token) lists
+a day's items; ``POST /api/alerts/<id>/approve`` takes a token or a staff session.
+Every approval and discard is audited.
+"""
+
+import datetime as dt
+import functools
+import io
+
+from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
+                   request, url_for)
+
+from announcer.errors import SpeechError
+from announcer.jma.policy import DEFAULTS
+from announcer.jma.service import STATUS_LABELS, AlertError
+from announcer.render import write_wav
+from announcer.web.auth import login_required, token_required
+from announcer.web.preview import PREVIEW_WAIT, preview_slot, preview_text
+
+bp = Blueprint("alerts", __name__)
+
+API_KEYS = ("id", "type", "title", "areas", "received_at", "decision", "status", "text")
+DECISION_LABELS = {"auto": "自動で放送", "approve": "承認して放送", "log": "記録のみ"}
+CATEGORY_LABELS = {"special_warning": "特別警報", "landslide": "土砂災害警戒情報・危険警報",
+                   "record_rain": "記録的短時間大雨情報・気象防災速報",
+                   "flood_danger": "氾濫危険情報・氾濫発生情報", "quake_strong": "震度5弱以上",
+                   "warning": "その他の警報・危険警報", "tornado": "竜巻注意情報",
+                   "flood_warning": "氾濫警戒情報", "quake_moderate": "震度3・4",
+                   "advisory": "注意報・氾濫注意情報", "other": "その他"}
+OFF = "気象庁の情報は使われていません（station.yaml の jma.enabled を true にしてください）"
+
+
+def _services():
+    return current_app.extensions["announcer"]
+
+
+def _jma():
+    return current_app.extensions.get("announcer.jma")
+
+
+@bp.errorhandler(AlertError)
+def alert_error(exc: AlertError):
+    if request.path.startswith("/api/"):
+        return jsonify(error=str(exc)), exc.status
+    return render_template("error.html", message=str(exc), status=exc.status), exc.status
+
+
+def _need_jma():
+    jma = _jma()
+    if jma is None:
+        raise AlertError(OFF, 503)
+    return jma
+
+
+def token_or_session(view):
+    """A bearer token when one is sent, else a staff session (with its CSRF check)."""
+    by_token, by_session = token_required(view), login_required(api=True)(view)
+
+    @functools.wraps(view)
+    def inner(*args, **kwargs):
+        if request.headers.get("Authorization"):
+            return by_token(*args, **kwargs)
+        return by_session(*args, **kwargs)
+    return inner
+
+
+def _day():
+    raw = request.args.get("date", "")
+    today = _services().clock.now().date()
+    try:
+        return (dt.date.fromisoformat(raw) if raw else today), ""
+    except ValueError:
+        return today, "日付は YYYY-MM-DD で指定してください"
+
+
+# -- API -----------------------------------------------------------------------------
+@bp.get("/api/alerts")
+@token_required
+def api_list():
+    jma = _need_jma()
+    day, error = _day()
+    if error:
+        return jsonify(error=error), 400
+    return jsonify([{k: item[k] for k in API_KEYS} for item in jma.items(day)])
+
+
+@bp.post("/api/alerts/<item_id>/approve")
+@token_or_session
+def api_approve(item_id):
+    item = _approve(item_id)
+    return jsonify({k: item[k] for k in API_KEYS}), 202
+
+
+def _approve(item_id: str) -> dict:
+    item = _need_jma().approve(item_id, g.user["name"])
+    _services().accounts.audit(g.user["name"], "alert.approve",
+                               {"id": item_id, "title": item["title"], "text": item["text"]})
+    return item
+
+
+# -- the page ----------------------------------------------------------------------------
+def _view(item: dict, tz) -> dict:
+    at = dt.datetime.fromisoformat(item["received_at"]).astimezone(tz)
+    expires = item["expires_at"] and dt.datetime.fromisoformat(item["expires_at"]).astimezone(tz)
+    return dict(item, time=at.strftime("%H:%M:%S"),
+                expires=expires.strftime("%H:%M") if expires else "",
+                decision_label=DECISION_LABELS.get(item["decision"], item["decision"]),
+                status_label=STATUS_LABELS.get(item["status"], item["status"]))
+
+
+def _reading(text: str) -> str:
+    try:
+        return _services().studio.reading(text)
+    except (SpeechError, ValueError) as exc:
+        return f"（読みを作れませんでした: {exc}）"
+
+
+@bp.get("/alerts")
+@login_required()
+def index():
+    jma, s = _jma(), _services()
+    day, error = _day()
+    if jma is None:
+        return render_template("alerts.html", off=OFF, day=day, error=error, items=[],
+                               pending=[], policy=[])
+    tz = s.config.station.timezone
+    pending = [dict(_view(i, tz), reading=_reading(i["text"]))
+               for i in jma.db.open_items() if i["status"] == "pending"]
+    items = [_view(i, tz) for i in reversed(jma.items(day))]
+    policy = [(CATEGORY_LABELS[c], DECISION_LABELS[jma.settings.decision(c)]) for c in DEFAULTS]
+    return render_template("alerts.html", off="", day=day, error=error, items=items,
+                           pending=pending, policy=policy, done=request.args.get("done", ""))
+
+
+@bp.post("/alerts/<item_id>/confirm")
+@login_required()
+def confirm(item_id):
+    item = _need_jma().item(item_id)
+    if item is None:
+        raise AlertError("その情報はありません", 404)
+    tz = _services().config.station.timezone
+    return render_template("alert_confirm.html", item=_view(item, tz),
+                           reading=_reading(item["text"]))
+
+
+@bp.post("/alerts/<item_id>/approve")
+@login_required()
+def approve(item_id):
+    _approve(item_id)
+    return redirect(url_for(".index", done="approved"), 303)
+
+
+@bp.post("/alerts/<item_id>/discard")
+@login_required()
+def discard(item_id):
+    item = _need_jma().discard(item_id, g.user["name"])
+    _services().accounts.audit(g.user["name"], "alert.discard",
+                               {"id": item_id, "title": item["title"]})
+    return redirect(url_for(".index", done="discarded"), 303)
+
+
+@bp.get("/alerts/<item_id>/audio.wav")
+@login_required()
+def audio(item_id):
+    item = _need_jma().item(item_id)
+    if item is None:
+        raise AlertError("その情報はありません", 404)
+    studio = _services().studio
+    slot = preview_slot()
+    if not slot.acquire(timeout=PREVIEW_WAIT):
+        raise AlertError("試聴が混み合っています。少し待ってから押してください", 503)
+    try:
+        buf = io.BytesIO()
+        write_wav(buf, studio.bulletin_program(preview_text(item["text"]), repeat=1,
+                                               chime=False, urgent=False), studio.settings.rate)
+    except (SpeechError, ValueError) as exc:
+        raise AlertError(f"試聴を作れませんでした: {exc}", 422) from None
+    finally:
+        slot.release()
+    resp = Response(buf.getvalue(), mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -1,0 +1,91 @@
+"""The render cache stays under its cap (least recently used first), cleans up after a
+crash, and keeps nothing of a failed render; an older as-run database is migrated."""
+
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from announcer.cache import RenderCache
+from announcer.clock import TOKYO
+from announcer.store import Store
+
+SECOND = np.zeros(48000, np.float32)  # 96,000 bytes as int16
+
+
+def put(cache, key, seconds=1, age=0):
+    cache.store(key, [SECOND] * seconds)
+    if age:
+        t = os.path.getmtime(cache.path(key)) - age
+        os.utime(cache.path(key), (t, t))
+
+
+def test_pruned_to_the_cap_least_recently_used_first(tmp_path):
+    cache = RenderCache(tmp_path, max_bytes=350_000)  # room for three entries
+    put(cache, "a", age=400)
+    put(cache, "b", age=300)
+    put(cache, "c", age=200)
+    cache.load("a")  # a hit makes "a" young again
+    put(cache, "d")
+    assert sorted(p.stem for p in tmp_path.glob("*.s16")) == ["a", "c", "d"]
+    assert cache.size() <= 350_000
+
+
+def test_the_entry_just_stored_is_never_pruned(tmp_path):
+    cache = RenderCache(tmp_path, max_bytes=100_000)
+    put(cache, "old", age=100)
+    put(cache, "big", seconds=3)  # alone over the cap
+    assert [p.stem for p in tmp_path.glob("*.s16")] == ["big"]
+    assert cache.load("big") is not None
+
+
+def test_start_removes_unfinished_files_and_prunes(tmp_path):
+    (tmp_path / "k.tmp123-456").write_bytes(b"\0" * 10)
+    RenderCache(tmp_path, max_bytes=1 << 30).store("x", [SECOND])
+    RenderCache(tmp_path, max_bytes=1 << 30).store("y", [SECOND])
+    RenderCache(tmp_path, max_bytes=100_000)
+    assert not list(tmp_path.glob("*.tmp*"))
+    assert len(list(tmp_path.glob("*.s16"))) == 1
+
+
+def test_a_failed_render_leaves_nothing(tmp_path):
+    cache = RenderCache(tmp_path)
+
+    def blocks():
+        yield SECOND
+        raise RuntimeError("synthesis failed")
+
+    with pytest.raises(RuntimeError):
+        cache.store("k", blocks())
+    assert list(tmp_path.iterdir()) == []
+    assert cache.load("k") is None
+
+
+OLD_AIRLOG = """
+CREATE TABLE airlog (
+    rowid INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '', scheduled_at TEXT, started_at TEXT, ended_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('aired','interrupted','missed','failed','cancelled')),
+    detail TEXT NOT NULL DEFAULT '', day TEXT NOT NULL);
+CREATE INDEX airlog_day ON airlog(day);
+INSERT INTO airlog(kind,id,title,status,day) VALUES ('notice','gomi','ごみ','aired','2026-12-01');
+"""
+
+
+def test_an_older_database_keeps_its_rows_and_accepts_partial(tmp_path):
+    path = tmp_path / "announcer.db"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_AIRLOG)
+    db.close()
+    store = Store(path, TOKYO)
+    try:
+        (row,) = store.query("SELECT id, status FROM airlog")
+        assert tuple(row) == ("gomi", "aired")
+        store.execute("INSERT INTO airlog(kind,id,status,day) VALUES "
+                      "('bulletin','b','partial','2026-12-02')")
+        with pytest.raises(sqlite3.IntegrityError):
+            store.execute("INSERT INTO airlog(kind,id,status,day) VALUES "
+                          "('bulletin','b','lost','2026-12-02')")
+    finally:
+        store.close()
