@@ -116,6 +116,9 @@ def bench_alarm(runs: int) -> None:
             configure(b, True, box.port, hooks.url)
             token = make_token(b.folder)
             b.daemon.start()
+            deadline = time.monotonic() + 30  # the start-up silence alarm first
+            while not hooks.bodies("alarm", "silence") and time.monotonic() < deadline:
+                time.sleep(0.05)
             extra_hook, extra_mail = [], []
             for _ in range(runs):
                 n = len(hooks.bodies("alarm", "silence"))
