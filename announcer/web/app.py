@@ -20,6 +20,7 @@ class Services:
     accounts: object  # announcer.accounts.Accounts
     store: object  # announcer.store.Store
     clock: object
+    monitor: object = None  # announcer.monitor.service.Monitor, when monitor.device is set
 
 
 def secret_key(config) -> bytes:
@@ -36,7 +37,7 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (alerts, api, audit, auth, notice_preview, notices, pages,
+    from announcer.web import (alerts, api, audit, auth, monitor, notice_preview, notices, pages,
                                readings, staff, timetable)
 
     app = Flask(__name__, template_folder=str(REPO_WEB / "templates"),
@@ -88,6 +89,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(notice_preview.bp)
     app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
+    app.register_blueprint(monitor.bp)
     app.register_blueprint(alerts.bp)
     return app
 
