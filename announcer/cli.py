@@ -104,6 +104,8 @@ def cmd_devices(args) -> int:
     from announcer.audio.device import find_device, list_devices
 
     config = _config(args)
+    if args.inputs:
+        return _input_devices(config)
     wanted = config.audio.device
     chosen = None if wanted == "file" else find_device(wanted)
     devices = list_devices()
@@ -116,6 +118,30 @@ def cmd_devices(args) -> int:
         print(f"audio.device: file — 音声は {config.paths.data / 'aired'} に WAV で書き出します")
     elif chosen is None:
         print(f'audio.device "{wanted}" に合う出力デバイスがありません', file=sys.stderr)
+        return 1
+    return 0
+
+
+def _input_devices(config) -> int:
+    """The inputs the silence monitor can use (monitor.device), * marking the chosen one."""
+    import sounddevice as sd
+
+    from announcer.monitor.capture import find_input
+
+    wanted = config.monitor.device
+    try:
+        chosen = find_input(sd, wanted) if wanted else None
+    except RuntimeError:
+        chosen = None
+    inputs = [(i, d["name"]) for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+    if not inputs:
+        print("入力デバイスが見つかりません（サウンドサーバーやサウンドカードを確認してください）")
+    for index, name in inputs:
+        print(f"{'*' if index == chosen else ' '} {index:3d}  {name}")
+    if config.monitor.pulse_source:
+        print(f"monitor.pulse_source: {config.monitor.pulse_source}（pactl list short sources で確認）")
+    if wanted and chosen is None:
+        print(f'monitor.device "{wanted}" に合う入力デバイスがありません', file=sys.stderr)
         return 1
     return 0
 
@@ -228,6 +254,59 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_notify_test(args) -> int:
+    from announcer.notify.service import send_test
+
+    config = _config(args)
+    results = send_test(config)
+    if not results:
+        raise AnnouncerError("通知先が設定されていません（station.yaml の notify.email と notify.webhooks）")
+    for name, error in results:
+        print(f"{name}: {'送信しました' if error is None else '送れませんでした: ' + error}")
+    failed = sum(1 for _, error in results if error is not None)
+    if failed:
+        print(f"{failed} 件の通知先に送れませんでした", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_backup(args) -> int:
+    from announcer import backup
+
+    config = _config(args)
+    dest = Path(args.dir)
+    path = backup.make_backup(config, dest, dt.datetime.now(config.station.timezone))
+    print(f"{path}（{path.stat().st_size / 1e6:.1f} MB）を作りました")
+    for old in backup.prune(dest, args.keep) if args.keep else []:
+        print(f"古いバックアップを削除しました: {old.name}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    import tempfile
+
+    from announcer import backup
+
+    archive = Path(args.archive)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = backup.verify(archive, Path(tmp))
+        print(f"{archive.name}: 問題ありません（{manifest['created_at']} 作成、{len(manifest['files'])} ファイル）")
+        return 0
+    if args.to:
+        from announcer.clock import TOKYO
+
+        places, tz = backup.targets(folder=Path(args.to).absolute()), TOKYO
+    else:
+        config = _config(args)
+        places, tz = backup.targets(config), config.station.timezone
+    manifest = backup.restore(archive, places, dt.datetime.now(tz))
+    print(f"{archive.name}（{manifest['created_at']} 作成）を復元しました:")
+    for part, target in places.items():
+        print(f"  {part} → {target}")
+    print("置き換える前のファイルは「.before-restore-日時」を付けて残してあります。")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="announcer", description="FMもおか AI アナウンサー（お知らせ自動放送と緊急放送）",
@@ -253,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-chime", action="store_true", help="チャイムなし")
         if name == "render":
             p.add_argument("-o", "--output", required=True, help="書き出す WAV ファイル")
-    add("devices", cmd_devices, "使える出力デバイスを一覧する（* が設定中のもの）")
+    p = add("devices", cmd_devices, "使える出力デバイスを一覧する（* が設定中のもの）")
+    p.add_argument("--inputs", action="store_true", help="無音検知に使える入力デバイスを一覧する")
     add("check", cmd_check, "設定とお知らせファイルを検査し、24 時間の放送予定を表示する")
     p = add("run", cmd_run, "常駐して放送する（systemd から起動）")
     p.add_argument("--fallback-to-file", action="store_true",
@@ -273,6 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", choices=("bulletins", "read"), default="bulletins",
                    help="bulletins: 緊急放送の送出・停止と読み取り / read: 読み取りだけ")
     p.add_argument("--expires-days", type=int, help="有効期限（日数。省略時は無期限）")
+    p = add("backup", cmd_backup, "データベース・お知らせ・読み辞書・設定をひとつのアーカイブに保存する（放送中でも可）")
+    p.add_argument("dir", help="保存先のフォルダ")
+    p.add_argument("--keep", type=int, default=0, help="新しいものから N 個だけ残し、古いものを消す")
+    p = add("restore", cmd_restore, "バックアップから復元する（放送システムを止めてから）")
+    p.add_argument("archive", help="announcer-backup-….tar.gz")
+    p.add_argument("--to", help="設定の場所ではなく、このフォルダ（空でよい）に復元する")
+    p.add_argument("--check", action="store_true", help="検査だけして、何も書き換えない")
+    add("notify-test", cmd_notify_test, "すべての通知先（メール・Webhook）にテストを送り、結果を表示する")
     return parser
 
 

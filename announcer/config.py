@@ -116,6 +116,8 @@ class Config:
     playout: PlayoutConfig
     emergency: EmergencyConfig
     jma: JmaConfig = JmaConfig()
+    monitor: "MonitorConfig" = dataclasses.field(default_factory=lambda: MonitorConfig())
+    notify: "NotifyConfig" = dataclasses.field(default_factory=lambda: NotifyConfig())
 
     @property
     def base_dir(self) -> Path:
@@ -187,7 +189,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}
 _TOP_KEYS = ("station", "audio", "web", "paths", "speech", "chimes", "playout", "emergency",
-             "jma")
+             "jma", "monitor", "notify")
 
 
 def load_config(path: Path) -> Config:
@@ -199,6 +201,7 @@ def load_config(path: Path) -> Config:
              for name, spec in _SECTIONS.items()}
     base = _absolute(path).parent
     paths = _load_paths(root.section("paths", _PATHS), base)
+    monitor, notify = _load_monitor(root), _load_notify(root, base)
     jma = _load_jma(root, base, paths.voices)
     problems.raise_if_any()
     return Config(
@@ -216,6 +219,8 @@ def load_config(path: Path) -> Config:
             signal_start=_under(paths.voices, parts["emergency"].signal_start),
             signal_stop=_under(paths.voices, parts["emergency"].signal_stop)),
         jma=jma,
+        monitor=monitor,
+        notify=notify,
     )
 
 
@@ -238,6 +243,98 @@ def _under(directory: Path, path: Path | None) -> Path | None:
     return None if path is None else _absolute(directory / path)
 
 
+# --- monitor and notify (issue 11): the off-air silence monitor and the alerts ------
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    device: str | None = None        # PortAudio input name fragment, "default", or None (off)
+    silence_seconds: float = 30.0
+    silence_dbfs: float = -50.0      # RMS level below which the air counts as silent
+    pulse_source: str | None = None  # PulseAudio source for the "pulse" device (PULSE_SOURCE)
+    on_air_seconds: float = 5.0      # silence while our own item airs: the gravest alarm
+    retry_seconds: float = 5.0       # wait before reopening a failed input
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    sender: str | None = None        # the "from" key
+    to: tuple[str, ...] = ()
+    starttls: bool = False
+    username: str | None = None
+    password_file: Path | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    email: EmailConfig = EmailConfig()
+    webhooks: tuple[str, ...] = ()
+    repeat_minutes: float = 60.0     # reminder interval while a problem lasts; 0: none
+    disk_free_percent: float = 10.0  # alert when the data disk has less free space
+    recovery_seconds: float = 10.0   # a problem must stay fixed this long before "recovered"
+
+
+_MONITOR = {"device": text, "silence_seconds": number(1, 3600), "silence_dbfs": number(-120, 0),
+            "pulse_source": text, "on_air_seconds": number(1, 600),
+            "retry_seconds": number(0.5, 600)}
+_EMAIL_KEYS = ("smtp_host", "smtp_port", "from", "to", "starttls", "username",
+               "password_file", "timeout")
+_NOTIFY_KEYS = ("email", "webhooks", "repeat_minutes", "disk_free_percent", "recovery_seconds")
+
+
+def _address(node) -> str:
+    value = text(node).strip()
+    if value.count("@") != 1 or " " in value or value.startswith("@") or value.endswith("@"):
+        raise Invalid(f'メールアドレスの形ではありません: "{value}"')
+    return value
+
+
+def _url(node) -> str:
+    value = text(node).strip()
+    if not value.startswith(("http://", "https://")) or len(value) < 10 or " " in value:
+        raise Invalid(f"http:// または https:// で始まる URL を書いてください: {value[:60]}")
+    return value
+
+
+def _list_of(convert: Callable) -> Callable:
+    def convert_all(node):
+        return tuple(convert(item) for item in items(node))
+    return convert_all
+
+
+def _load_monitor(root: Section) -> MonitorConfig:
+    return _build(root.section("monitor", _MONITOR), MonitorConfig, _MONITOR,
+                  ("device", "pulse_source"))
+
+
+def _load_notify(root: Section, base: Path) -> NotifyConfig:
+    section = root.section("notify", _NOTIFY_KEYS)
+    mail = section.section("email", _EMAIL_KEYS)
+    d = EmailConfig()
+    email = EmailConfig(
+        smtp_host=mail.get("smtp_host", text, None, nullable=True),
+        smtp_port=mail.get("smtp_port", integer(1, 65535), d.smtp_port),
+        sender=mail.get("from", _address, None, nullable=True),
+        to=mail.get("to", _list_of(_address), (), nullable=True) or (),
+        starttls=mail.get("starttls", boolean, d.starttls),
+        username=mail.get("username", text, None, nullable=True),
+        password_file=_under(base, mail.get("password_file", _path, None, nullable=True)),
+        timeout=mail.get("timeout", number(1, 120), d.timeout))
+    if email.smtp_host and not (email.sender and email.to):
+        mail.problems.add(mail.node, mail.sub("smtp_host"),
+                          "メールで通知するには from と to も書いてください")
+    if email.username and not email.password_file:
+        mail.problems.add(mail.node, mail.sub("username"),
+                          "ログインするには password_file（パスワードを書いたファイル）も指定してください")
+    n = NotifyConfig()
+    return NotifyConfig(
+        email=email,
+        webhooks=section.get("webhooks", _list_of(_url), (), nullable=True) or (),
+        repeat_minutes=section.get("repeat_minutes", number(0, 10080), n.repeat_minutes),
+        disk_free_percent=section.get("disk_free_percent", number(0, 99), n.disk_free_percent),
+        recovery_seconds=section.get("recovery_seconds", number(0, 3600), n.recovery_seconds))
 # --- jma: lists and a nested policy table ---------------------------------------------
 def _listed(convert: Callable[[Any], str]) -> Callable[[Any], tuple[str, ...]]:
     def convert_all(node) -> tuple[str, ...]:

@@ -53,6 +53,8 @@ def add_jobs(scheduler: BackgroundScheduler, station) -> None:
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
+    from announcer.backup import take_lock
+    from announcer.oversight import Oversight
     from announcer.station import Station, make_output
     from announcer.store import Store
     from announcer.studio import Studio
@@ -69,6 +71,7 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     started = []  # what to stop, in reverse
     try:
+        started.append(take_lock(config.paths.data))  # `announcer restore` checks it
         store = Store(config.paths.data / "announcer.db", config.station.timezone)
         started.append(store.close)
         studio = Studio(config)
@@ -83,8 +86,11 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         add_jobs(scheduler, station)
         scheduler.start()
         started.append(lambda: scheduler.shutdown(wait=False))
+        oversight = Oversight(config, station, store)  # alerts and the silence monitor
+        oversight.start()
+        started.append(oversight.stop)
         try:  # the station airs even if its staff page cannot start (port taken …)
-            web = WebServer(config, station, store, studio)
+            web = WebServer(config, station, store, studio, monitor=oversight.monitor)
             web.app.extensions["announcer.jma"] = jma  # the 気象庁の情報 page (web.alerts)
             web.start()
             started.append(web.stop)

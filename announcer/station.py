@@ -22,7 +22,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from announcer import admission, schedule
+from announcer import admission, events, schedule
 from announcer.audio.device import DeviceOutput
 from announcer.audio.filesink import FileOutput
 from announcer.config import Config, load_config
@@ -145,6 +145,7 @@ class Station:
         self.audio_detail = detail
         self._health_reported = True
         self.engine.output_health(ok, detail)
+        events.publish(events.AUDIO, "output", ok, detail)
 
     @property
     def audio_ok(self) -> bool:
@@ -162,6 +163,7 @@ class Station:
             self.notices = load_notice_dir(folder, default_grace=self.config.playout.grace,
                                            previous=self.notices)
             self._signature = signature
+        events.publish_state(events.NOTICE_FILE, self.notices.errors)
         for problems in self.notices.errors.values():
             for p in problems:
                 log.error("%s", p)
@@ -210,6 +212,7 @@ class Station:
                 done += 1
             except Exception as exc:
                 log.error("Cannot render notice %s (%s): %s", notice.id, notice.source, exc)
+                events.publish(events.RENDER, notice.id, False, f"{notice.title or notice.id}: {exc}")
         return done
 
     def plan(self) -> None:
@@ -278,6 +281,7 @@ class Station:
             if self.stopping:
                 return  # logged as stopped by ``stop``
             log.error("Notice %s could not be rendered: %s", notice.id, exc)
+            events.publish(events.RENDER, notice.id, False, f"{notice.title or notice.id}: {exc}")
             self.store.airing_record("notice", notice.id, notice.title, at, "failed",
                                      f"render failed: {exc}", at=self.clock.now())
             return
@@ -491,6 +495,7 @@ class Station:
         else:
             self.store.airing_ended(row, status, at, detail)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
+        events.airing_ended(item.kind, item.id, item.title, status, detail)
         if item.kind in BULLETIN_KINDS:
             self._bulletin_ended(item, status, detail)
         elif status == "interrupted" and item.scheduled_at is not None:

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(libportaudio2 libasound2-plugins open-jtalk-mecab-naist-jdic ffmpeg
           build-essential cmake python3-dev python3-venv sqlite3)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(pulseaudio pulseaudio-utils chromium fonts-noto-cjk)
+  packages+=(pulseaudio pulseaudio-utils chromium fonts-noto-cjk openssl)
 fi
 
 missing=()

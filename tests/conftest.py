@@ -130,11 +130,17 @@ def have_pulse() -> bool:
     return shutil.which("pulseaudio") is not None and shutil.which("parec") is not None
 
 
-@pytest.fixture
-def pulse(tmp_path_factory):
+def started_pulse(tmp_path_factory) -> Pulse:
+    """A started private PulseAudio (fails the test when PulseAudio is not installed)."""
     if not have_pulse():
         pytest.fail("pulseaudio/parec missing: run the README's test command to install them")
     p = Pulse(tmp_path_factory.mktemp("pulse"))
     p.start()
+    return p
+
+
+@pytest.fixture
+def pulse(tmp_path_factory):
+    p = started_pulse(tmp_path_factory)
     yield p
     p.stop()

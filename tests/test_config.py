@@ -82,7 +82,7 @@ def test_unknown_key_suggests_the_near_one(write):
 def test_unknown_section_lists_what_exists(write):
     assert problems(write("xyz: 1\n")) == [
         'station.yaml:1: xyz: 不明なキー "xyz" です（使えるキー: station, audio, web, paths,'
-        " speech, chimes, playout, emergency, jma）"
+        " speech, chimes, playout, emergency, jma, monitor, notify）"
     ]
 
 
@@ -145,3 +145,44 @@ def test_shipped_station_yaml_loads():
     assert config.station.name == "FMもおか"
     assert config.paths.schedules == REPO / "schedules"
     assert config.web.port == 8080
+
+
+def test_monitor_and_notify_defaults(write):
+    config = load_config(write(""))
+    assert config.monitor.device is None
+    assert (config.monitor.silence_seconds, config.monitor.silence_dbfs) == (30, -50)
+    email = config.notify.email
+    assert (email.smtp_host, email.smtp_port, email.sender, email.to) == (None, 25, None, ())
+    assert config.notify.webhooks == () and config.notify.repeat_minutes == 60
+
+
+def test_monitor_and_notify_keys(write, tmp_path):
+    config = load_config(write(
+        "monitor: {device: pulse, silence_seconds: 2, silence_dbfs: -60, pulse_source: onair.monitor}\n"
+        "notify:\n"
+        "  email: {smtp_host: mail.fm-moka.jp, smtp_port: 587, from: a@fm-moka.jp,"
+        " to: [b@fm-moka.jp, c@fm-moka.jp], starttls: true, username: a, password_file: pw}\n"
+        "  webhooks: [https://hooks.slack.com/services/T/B/X]\n"
+        "  repeat_minutes: 0\n"))
+    assert config.monitor.device == "pulse" and config.monitor.pulse_source == "onair.monitor"
+    assert config.monitor.silence_seconds == 2 and config.monitor.silence_dbfs == -60
+    email = config.notify.email
+    assert (email.smtp_port, email.sender, email.to) == (587, "a@fm-moka.jp",
+                                                        ("b@fm-moka.jp", "c@fm-moka.jp"))
+    assert email.starttls and email.password_file == tmp_path / "pw"
+    assert config.notify.webhooks == ("https://hooks.slack.com/services/T/B/X",)
+    assert config.notify.repeat_minutes == 0
+
+
+def test_notify_problems_each_with_its_line(write):
+    assert problems(write(
+        "notify:\n"
+        "  email: {smtp_host: mail, to: nobody}\n"
+        "  webhooks: [ftp://x]\n"
+        "  repeat_minute: 5\n")) == [
+        'station.yaml:2: notify.email.to: メールアドレスの形ではありません: "nobody"',
+        "station.yaml:2: notify.email.smtp_host: メールで通知するには from と to も書いてください",
+        "station.yaml:3: notify.webhooks: http:// または https:// で始まる URL を書いてください: ftp://x",
+        'station.yaml:4: notify.repeat_minute: 不明なキー "repeat_minute" です'
+        '（"repeat_minutes" の間違いではありませんか？）',
+    ]

@@ -589,3 +589,8 @@ def test_api_takes_a_subject_and_airlog_rows_carry_it(services, app):
     rows = client.get("/api/airlog", headers=auth).get_json()
     assert {"kind": "bulletin", "id": bid, "title": "API 件名", "status": "cancelled"}.items() \
         <= next(r for r in rows if r["id"] == bid).items()
+# -- the silence monitor's block (issue 11): absent when monitor.device is not set ------
+def test_no_monitor_block_without_monitor_device(staff):
+    html = staff.get("/").get_data(as_text=True)
+    assert 'id="monitor"' not in html and "monitor.js" not in html
+    assert staff.get("/staff/monitor").get_json() == {"enabled": False}

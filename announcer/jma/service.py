@@ -18,6 +18,7 @@ import time
 import uuid
 from concurrent.futures import Future
 
+from announcer import events
 from announcer.jma.feed import FeedPoller
 from announcer.jma.inbox import Inbox
 from announcer.jma.parse import Rejected, parse
@@ -265,6 +266,8 @@ class JmaService:
 
     def tick(self) -> None:
         """Expire drafts, follow queued items to the air; queue what a crash left."""
+        events.publish(events.JMA_STALE, "feed", self.health() == "ok",
+                       f"{5 * self.cfg.poll_seconds} 秒以上、気象庁のフィードも受信フォルダも読めていません")
         with self._lock:
             now = self.clock.now()
             if time.monotonic() - self._pruned > 3600:

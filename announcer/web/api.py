@@ -14,7 +14,7 @@ from announcer.web.auth import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-AIRLOG_KEYS = ("kind", "id", "title", "scheduled_at", "started_at", "ended_at", "status",
+AIRLOG_KEYS = ("rowid", "kind", "id", "title", "scheduled_at", "started_at", "ended_at", "status",
                "detail")
 _FIELDS = {"text": str, "title": (str, type(None)), "repeat": int, "interrupt": bool,
            "chime": bool, "test": bool, "expires_at": (str, type(None))}
@@ -116,3 +116,14 @@ def airlog():
     except ValueError:
         return jsonify(error="date は YYYY-MM-DD で指定してください"), 400
     return jsonify(airlog_rows(s.store, day))
+
+
+@bp.post("/airlog/<int:rowid>/ack")
+@token_required
+def acknowledge(rowid):
+    """Acknowledge a partial or failed airing (it leaves the status page's red list)."""
+    s = _services()
+    if not s.station.acknowledge(rowid, g.user["name"]):
+        return jsonify(error="確認の必要な記録ではありません（すでに確認済みかもしれません）"), 404
+    s.accounts.audit(g.user["name"], "airlog.ack", {"id": rowid})
+    return jsonify(rowid=rowid, acknowledged_by=g.user["name"]), 200

@@ -20,6 +20,7 @@ class Services:
     accounts: object  # announcer.accounts.Accounts
     store: object  # announcer.store.Store
     clock: object
+    monitor: object = None  # announcer.monitor.service.Monitor, when monitor.device is set
 
 
 def secret_key(config) -> bytes:
@@ -36,7 +37,7 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (admin, alerts, api, audit, auth, errors, notice_preview,
+    from announcer.web import (admin, alerts, api, audit, auth, errors, monitor, notice_preview,
                                notices, pages, readings, staff, timetable)
 
     web = services.config.web
@@ -92,6 +93,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(notice_preview.bp)
     app.register_blueprint(timetable.bp)
     app.register_blueprint(readings.bp)
+    app.register_blueprint(monitor.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(admin.bp)
     return app

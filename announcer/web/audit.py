@@ -28,7 +28,7 @@ ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "notice.create": "お知らせの追加", "notice.edit": "お知らせの修正",
                  "notice.duplicate": "お知らせの複製", "notice.pause": "お知らせの一時停止",
                  "notice.resume": "お知らせの再開", "notice.delete": "お知らせの削除",
-                 "notice.stop": "お知らせの停止", "airlog.export": "放送記録の書き出し",
+                 "notice.stop": "お知らせの停止", "airlog.export": "放送記録の書き出し", "airlog.ack": "一部のみ・失敗の放送の確認",
                  "alert.approve": "気象庁の情報の承認", "alert.discard": "気象庁の情報の破棄"}
 # The filter's groups (an action's first word).
 GROUP_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ", "reading": "読み辞書",

@@ -96,6 +96,13 @@ def airlog_rows(view: StationView, day: dt.date, tz) -> list[dict]:
             for r in reversed(view.airlog(day))]
 
 
+def attention_rows(status: dict, tz) -> list[dict]:
+    """Partial and failed airings nobody acknowledged yet (red until someone does)."""
+    return [dict(a, time=hms(a["at"], tz), kind_label=KIND_LABELS.get(a["kind"], a["kind"]),
+                 status_label=STATUS_LABELS.get(a["status"], a["status"]))
+            for a in status.get("attention", [])]
+
+
 def board() -> dict:
     """The station's status plus health, today's remaining notices and as-run log."""
     s = _services()
@@ -110,5 +117,6 @@ def board() -> dict:
                   reason=queue_reason(q, tz)) for n, q in enumerate(status["queue"], 1)]
     health = view.health()
     return dict(status, on_air=on_air, queue=queue, now=now.strftime("%H:%M:%S"),
+                attention=attention_rows(status, tz),
                 health=health, health_view=health_view(health),
                 today=_remaining_today(view, now), airlog=airlog_rows(view, now.date(), tz))

@@ -22,10 +22,10 @@ WEB_THREADS = 12
 
 
 class WebServer:
-    def __init__(self, config, station, store, studio):
+    def __init__(self, config, station, store, studio, monitor=None):
         self.config = config
         services = Services(config, station, studio, Accounts(store, station.clock), store,
-                            station.clock)
+                            station.clock, monitor)
         self.app = create_app(services)
         self._server = None
         self._thread = None

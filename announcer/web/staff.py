@@ -117,6 +117,19 @@ def stop_notice(notice_id):
     return _stopped(notice_id)
 
 
+@bp.post("/staff/airlog/<int:rowid>/ack")
+@login_required(api=True)
+def acknowledge(rowid):
+    """A staff member saw a partial or failed airing: it stops being shown in red."""
+    s = _services()
+    if not s.station.acknowledge(rowid, g.user["name"]):
+        return jsonify(error="確認の必要な記録ではありません（すでに確認済みかもしれません）"), 404
+    s.accounts.audit(g.user["name"], "airlog.ack", {"id": rowid})
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return redirect(url_for("pages.index"), 303)
+    return jsonify(rowid=rowid, acknowledged_by=g.user["name"])
+
+
 def _stopped(item_id: str):
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return redirect(url_for("pages.index"), 303)

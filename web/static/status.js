@@ -30,6 +30,33 @@
     return form;
   }
 
+  function ackForm(rowid) {
+    var form = A.el("form", "ack-form");
+    form.method = "post";
+    form.action = "/staff/airlog/" + encodeURIComponent(rowid) + "/ack";
+    var token = A.el("input");
+    token.type = "hidden";
+    token.name = "csrf_token";
+    token.value = A.csrf();
+    var button = A.el("button", "btn", "確認しました");
+    button.type = "submit";
+    form.append(token, button);
+    return form;
+  }
+
+  /* Partial and failed airings stay here, in red, until someone acknowledges them. */
+  function drawAttention(rows) {
+    $("attention").hidden = rows.length === 0;
+    $("attention-rows").replaceChildren(...rows.map(function (a) {
+      var li = A.el("li");
+      li.append(A.el("span", "st st-" + a.status, a.status_label), " ",
+                A.el("span", "time", a.time), " ", tag(a.kind, a.kind_label), " ",
+                A.el("span", "title", a.title), " ", A.el("span", "why", a.detail),
+                ackForm(a.rowid));
+      return li;
+    }));
+  }
+
   function tag(kind, label) {
     return A.el("span", "tag tag-" + kind, label);
   }
@@ -122,6 +149,7 @@
 
   var sections = {
     on_air: drawOnAir, queue: drawQueue, today: drawToday, airlog: drawAirlog,
+    attention: drawAttention,
     health_view: drawHealthBox
   };
 
@@ -203,8 +231,25 @@
     last = {};  // redraw everything on the next poll
   }
 
+  async function acknowledge(form) {
+    var button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      var resp = await A.post(form.action, {});
+      if (!resp.ok) { A.show($("board-error"), await A.errorText(resp)); }
+    } catch (e) {
+      A.show($("board-error"), "送れませんでした。もう一度押してください。");
+    }
+    last = {};
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.classList && form.classList.contains("ack-form")) {
+      event.preventDefault();
+      acknowledge(form);
+      return;
+    }
     if (form.classList && form.classList.contains("stop-form")) {
       event.preventDefault();
       askStop(form);

@@ -1,0 +1,1 @@
+"""Alerts by e-mail and webhook (see ``service``): episodes, wording, channels, couriers."""

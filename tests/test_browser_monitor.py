@@ -1,0 +1,78 @@
+"""The silence monitor's block on the status page, in headless Chromium, with the real
+monitor listening to a PulseAudio null sink's monitor source; and its JSON."""
+
+import dataclasses
+
+import pytest
+from playwright.sync_api import expect
+
+from announcer.config import MonitorConfig
+from announcer.events import Bus
+from announcer.monitor.service import Monitor
+from announcer.web.app import create_app
+from tests.conftest import started_pulse
+from tests.notifyutil import Tone
+from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, login,
+                           make_station_dir, output, page, running_services)
+
+pytestmark = [pytest.mark.browser, pytest.mark.audio, *KNOWN_LEAKS]
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    p = started_pulse(tmp_path_factory)
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, output, pulse):
+    with running_services(make_station_dir(tmp_path_factory.mktemp("station")), output) as s:
+        cfg = MonitorConfig(device="pulse", pulse_source="onair.monitor", silence_seconds=2,
+                            retry_seconds=0.5)
+        monitor = Monitor(cfg, s.store, lambda: None, bus=Bus(), env=pulse.env)
+        monitor.start()
+        try:
+            yield dataclasses.replace(s, monitor=monitor)
+        finally:
+            monitor.stop()
+
+
+def test_meter_state_and_chart(page, pulse):
+    log_in(page)
+    card = page.locator("#monitor")
+    expect(card.locator("h2")).to_have_text("送出の音（無音検知）")
+    expect(page.locator("#monitor-state")).to_contain_text("無音を検知しています", timeout=10000)
+    expect(card).to_have_class("card monitor-card monitor-bad")
+    expect(page.locator("#monitor-level")).to_have_text("— dBFS")
+    page.screenshot(path=str(ARTIFACTS / "monitor-silence.png"), full_page=True)
+    tone = Tone(pulse.env)
+    try:
+        expect(page.locator("#monitor-state")).to_have_text("音が出ています", timeout=10000)
+        expect(page.locator("#monitor-level")).to_have_text("-23.0 dBFS", timeout=5000)
+        assert -24 < page.evaluate("document.getElementById('monitor-meter').value") < -22
+        page.get_by_role("button", name="24 時間").click()
+        expect(page.get_by_role("button", name="24 時間")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#monitor-chart polygon").first).to_be_attached(timeout=5000)
+        expect(page.locator("#monitor-chart line.monitor-threshold")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "monitor-sound.png"), full_page=True)
+    finally:
+        tone.stop()
+
+
+@pytest.fixture(scope="module")
+def app(services):
+    return create_app(services, testing=True)
+
+
+def test_json_needs_a_session_and_gives_meter_and_history(app):
+    client = app.test_client()
+    assert client.get("/staff/monitor").status_code == 401
+    assert login(client).status_code == 302
+    body = client.get("/staff/monitor?minutes=60").get_json()
+    assert body["enabled"] is True
+    assert set(body["current"]) >= {"level", "peak", "silent_for", "silence",
+                                    "on_air_silence", "input_ok", "threshold"}
+    assert body["history"]["step"] == 10
+    assert client.get("/staff/monitor?history=0").get_json().keys() == {"enabled", "current"}
+    assert client.get("/staff/monitor?minutes=999").get_json()["history"]["step"] == 10

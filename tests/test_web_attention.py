@@ -1,0 +1,90 @@
+"""A partial or failed airing stays in red on the status page until a staff member
+acknowledges it: in-process through the test client and the API, then in Chromium."""
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import expect
+
+from announcer.audio.fake import FakeOutput
+from tests.webutil import (KNOWN_LEAKS, OPERATOR, app, base_url, browser,  # noqa: F401
+                           client, csrf, log_in, login, page, services, staff)
+
+pytestmark = KNOWN_LEAKS
+
+
+@pytest.fixture(scope="module")
+def output():
+    return FakeOutput()
+
+
+def partial_row(services, title="避難指示（中郷地区）") -> int:
+    now = services.clock.now()
+    row = services.store.airing_started("bulletin", f"b-{title}", title, None, now)
+    services.store.airing_ended(row, "partial", now + dt.timedelta(seconds=30),
+                                "missing: 「中郷地区の皆さんは、」")
+    return row
+
+
+def attention(staff) -> list[dict]:
+    return staff.get("/staff/status").get_json()["attention"]
+
+
+def test_a_partial_airing_waits_in_red_until_acknowledged(staff, services):
+    row = partial_row(services)
+    html = staff.get("/").get_data(as_text=True)
+    assert '<section id="attention" class="card attention" aria-live="assertive">' in html
+    assert "避難指示（中郷地区）" in html and "missing: 「中郷地区の皆さんは、」" in html
+    (item,) = [a for a in attention(staff) if a["rowid"] == row]
+    assert (item["status_label"], item["kind_label"]) == ("一部のみ放送", "緊急放送")
+    resp = staff.post(f"/staff/airlog/{row}/ack", json={},
+                      headers={"X-CSRF-Token": csrf(staff)})
+    assert resp.status_code == 200 and resp.get_json()["acknowledged_by"] == OPERATOR
+    assert [a for a in attention(staff) if a["rowid"] == row] == []
+    again = staff.post(f"/staff/airlog/{row}/ack", json={},
+                       headers={"X-CSRF-Token": csrf(staff)})
+    assert again.status_code == 404
+    (audit,) = [r for r in services.accounts.audit_log() if r["action"] == "airlog.ack"
+                and r["detail"] == {"id": row}]
+    assert audit["who"] == OPERATOR
+
+
+def test_acknowledging_needs_the_csrf_token(staff, services):
+    row = partial_row(services, "CSRF")
+    assert staff.post(f"/staff/airlog/{row}/ack", json={}).status_code in (400, 403)
+    assert [a for a in attention(staff) if a["rowid"] == row]
+
+
+def test_an_aired_row_needs_no_acknowledgement(staff, services):
+    now = services.clock.now()
+    row = services.store.airing_record("notice", "ok", "ふつう", now, "aired", at=now)
+    resp = staff.post(f"/staff/airlog/{row}/ack", json={},
+                      headers={"X-CSRF-Token": csrf(staff)})
+    assert resp.status_code == 404
+
+
+@pytest.mark.browser
+def test_the_red_card_goes_when_acknowledged_in_the_browser(page, services):
+    row = partial_row(services, "ブラウザで確認")
+    log_in(page)
+    card = page.locator("#attention")
+    expect(card).to_be_visible()
+    item = card.locator("li", has_text="ブラウザで確認")
+    expect(item).to_contain_text("一部のみ放送")
+    item.get_by_role("button", name="確認しました").click()
+    expect(card.locator("li", has_text="ブラウザで確認")).to_have_count(0)
+    assert services.store.query("SELECT acked_by FROM airlog WHERE rowid=?",
+                                (row,))[0]["acked_by"] == OPERATOR
+
+
+def test_the_api_acknowledges_with_a_token(client, services):
+    row = partial_row(services, "API")
+    token = services.accounts.create_token("attention-test")
+    headers = {"Authorization": f"Bearer {token}"}
+    rows = client.get("/api/airlog", headers=headers).get_json()
+    assert {"rowid": row, "status": "partial"}.items() <= next(
+        r for r in rows if r["rowid"] == row).items()
+    resp = client.post(f"/api/airlog/{row}/ack", headers=headers)
+    assert resp.status_code == 200
+    assert client.post(f"/api/airlog/{row}/ack", headers=headers).status_code == 404
+    assert client.post(f"/api/airlog/{row}/ack").status_code == 401
