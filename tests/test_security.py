@@ -73,7 +73,7 @@ def example_url(rule) -> str:
         converter, options, _name = m.groups()
         if converter == "any":
             return options.split(",")[0].strip()
-        return "x"
+        return "1" if converter in ("int", "float") else "x"
     return _ARG.sub(value, rule.rule)
 
 

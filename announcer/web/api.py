@@ -119,7 +119,7 @@ def airlog():
 
 
 @bp.post("/airlog/<int:rowid>/ack")
-@token_required
+@token_required("bulletins")
 def acknowledge(rowid):
     """Acknowledge a partial or failed airing (it leaves the status page's red list)."""
     s = _services()

@@ -230,7 +230,10 @@ def has_token() -> bool:
 
 def token_required(scope: str = "read"):
     """Bearer token check for ``/api/``: ``scope="bulletins"`` views refuse ``read``
-    tokens."""
+    tokens. Used bare (``@token_required``, as before scopes) it takes the strict one."""
+    if callable(scope):
+        return token_required("bulletins")(scope)
+
     def wrap(view):
         @functools.wraps(view)
         def inner(*args, **kwargs):
