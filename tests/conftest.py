@@ -35,6 +35,22 @@ def write_config(folder: Path, device: str = "file", port: int = 0, extra: str =
     return path
 
 
+@pytest.fixture(scope="module")
+def module_studio(tmp_path_factory):
+    """A started studio (real speech workers) on a station folder of its own, shared by
+    the tests of one module."""
+    from announcer.config import load_config
+    from announcer.studio import Studio
+
+    folder = tmp_path_factory.mktemp("station")
+    shutil.copytree(REPO / "voices", folder / "voices")
+    (folder / "schedules").mkdir()
+    studio = Studio(load_config(write_config(folder)))
+    studio.start()
+    yield studio
+    studio.stop()
+
+
 # -- PulseAudio null sink ------------------------------------------------------------
 class Pulse:
     """A private PulseAudio with one null sink "onair"; its monitor proves what aired."""

@@ -9,11 +9,9 @@ import sys
 
 import pytest
 
-from announcer.config import load_config
 from announcer.readings import area, rows
 from announcer.readings.live import ReadingDictionary
-from announcer.studio import Studio
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
 import make_area_dict  # noqa: E402
@@ -124,14 +122,8 @@ def test_area_file_is_what_the_generator_writes(tmp_path):
 
 # -- reading with the real speech pool ---------------------------------------------------
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("station")
-    shutil.copytree(REPO / "voices", folder / "voices")
-    (folder / "schedules").mkdir()
-    studio = Studio(load_config(write_config(folder)))
-    studio.start()
-    yield studio
-    studio.stop()
+def studio(module_studio):
+    return module_studio
 
 
 def sentences_for(town: str, names: list[area.District]):

@@ -12,18 +12,10 @@ import time
 import pytest
 
 from tests.conftest import write_config
-from tests.daemonutil import Daemon, free_port, jst_in, make_token, write_notice
+from tests.daemonutil import (Daemon, daemon, free_port, jst_in,  # noqa: F401 (fixture)
+                              make_token, write_notice)
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
-
-
-@pytest.fixture
-def daemon(station_dir, pulse):
-    port = free_port()
-    write_config(station_dir, device="default", port=port)
-    d = Daemon(station_dir, pulse.env, port)
-    yield d
-    d.terminate()
 
 
 def airlog(d, token, status=None):

@@ -3,7 +3,6 @@ render fails and nothing is cached; a bulletin airs the rest and names what is m
 the station logs the notice ``failed`` and the bulletin ``partial``."""
 
 import datetime as dt
-import shutil
 import time
 
 import numpy as np
@@ -11,27 +10,18 @@ import pytest
 
 from announcer.audio.fake import FakeOutput
 from announcer.clock import TOKYO, FakeClock
-from announcer.config import load_config
 from announcer.render import SentenceFailed
 from announcer.station import Station
 from announcer.store import Store
-from announcer.studio import Studio
 from announcer.text.script import Sentence
-from tests.conftest import REPO, write_config
 
 KILLER = "ア" * 400  # Open JTalk segfaults on it every time (the text pipeline would
 # shorten the run: the tests hand it to the renderer directly, as a bug there would)
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("station")
-    shutil.copytree(REPO / "voices", folder / "voices")
-    (folder / "schedules").mkdir()
-    studio = Studio(load_config(write_config(folder)))
-    studio.start()
-    yield studio
-    studio.stop()
+def studio(module_studio):
+    return module_studio
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from announcer.clock import FakeClock
 from announcer.config import load_config
 from announcer.render import SentenceFailed
 from announcer.station import Station
-from tests.test_station import RATE, FakeStudio, at, run_until, settle, statuses
+from tests.test_station import (RATE, FakeStudio, at, run_until, settle, statuses,
+                                store)  # noqa: F401 (fixture, on this module's config)
 
 
 @pytest.fixture
@@ -33,16 +34,6 @@ def config(station_dir):
             grace: 1
         """), encoding="utf-8")
     return load_config(station_dir / "station.yaml")
-
-
-@pytest.fixture
-def store(config):
-    from announcer.clock import TOKYO
-    from announcer.store import Store
-
-    s = Store(config.paths.data / "announcer.db", TOKYO)
-    yield s
-    s.close()
 
 
 def started(config, store, clock, studio=None, started_at=None):

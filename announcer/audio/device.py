@@ -13,8 +13,6 @@ import logging
 import threading
 import time
 
-import numpy as np
-
 from announcer.audio.base import HealthListener, Pull
 
 log = logging.getLogger(__name__)

@@ -14,34 +14,31 @@
 
   function $(id) { return document.getElementById(id); }
 
-  function stopForm(kind, id, title) {
-    var form = A.el("form", "stop-form");
+  /* A one-button POST form with the CSRF token (the page's own forms are the same). */
+  function postForm(formClass, action, buttonClass, label) {
+    var form = A.el("form", formClass);
     form.method = "post";
-    form.action = (kind === "bulletin" ? "/staff/bulletins/" : "/staff/notices/") +
-      encodeURIComponent(id) + "/stop";
-    form.dataset.title = title;
+    form.action = action;
     var token = A.el("input");
     token.type = "hidden";
     token.name = "csrf_token";
     token.value = A.csrf();
-    var button = A.el("button", "btn btn-stop", "停止");
+    var button = A.el("button", buttonClass, label);
     button.type = "submit";
     form.append(token, button);
     return form;
   }
 
-  function ackForm(rowid) {
-    var form = A.el("form", "ack-form");
-    form.method = "post";
-    form.action = "/staff/airlog/" + encodeURIComponent(rowid) + "/ack";
-    var token = A.el("input");
-    token.type = "hidden";
-    token.name = "csrf_token";
-    token.value = A.csrf();
-    var button = A.el("button", "btn", "確認しました");
-    button.type = "submit";
-    form.append(token, button);
+  function stopForm(kind, id, title) {
+    var form = postForm("stop-form", (kind === "bulletin" ? "/staff/bulletins/" :
+      "/staff/notices/") + encodeURIComponent(id) + "/stop", "btn btn-stop", "停止");
+    form.dataset.title = title;
     return form;
+  }
+
+  function ackForm(rowid) {
+    return postForm("ack-form", "/staff/airlog/" + encodeURIComponent(rowid) + "/ack", "btn",
+                    "確認しました");
   }
 
   /* Partial and failed airings stay here, in red, until someone acknowledges them. */
