@@ -15,6 +15,39 @@ STATUS_LABELS = {"on_air": "放送中", "aired": "放送済み", "partial": "一
                  "interrupted": "中断", "missed": "未放送", "failed": "失敗",
                  "cancelled": "取り消し"}
 
+# The as-run ``detail`` the engine and the station write (English, for engineers and
+# the JSON API), in staff words. Prefixes end with ": " and keep what follows.
+DETAIL_WORDS = {
+    "stopped": "本体（放送プログラム）の停止",
+    "too late": "遅れすぎ（猶予を過ぎた）",
+    "device unavailable": "出力機器が使えなかった",
+    "daemon was not running": "本体が止まっていた",
+    "due while the daemon was starting": "本体の起動中に時刻が来た（猶予を過ぎた）",
+    "expired before it could air": "放送できないまま有効期限が過ぎた",
+}
+_CAUSES = {"stopped": "本体の停止で", "cut by a restart": "本体の異常終了で"}
+_OUTCOMES = {"replayed from start": "再起動後に最初から放送し直し",
+             "skipped (too late)": "遅すぎたので放送し直さず",
+             "airs at its time": "再起動後に予定どおり放送"}
+_PREFIXES = {"missing: ": "合成できず抜けた文: ", "render failed: ": "音声を作れませんでした: ",
+             "output lost: ": "出力機器の異常: ",
+             "audio could not be produced: ": "音声を作れませんでした: "}
+
+
+def detail_words(detail: str | None) -> str:
+    """An as-run detail in staff words (unknown details are shown as they are)."""
+    detail = detail or ""
+    if detail in DETAIL_WORDS:
+        return DETAIL_WORDS[detail]
+    cause, _, outcome = detail.partition("; ")
+    if cause in _CAUSES and outcome in _OUTCOMES:
+        return f"{_CAUSES[cause]}中断・{_OUTCOMES[outcome]}"
+    for prefix, words in _PREFIXES.items():
+        if detail.startswith(prefix):
+            return words + detail[len(prefix):]
+    return detail
+
+
 # (store key, header)
 COLUMNS = (("kind", "種類"), ("id", "ID"), ("title", "件名"), ("scheduled_at", "予定時刻"),
            ("started_at", "開始時刻"), ("ended_at", "終了時刻"), ("status", "結果"),
@@ -44,6 +77,7 @@ def _local(iso: str | None) -> str:
 def _words(row: dict) -> dict:
     return dict(row, kind=KIND_LABELS.get(row["kind"], row["kind"]),
                 status=STATUS_LABELS.get(row["status"], row["status"]),
+                detail=detail_words(row.get("detail")),
                 **{key: _local(row.get(key)) for key in _TIMES})
 
 

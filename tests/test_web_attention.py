@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from announcer.audio.fake import FakeOutput
-from tests.webutil import (KNOWN_LEAKS, OPERATOR, app, base_url, browser,  # noqa: F401
+from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, OPERATOR, app, base_url, browser,  # noqa: F401
                            client, csrf, log_in, login, page, services, staff)
 
 pytestmark = KNOWN_LEAKS
@@ -34,7 +34,7 @@ def test_a_partial_airing_waits_in_red_until_acknowledged(staff, services):
     row = partial_row(services)
     html = staff.get("/").get_data(as_text=True)
     assert '<section id="attention" class="card attention" aria-live="assertive">' in html
-    assert "避難指示（中郷地区）" in html and "missing: 「中郷地区の皆さんは、」" in html
+    assert "避難指示（中郷地区）" in html and "合成できず抜けた文: 「中郷地区の皆さんは、」" in html
     (item,) = [a for a in attention(staff) if a["rowid"] == row]
     assert (item["status_label"], item["kind_label"]) == ("一部のみ放送", "緊急放送")
     resp = staff.post(f"/staff/airlog/{row}/ack", json={},
@@ -71,6 +71,9 @@ def test_the_red_card_goes_when_acknowledged_in_the_browser(page, services):
     expect(card).to_be_visible()
     item = card.locator("li", has_text="ブラウザで確認")
     expect(item).to_contain_text("一部のみ放送")
+    (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "screenshots" / "status-attention-tablet.png"),
+                    full_page=True)
     item.get_by_role("button", name="確認しました").click()
     expect(card.locator("li", has_text="ブラウザで確認")).to_have_count(0)
     assert services.store.query("SELECT acked_by FROM airlog WHERE rowid=?",
@@ -88,3 +91,20 @@ def test_the_api_acknowledges_with_a_token(client, services):
     assert resp.status_code == 200
     assert client.post(f"/api/airlog/{row}/ack", headers=headers).status_code == 404
     assert client.post(f"/api/airlog/{row}/ack").status_code == 401
+
+
+@pytest.mark.parametrize("detail, words", [
+    ("missing: 「二文目」", "合成できず抜けた文: 「二文目」"),
+    ("stopped", "本体（放送プログラム）の停止"),
+    ("stopped; replayed from start", "本体の停止で中断・再起動後に最初から放送し直し"),
+    ("cut by a restart; skipped (too late)", "本体の異常終了で中断・遅すぎたので放送し直さず"),
+    ("due while the daemon was starting", "本体の起動中に時刻が来た（猶予を過ぎた）"),
+    ("tanaka が停止しました", "tanaka が停止しました"),
+])
+def test_details_are_shown_in_staff_words(detail, words):
+    from announcer.airlog_csv import airlog_csv_text, detail_words
+
+    assert detail_words(detail) == words
+    row = {"kind": "notice", "id": "n", "title": "t", "scheduled_at": None,
+           "started_at": None, "ended_at": None, "status": "missed", "detail": detail}
+    assert words in airlog_csv_text([row])

@@ -13,7 +13,7 @@ import datetime as dt
 
 from flask import current_app
 
-from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS
+from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS, detail_words
 from announcer.station_view import StationView
 
 # What the page says about the order when an emergency meets another (README too).
@@ -92,13 +92,15 @@ def airlog_rows(view: StationView, day: dt.date, tz) -> list[dict]:
     return [{"time": hms(r["started_at"] or r["scheduled_at"], tz) or "—", "kind": r["kind"],
              "kind_label": KIND_LABELS.get(r["kind"], r["kind"]), "id": r["id"],
              "title": r["title"], "status": r["status"],
-             "status_label": STATUS_LABELS.get(r["status"], r["status"]), "detail": r["detail"]}
+             "status_label": STATUS_LABELS.get(r["status"], r["status"]),
+             "detail": detail_words(r["detail"])}
             for r in reversed(view.airlog(day))]
 
 
 def attention_rows(status: dict, tz) -> list[dict]:
     """Partial and failed airings nobody acknowledged yet (red until someone does)."""
     return [dict(a, time=hms(a["at"], tz), kind_label=KIND_LABELS.get(a["kind"], a["kind"]),
+                 detail=detail_words(a["detail"]),
                  status_label=STATUS_LABELS.get(a["status"], a["status"]))
             for a in status.get("attention", [])]
 

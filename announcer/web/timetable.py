@@ -14,7 +14,7 @@ import jpholiday
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from announcer import schedule
-from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS, airlog_csv_text
+from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS, airlog_csv_text, detail_words
 from announcer.noticefiles import NoticeFileError
 from announcer.web.auth import login_required
 from announcer.web.board import station_view
@@ -97,7 +97,7 @@ def rundown(now: dt.datetime) -> list[dict]:
         rows.append({"at": local, "time": local.strftime("%H:%M:%S"),
                      "kind": KIND_LABELS.get(r["kind"], r["kind"]), "title": r["title"],
                      "status": status, "label": STATUS_LABELS.get(status, status),
-                     "detail": r["detail"]})
+                     "detail": detail_words(r["detail"])})
     midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
     for i, (at, notice) in enumerate(view.upcoming((midnight - now).total_seconds() / 3600,
                                                    now)):
