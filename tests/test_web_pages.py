@@ -594,3 +594,25 @@ def test_no_monitor_block_without_monitor_device(staff):
     html = staff.get("/").get_data(as_text=True)
     assert 'id="monitor"' not in html and "monitor.js" not in html
     assert staff.get("/staff/monitor").get_json() == {"enabled": False}
+
+
+def test_the_confirm_step_reads_in_the_try_out_slots_and_never_blocks_airing(
+        staff, services, app):
+    from announcer.web.preview import READING_SLOTS
+
+    import threading
+    slots = app.extensions.setdefault("announcer.reading",
+                                      threading.BoundedSemaphore(READING_SLOTS))
+    for _ in range(READING_SLOTS):  # every try-out slot taken (previews in flight)
+        assert slots.acquire(timeout=1)
+    try:
+        resp = form(staff, "confirm", "真岡市の中郷地区に避難指示を発令しました。")
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 200
+        assert "混み合っているため、いまは読みを表示できません。放送はできます。" in html
+        assert 'name="step" value="air"' in html
+    finally:
+        for _ in range(READING_SLOTS):
+            slots.release()
+    resp = form(staff, "confirm", "真岡市の中郷地区に避難指示を発令しました。")
+    assert "モーカシ" in resp.get_data(as_text=True)

@@ -20,6 +20,7 @@ from announcer.text.title import MAX_TITLE, TitleError, check_title, derive_titl
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
 from announcer.web.board import ORDER_HINT, ORDER_RULE, board, station_view
+from announcer.web.preview import Busy, reading_slot
 
 bp = Blueprint("pages", __name__)
 
@@ -158,8 +159,11 @@ def _blank_pieces(text: str) -> list[tuple[str, bool]]:
 
 
 def _confirm_page(args: dict, fields: dict):
-    try:
-        reading, reading_error = bulletin_reading(args["text"]), ""
+    try:  # the whole script's reading, in the try-out slots like every other reading
+        with reading_slot():
+            reading, reading_error = bulletin_reading(args["text"]), ""
+    except Busy:  # airing never waits for a reading
+        reading, reading_error = "", "混み合っているため、いまは読みを表示できません。放送はできます。"
     except BulletinError as exc:  # show the problem; airing stays possible
         reading, reading_error = "", str(exc)
     html = render_template("confirm.html", args=args, fields=fields, reading=reading,
