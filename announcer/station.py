@@ -105,7 +105,7 @@ class Station:
         self._lock = threading.RLock()
         self._render = ThreadPoolExecutor(max_workers=CUE_THREADS, thread_name_prefix="cue")
         self._cues: dict[tuple[str, dt.datetime], object] = {}  # being rendered -> future
-        self._cued: dict[tuple[str, dt.datetime], None] = {}
+        self._cued: set[tuple[str, dt.datetime]] = set()  # cued in the last hour
         self._health_reported = False
         self._prerender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
         self.audio_detail = "not started"
@@ -242,10 +242,10 @@ class Station:
     def _remember_cue(self, key: tuple[str, dt.datetime]) -> None:
         """Airings cued in the last hour (so a reload never cues one twice)."""
         with self._lock:
-            self._cued[key] = None
+            self._cued.add(key)
             if len(self._cued) > 1000:
                 horizon = self.clock.now() - dt.timedelta(hours=1)
-                self._cued = {k: None for k in self._cued if k[1] > horizon}
+                self._cued = {k for k in self._cued if k[1] > horizon}
 
     def _order(self, notice_id: str) -> int:
         return next((i for i, n in enumerate(self.notices.notices) if n == notice_id), 0)

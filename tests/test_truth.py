@@ -74,12 +74,18 @@ def test_first_start_leaves_earlier_airings_alone(config, store):
         station.stop()
 
 
-def test_a_stop_during_a_notice_replays_it_after_the_restart(config, store):
+def stopped_during_gomi(config, store) -> FakeClock:
+    """A station stopped (SIGTERM) while gomi (07:30) airs and twin waits behind it."""
     clock = FakeClock(at(7, 29, 59))
     station = started(config, store, clock, started_at=at(7, 29, 59))
     run_until(station, station.out, at(7, 30, 0) + dt.timedelta(seconds=0.5))
     assert station.engine.on_air().id == "gomi"
-    station.stop()  # SIGTERM: gomi on air, twin queued behind it
+    station.stop()
+    return clock
+
+
+def test_a_stop_during_a_notice_replays_it_after_the_restart(config, store):
+    clock = stopped_during_gomi(config, store)
     first = {r["id"]: r for r in rows(store)}
     assert (first["gomi"]["status"], first["gomi"]["detail"]) == ("interrupted", "stopped")
     assert (first["twin"]["status"], first["twin"]["detail"]) == ("missed", "stopped")
@@ -98,10 +104,7 @@ def test_a_stop_during_a_notice_replays_it_after_the_restart(config, store):
 
 
 def test_a_stop_replay_too_late_is_logged_not_aired(config, store):
-    clock = FakeClock(at(7, 29, 59))
-    station = started(config, store, clock, started_at=at(7, 29, 59))
-    run_until(station, station.out, at(7, 30, 0) + dt.timedelta(seconds=0.5))
-    station.stop()
+    clock = stopped_during_gomi(config, store)
     clock.advance(600)  # beyond the 300 s grace
     again = started(config, store, clock)
     try:
