@@ -7,20 +7,20 @@ import threading
 import time
 from pathlib import Path
 
-from announcer.errors import AnnouncerError, ConfigError
+from announcer.core.errors import AnnouncerError, ConfigError
 
 EPILOG = "どのコマンドも --config PATH で設定ファイルを指定できます（既定: ./station.yaml）。"
 
 
 def _config(args):
-    from announcer.config import load_config
+    from announcer.core.config import load_config
 
     return load_config(Path(args.config))
 
 
 def _studio(args, text: str | None = None):
     """A started studio; ``text`` is checked first so a bad script fails fast."""
-    from announcer.studio import Studio
+    from announcer.studio.service import Studio
 
     studio = Studio(_config(args))
     if text is not None:
@@ -45,7 +45,7 @@ def cmd_reading(args) -> int:
 
 def write_wav(path: Path, blocks, rate: int) -> float:
     """Write the WAV next to its final name, then rename: no half file on failure."""
-    from announcer.render import write_wav as stream_wav
+    from announcer.studio.render import write_wav as stream_wav
 
     tmp = path.with_name(path.name + ".part")
     frames = stream_wav(tmp, blocks, rate)
@@ -65,10 +65,10 @@ def cmd_render(args) -> int:
 
 
 def cmd_say(args) -> int:
-    from announcer.clock import SystemClock
+    from announcer.core.clock import SystemClock
     from announcer.playout.engine import Engine, Item
     from announcer.playout.sources import ArraySource
-    from announcer.station import make_output
+    from announcer.station.output import make_output
 
     studio = _studio(args, args.text)
     try:
@@ -126,7 +126,7 @@ def _input_devices(config) -> int:
     """The inputs the silence monitor can use (monitor.device), * marking the chosen one."""
     import sounddevice as sd
 
-    from announcer.monitor.capture import find_input
+    from announcer.watch.monitor.capture import find_input
 
     wanted = config.monitor.device
     try:
@@ -147,7 +147,7 @@ def _input_devices(config) -> int:
 
 
 def cmd_check(args) -> int:
-    from announcer.station import check_station
+    from announcer.station.check import check_station
 
     problems, upcoming = check_station(Path(args.config))
     for p in problems:
@@ -171,7 +171,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_airlog(args) -> int:
-    from announcer.store import Store
+    from announcer.record.store import Store
 
     config = _config(args)
     tz = config.station.timezone
@@ -180,7 +180,7 @@ def cmd_airlog(args) -> int:
     rows = store.airlog(day)
     keys = ["kind", "id", "scheduled_at", "started_at", "ended_at", "status", "detail"]
     if args.csv:
-        from announcer.airlog_csv import airlog_csv_text
+        from announcer.record.airlog_csv import airlog_csv_text
 
         sys.stdout.write(airlog_csv_text(rows, bom=False, newline="\n"))
         return 0
@@ -192,9 +192,9 @@ def cmd_airlog(args) -> int:
 
 
 def _accounts(args):
-    from announcer.accounts import Accounts
-    from announcer.clock import SystemClock
-    from announcer.store import Store
+    from announcer.access.accounts import Accounts
+    from announcer.core.clock import SystemClock
+    from announcer.record.store import Store
 
     config = _config(args)
     store = Store(config.paths.data / "announcer.db", config.station.timezone)
@@ -255,7 +255,7 @@ def cmd_token(args) -> int:
 
 
 def cmd_notify_test(args) -> int:
-    from announcer.notify.service import send_test
+    from announcer.watch.notify.service import send_test
 
     config = _config(args)
     results = send_test(config)
@@ -270,7 +270,7 @@ def cmd_notify_test(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from announcer import backup
+    from announcer.watch import backup
 
     config = _config(args)
     dest = Path(args.dir)
@@ -284,7 +284,7 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     import tempfile
 
-    from announcer import backup
+    from announcer.watch import backup
 
     archive = Path(args.archive)
     if args.check:
@@ -293,7 +293,7 @@ def cmd_restore(args) -> int:
         print(f"{archive.name}: 問題ありません（{manifest['created_at']} 作成、{len(manifest['files'])} ファイル）")
         return 0
     if args.to:
-        from announcer.clock import TOKYO
+        from announcer.core.clock import TOKYO
 
         places, tz = backup.targets(folder=Path(args.to).absolute()), TOKYO
     else:
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from announcer.logs import setup_logging
+    from announcer.core.logs import setup_logging
 
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, quiet=args.func is not cmd_run)

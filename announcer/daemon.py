@@ -19,8 +19,8 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from announcer.clock import SystemClock, process_started_at
-from announcer.config import load_config
+from announcer.core.clock import SystemClock, process_started_at
+from announcer.core.config import load_config
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Notifier:
 
 def add_jobs(scheduler: BackgroundScheduler, station) -> None:
     """APScheduler stays a thin adapter: each job calls one method of the station.
-    (The systemd watchdog is not one of them: see ``announcer.watchdog``.)"""
+    (The systemd watchdog is not one of them: see ``announcer.watch.watchdog``.)"""
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 5}
     scheduler.add_job(station.plan, "interval", seconds=0.25, id="plan", **opts)
     scheduler.add_job(station.engine.tick, "interval", seconds=0.1, id="tick", **opts)
@@ -53,12 +53,13 @@ def add_jobs(scheduler: BackgroundScheduler, station) -> None:
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
-    from announcer.backup import take_lock
-    from announcer.oversight import Oversight
-    from announcer.station import Station, make_output
-    from announcer.store import Store
-    from announcer.studio import Studio
-    from announcer.watchdog import Watchdog
+    from announcer.watch.backup import take_lock
+    from announcer.watch.oversight import Oversight
+    from announcer.station.output import make_output
+    from announcer.station.service import Station
+    from announcer.record.store import Store
+    from announcer.studio.service import Studio
+    from announcer.watch.watchdog import Watchdog
     from announcer.web.server import WebServer
 
     notify = Notifier()

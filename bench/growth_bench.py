@@ -20,9 +20,9 @@ from pathlib import Path
 
 from common import REPO  # noqa: F401  (puts the repo on sys.path)
 
-from announcer.accounts import Accounts
-from announcer.clock import TOKYO, FakeClock
-from announcer.store import Store
+from announcer.access.accounts import Accounts
+from announcer.core.clock import TOKYO, FakeClock
+from announcer.record.store import Store
 
 NOTICE = {"id": "gomi", "title": "ごみ収集のお知らせ",
           "text": "明日は燃えるごみの収集日です。朝8時30分までに出してください。"}

@@ -69,7 +69,7 @@ def tree_cpu(pid: int) -> float:
 def capture_pid(pid: int) -> int | None:
     for p in all_children(pid):
         try:
-            if b"announcer.monitor.capture" in open(f"/proc/{p}/cmdline", "rb").read():
+            if b"announcer.watch.monitor.capture" in open(f"/proc/{p}/cmdline", "rb").read():
                 return p
         except OSError:
             pass

@@ -13,7 +13,7 @@ import time
 
 from common import Bench, cpu_seconds, pct, proc_tree, status_kb
 
-from announcer.clock import TOKYO
+from announcer.core.clock import TOKYO
 
 TEXTS = ["明日は燃えるごみの収集日です。", "市役所の窓口は午後五時十五分までです。",
          "熱中症に注意しましょう。", "真岡市からのお知らせです。"]

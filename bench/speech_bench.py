@@ -74,8 +74,8 @@ def cli_render(config: Path, text: str, out: Path) -> float:
 
 def studio_render(config: Path, text: str) -> tuple[float, float]:
     """(seconds, audio seconds) of rendering in a started Studio (start not timed)."""
-    from announcer.config import load_config
-    from announcer.studio import Studio
+    from announcer.core.config import load_config
+    from announcer.studio.service import Studio
 
     studio = Studio(load_config(config))
     studio.start()

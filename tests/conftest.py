@@ -39,8 +39,8 @@ def write_config(folder: Path, device: str = "file", port: int = 0, extra: str =
 def module_studio(tmp_path_factory):
     """A started studio (real speech workers) on a station folder of its own, shared by
     the tests of one module."""
-    from announcer.config import load_config
-    from announcer.studio import Studio
+    from announcer.core.config import load_config
+    from announcer.studio.service import Studio
 
     folder = tmp_path_factory.mktemp("station")
     shutil.copytree(REPO / "voices", folder / "voices")

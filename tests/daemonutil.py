@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from announcer.clock import TOKYO
+from announcer.core.clock import TOKYO
 from tests.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]

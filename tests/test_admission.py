@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from announcer.clock import FakeClock
-from announcer.station import BulletinError
-from announcer.store import Store
+from announcer.core.clock import FakeClock
+from announcer.core.errors import BulletinError
+from announcer.record.store import Store
 from tests.test_station import at, clock, config, make_station, settle, station, store  # noqa: F401
 
 
@@ -121,7 +121,7 @@ def test_a_database_from_before_keeps_working(config, clock):
     """)
     db.close()
     store = Store(path, config.station.timezone)
-    from announcer.accounts import Accounts
+    from announcer.access.accounts import Accounts
 
     accounts = Accounts(store, clock)
     assert accounts.users()[0]["disabled"] is False

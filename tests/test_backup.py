@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from announcer import backup
-from announcer.errors import AnnouncerError
+from announcer.watch import backup
+from announcer.core.errors import AnnouncerError
 from tests.conftest import write_config
 from tests.daemonutil import Daemon, cli, free_port, make_token
 
@@ -117,8 +117,8 @@ def test_second_daemon_on_the_same_data_refuses(running, station_dir):
 # -- checks before anything is touched ---------------------------------------------------
 @pytest.fixture
 def made(station_dir, tmp_path):
-    from announcer.config import load_config
-    from announcer.store import Store
+    from announcer.core.config import load_config
+    from announcer.record.store import Store
 
     config = load_config(station_dir / "station.yaml")
     Store(config.paths.data / "announcer.db", config.station.timezone).close()
@@ -188,6 +188,6 @@ def test_check_only_and_keep(made, station_dir, tmp_path):
 
 
 def now_():
-    from announcer.clock import TOKYO
+    from announcer.core.clock import TOKYO
 
     return dt.datetime.now(TOKYO)

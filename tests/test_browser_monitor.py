@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 from playwright.sync_api import expect
 
-from announcer.config import MonitorConfig
-from announcer.events import Bus
-from announcer.monitor.service import Monitor
+from announcer.core.config_sections import MonitorConfig
+from announcer.core.events import Bus
+from announcer.watch.monitor.service import Monitor
 from announcer.web.app import create_app
 from tests.conftest import started_pulse
 from tests.notifyutil import Tone

@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from announcer.clock import TOKYO
-from announcer.noticefiles import STALE, NoticeFiles, NoticeForm
+from announcer.core.clock import TOKYO
+from announcer.notices.editing import STALE, NoticeFiles, NoticeForm
 from tests.webutil import (ARTIFACTS, KNOWN_LEAKS, base_url, browser, log_in, output, services,
                            tablet_context, watch)
 

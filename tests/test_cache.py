@@ -7,9 +7,9 @@ import sqlite3
 import numpy as np
 import pytest
 
-from announcer.cache import RenderCache
-from announcer.clock import TOKYO
-from announcer.store import Store
+from announcer.studio.cache import RenderCache
+from announcer.core.clock import TOKYO
+from announcer.record.store import Store
 
 SECOND = np.zeros(48000, np.float32)  # 96,000 bytes as int16
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.clock import TOKYO
-from announcer.store import Store
+from announcer.core.clock import TOKYO
+from announcer.record.store import Store
 
 ANNOUNCER = str(Path(sys.executable).parent / "announcer")
 

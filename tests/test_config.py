@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.config import load_config
-from announcer.errors import ConfigError
+from announcer.core.config import load_config
+from announcer.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

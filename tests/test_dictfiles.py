@@ -4,11 +4,11 @@ back when compiling fails. No synthesis workers are started here."""
 
 import pytest
 
-from announcer.config import load_config
+from announcer.core.config import load_config
 from announcer.readings.staff import (PREAMBLE, STALE, DictionaryError, WebDictionary, Word,
                                  accent_notation, katakana, parse_fields)
-from announcer.errors import SpeechError
-from announcer.studio import Studio
+from announcer.core.errors import SpeechError
+from announcer.studio.service import Studio
 from announcer.readings import compiler, rows
 
 HEADER = "surface,pronunciation,accent_type,priority\n"

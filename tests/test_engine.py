@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.clock import TOKYO, FakeClock
+from announcer.core.clock import TOKYO, FakeClock
 from announcer.playout.engine import EMERGENCY, NOTICE, Engine, Item
 from announcer.playout.sources import ArraySource, StreamSource
 

@@ -10,9 +10,10 @@ import types
 
 import pytest
 
-from announcer.clock import TOKYO, FakeClock
-from announcer.config import JmaConfig, load_config
-from announcer.errors import ConfigError
+from announcer.core.clock import TOKYO, FakeClock
+from announcer.core.config import load_config
+from announcer.core.config_sections import JmaConfig
+from announcer.core.errors import ConfigError
 from announcer.jma import feed as feedmod
 from announcer.jma.feed import FeedPoller, Response
 from announcer.jma.inbox import Inbox
@@ -20,7 +21,7 @@ from announcer.jma.parse import MAX_BYTES, Rejected, parse
 from announcer.jma.policy import Settings, decide
 from announcer.jma.service import AlertError, JmaService
 from announcer.jma.wording import Templates, compose
-from announcer.store import Store
+from announcer.record.store import Store
 from tests import jmautil
 from tests.jmautil import (SAMPLES, FeedServer, hostile, huge, landslide_auto, sample,
                            storm_approve, variant, withdrawal_of)

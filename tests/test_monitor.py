@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from announcer.clock import TOKYO
-from announcer.config import MonitorConfig
-from announcer.events import Bus
-from announcer.monitor.detector import FLOOR, SilenceDetector, dbfs
-from announcer.monitor.history import LevelHistory
-from announcer.monitor.service import Monitor
-from announcer.store import Store
+from announcer.core.clock import TOKYO
+from announcer.core.config_sections import MonitorConfig
+from announcer.core.events import Bus
+from announcer.watch.monitor.detector import FLOOR, SilenceDetector, dbfs
+from announcer.watch.monitor.history import LevelHistory
+from announcer.watch.monitor.service import Monitor
+from announcer.record.store import Store
 from tests.notifyutil import Tone, wait_until
 
 
@@ -116,7 +116,7 @@ def test_history_is_batched_and_pruned_after_seven_days(store):
 
 # -- the supervised capture process ---------------------------------------------------
 def fake_python(tmp_path, body: str):
-    """A stand-in for ``python -m announcer.monitor.capture``: any program will do."""
+    """A stand-in for ``python -m announcer.watch.monitor.capture``: any program will do."""
     script = tmp_path / "fake-python"
     script.write_text("#!" + sys.executable + "\n" + textwrap.dedent(body), encoding="utf-8")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)

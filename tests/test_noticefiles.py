@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from announcer import noticefiles
-from announcer.clock import TOKYO
-from announcer.noticefiles import (GONE, STALE, NoticeFileError, NoticeFiles, NoticeForm,
+from announcer.notices import editing as noticefiles
+from announcer.core.clock import TOKYO
+from announcer.notices.editing import (GONE, STALE, NoticeFileError, NoticeFiles, NoticeForm,
                                    field_errors, form_from_notice, notice_yaml, version_of)
-from announcer.notices import load_notice_file
+from announcer.notices.files import load_notice_file
 
 GRACE = dt.timedelta(seconds=300)
 NOW = dt.datetime(2026, 5, 1, 9, 0, tzinfo=TOKYO)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from announcer.errors import ConfigError
-from announcer.notices import dir_signature, load_notice_dir, load_notice_file
+from announcer.core.errors import ConfigError
+from announcer.notices.files import dir_signature, load_notice_dir, load_notice_file
 
 GRACE = dt.timedelta(seconds=300)
 REPO = Path(__file__).resolve().parent.parent

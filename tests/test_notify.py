@@ -7,15 +7,16 @@ import time
 
 import pytest
 
-from announcer import events
-from announcer.clock import TOKYO
-from announcer.config import EmailConfig, NotifyConfig, load_config
-from announcer.events import Bus, Event
-from announcer.notify.channels import EmailChannel, WebhookChannel, build_channels, mask
-from announcer.notify.courier import Courier
-from announcer.notify.episodes import Episodes
-from announcer.notify.service import Alerts, send_test
-from announcer.notify.wording import message
+from announcer.core import events
+from announcer.core.clock import TOKYO
+from announcer.core.config import load_config
+from announcer.core.config_sections import EmailConfig, NotifyConfig
+from announcer.core.events import Bus, Event
+from announcer.watch.notify.channels import EmailChannel, WebhookChannel, build_channels, mask
+from announcer.watch.notify.courier import Courier
+from announcer.watch.notify.episodes import Episodes
+from announcer.watch.notify.service import Alerts, send_test
+from announcer.watch.notify.wording import message
 from tests.conftest import write_config
 from tests.daemonutil import cli
 from tests.notifyutil import DeadServer, Hooks, Mailbox, hooks, mailbox, wait_until  # noqa: F401
@@ -213,7 +214,7 @@ def test_courier_outbox_is_bounded():
 
 
 def m_(subject):
-    from announcer.notify.wording import Message
+    from announcer.watch.notify.wording import Message
 
     return Message(subject, subject, {"text": subject})
 

@@ -67,5 +67,5 @@ def test_text_preparation_does_not_import_speech_and_readings_not_the_edges():
                     yield from ((path.name, a.name) for a in node.names)
 
     assert [m for _f, m in imports("text") if m.startswith("announcer.speech")] == []
-    edges = ("announcer.web", "announcer.playout", "announcer.audio", "announcer.station", "flask")
+    edges = ("announcer.web", "announcer.playout", "announcer.audio", "announcer.station.service", "flask")
     assert [m for _f, m in imports("readings") if m.startswith(edges)] == []

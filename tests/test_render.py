@@ -8,9 +8,9 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from announcer.config import load_config
-from announcer.render import load_clip
-from announcer.studio import Studio
+from announcer.core.config import load_config
+from announcer.studio.render import load_clip
+from announcer.studio.service import Studio
 from tests.conftest import REPO, write_config
 
 RATE = 48000

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.clock import TOKYO, FakeClock
-from announcer.render import SentenceFailed
-from announcer.station import Station
-from announcer.store import Store
+from announcer.core.clock import TOKYO, FakeClock
+from announcer.studio.render import SentenceFailed
+from announcer.station.service import Station
+from announcer.record.store import Store
 from announcer.text.script import Sentence
 
 KILLER = "ア" * 400  # Open JTalk segfaults on it every time (the text pipeline would

@@ -3,9 +3,9 @@ import datetime as dt
 
 import pytest
 
-from announcer.clock import TOKYO, FakeClock
-from announcer.notices import Notice
-from announcer.schedule import Airing, airings_between, classify_missed, next_airing
+from announcer.core.clock import TOKYO, FakeClock
+from announcer.notices.files import Notice
+from announcer.notices.schedule import Airing, airings_between, classify_missed, next_airing
 
 BASE = Notice(
     id="gomi", text="t", times=(dt.time(7, 30), dt.time(18, 30)), days=frozenset(range(7)),
@@ -66,7 +66,7 @@ def test_holidays_only():
 
 
 def test_holidays_only_with_none_ahead_never_airs(monkeypatch):
-    monkeypatch.setattr("announcer.schedule.jpholiday.is_holiday", lambda day: False)
+    monkeypatch.setattr("announcer.notices.schedule.jpholiday.is_holiday", lambda day: False)
     assert next_airing(notice(holidays="only"), at(2026, 11, 20)) is None
 
 

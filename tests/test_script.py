@@ -2,7 +2,7 @@
 
 import pytest
 
-from announcer.errors import NothingToSay
+from announcer.core.errors import NothingToSay
 from announcer.text.script import (MAX_SENTENCE, REPEAT_JOINER, InlineError, Sentence,
                                    prepare_text, resolve_inline, script_sentences,
                                    split_sentences)

@@ -15,7 +15,7 @@ import pytest
 from waitress.server import create_server
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from announcer.store import iso
+from announcer.record.store import iso
 from announcer.web.app import create_app
 from announcer.web.preview import PREVIEW_KANA, PREVIEW_SPOKEN, bounded_sentences
 from announcer.web.server import WEB_THREADS
@@ -544,8 +544,8 @@ def test_admin_creates_and_revokes_tokens(admin, client, services):
 
 # -- configuration and the command line --------------------------------------------------------
 def test_security_settings_are_validated(tmp_path):
-    from announcer.config import load_config
-    from announcer.errors import ConfigError
+    from announcer.core.config import load_config
+    from announcer.core.errors import ConfigError
 
     path = tmp_path / "station.yaml"
     path.write_text("web:\n  behind_tls_proxy: true\n  allowed_hosts: [FM-Moka.local, 192.168.1.10]\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from announcer.config import load_config
-from announcer.errors import NothingToSay, SpeechError
+from announcer.core.config import load_config
+from announcer.core.errors import NothingToSay, SpeechError
 from announcer.speech.pool import SpeechPool, VoiceParams, WorkerCrashed, WorkerProcess
-from announcer.studio import Studio
+from announcer.studio.service import Studio
 from tests.conftest import REPO, write_config
 
 LONG_NOTICE = ("真岡市からのお知らせです。本日、井頭公園で秋のまつりを開催します。"

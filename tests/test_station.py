@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.clock import TOKYO, FakeClock
-from announcer.config import load_config
-from announcer.errors import NothingToSay
-from announcer.station import BulletinError, Station
-from announcer.store import Store
+from announcer.core.clock import TOKYO, FakeClock
+from announcer.core.config import load_config
+from announcer.core.errors import NothingToSay
+from announcer.core.errors import BulletinError
+from announcer.station.service import Station
+from announcer.record.store import Store
 
 RATE = 48000
 

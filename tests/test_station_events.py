@@ -2,7 +2,7 @@
 
 import pytest
 
-from announcer import events
+from announcer.core import events
 from tests.test_station import (at, clock, config, run_until, settle,  # noqa: F401
                                 station, store)
 

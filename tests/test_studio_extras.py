@@ -6,9 +6,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from announcer.chimes import write_wav
-from announcer.config import load_config
-from announcer.studio import Studio
+from announcer.studio.chimes import write_wav
+from announcer.core.config import load_config
+from announcer.studio.service import Studio
 from tests.conftest import write_config
 
 RATE = 48000

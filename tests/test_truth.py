@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.clock import FakeClock
-from announcer.config import load_config
-from announcer.render import SentenceFailed
-from announcer.station import Station
+from announcer.core.clock import FakeClock
+from announcer.core.config import load_config
+from announcer.studio.render import SentenceFailed
+from announcer.station.service import Station
 from tests.test_station import (RATE, FakeStudio, at, run_until, settle, statuses,
                                 store)  # noqa: F401 (fixture, on this module's config)
 

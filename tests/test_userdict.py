@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from announcer.errors import ConfigError, SpeechError
+from announcer.core.errors import ConfigError, SpeechError
 from announcer.readings import compiler, rows
 from announcer.readings.rows import Entry, load_entries, mora_count
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from announcer.audio.device import DeviceOutput
-from announcer.clock import FakeClock, SystemClock
+from announcer.core.clock import FakeClock, SystemClock
 from announcer.playout.engine import Engine
-from announcer.watchdog import Watchdog, stalled
+from announcer.watch.watchdog import Watchdog, stalled
 from tests.test_station import at
 
 
@@ -75,7 +75,7 @@ def test_no_ping_while_stalled_and_one_log_line_per_episode(clock, caplog):
     dog = Watchdog(clock, engine, out, sent.append)
     assert dog.check() and sent == ["WATCHDOG=1"]
     clock.advance(11)
-    with caplog.at_level(logging.CRITICAL, "announcer.watchdog"):
+    with caplog.at_level(logging.CRITICAL, "announcer.watch.watchdog"):
         assert not dog.check()
         assert not dog.check()
     assert sent == ["WATCHDOG=1"]

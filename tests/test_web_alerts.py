@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.config import JmaConfig
+from announcer.core.config_sections import JmaConfig
 from announcer.jma.service import JmaService
 from announcer.web.app import create_app
 from tests.jmautil import landslide_auto, storm_approve

@@ -102,7 +102,7 @@ def test_the_api_acknowledges_with_a_token(client, services):
     ("tanaka が停止しました", "tanaka が停止しました"),
 ])
 def test_details_are_shown_in_staff_words(detail, words):
-    from announcer.airlog_csv import airlog_csv_text, detail_words
+    from announcer.record.airlog_csv import airlog_csv_text, detail_words
 
     assert detail_words(detail) == words
     row = {"kind": "notice", "id": "n", "title": "t", "scheduled_at": None,

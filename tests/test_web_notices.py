@@ -10,8 +10,8 @@ import wave
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.clock import TOKYO
-from announcer.noticefiles import STALE
+from announcer.core.clock import TOKYO
+from announcer.notices.editing import STALE
 from tests.webutil import KNOWN_LEAKS, LATE_NOTICE, app, client, csrf, services, staff
 
 pytestmark = KNOWN_LEAKS

@@ -17,12 +17,13 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from waitress.server import create_server
 
-from announcer.accounts import Accounts
-from announcer.clock import SystemClock
-from announcer.config import load_config
-from announcer.station import Station, make_output
-from announcer.store import Store
-from announcer.studio import Studio
+from announcer.access.accounts import Accounts
+from announcer.core.clock import SystemClock
+from announcer.core.config import load_config
+from announcer.station.output import make_output
+from announcer.station.service import Station
+from announcer.record.store import Store
+from announcer.studio.service import Studio
 from announcer.web.app import Services, create_app
 from tests.conftest import REPO, write_config
 

@@ -13,6 +13,11 @@ Pull = Callable[[int], tuple[np.ndarray, str | None]]
 HealthListener = Callable[[bool, str], None]
 
 
+def to_int16(x: np.ndarray) -> np.ndarray:
+    """float32 samples (−1..1) as little-endian 16-bit PCM, clipped."""
+    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
 class Output(Protocol):
     def start(self, pull: Pull, on_health: HealthListener) -> None:
         """Begin pulling. Must not raise for a missing device: report it as unhealthy."""

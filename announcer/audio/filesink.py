@@ -12,8 +12,7 @@ import time
 import wave
 from pathlib import Path
 
-from announcer.audio.base import HealthListener, Pull
-from announcer.cache import to_int16
+from announcer.audio.base import HealthListener, Pull, to_int16
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,10 @@ Status 訓練/試験 and 取消 are the service's business, not this function's.
 
 from dataclasses import dataclass, field
 
+from announcer.core.config_sections import JMA_DECISIONS, JMA_POLICY_DEFAULTS
 from announcer.jma.parse import Message
 
-DECISIONS = ("auto", "approve", "log")
-DEFAULTS = {"special_warning": "auto", "landslide": "auto", "record_rain": "auto",
-            "flood_danger": "auto", "quake_strong": "auto", "warning": "approve",
-            "tornado": "approve", "flood_warning": "approve", "quake_moderate": "approve",
-            "advisory": "log", "other": "log"}
+DECISIONS, DEFAULTS = JMA_DECISIONS, JMA_POLICY_DEFAULTS  # declared with the config
 INTENSITIES = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
 _RANK = {"log": 0, "approve": 1, "auto": 2}
 

@@ -18,7 +18,7 @@ import time
 import uuid
 from concurrent.futures import Future
 
-from announcer import events
+from announcer.core import events
 from announcer.jma.feed import FeedPoller
 from announcer.jma.inbox import Inbox
 from announcer.jma.parse import Rejected, parse
@@ -241,7 +241,7 @@ class JmaService:
 
     # -- airing ------------------------------------------------------------------------
     def _air(self, item: dict, *, interrupt: bool) -> None:
-        from announcer.station import BulletinError
+        from announcer.core.errors import BulletinError
 
         emergency = self.station.config.emergency
         try:

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 
-from announcer.store import iso
+from announcer.record.store import iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jma_processed (

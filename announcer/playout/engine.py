@@ -35,7 +35,7 @@ EMERGENCY, MANUAL, NOTICE = 0, 1, 2
 FADE_CUT = 0.05  # seconds: cutting into a notice for an emergency
 FADE_STOP = 0.06  # seconds: staff pressed stop
 FADE_SHUTDOWN = 0.5
-STOPPED = "stopped"  # detail of items ended by a shutdown (see announcer.store)
+STOPPED = "stopped"  # detail of items ended by a shutdown (see announcer.record.store)
 
 
 def _outcome(source) -> tuple[str, str]:

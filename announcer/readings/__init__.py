@@ -6,9 +6,8 @@
   processes, atomic swap onto the live path.
 - ``live.ReadingDictionary``: the one object the studio holds (reload, version, where a
   reading came from).
-- ``loader.DictionaryLoader``: what a speech worker uses to load the live file.
 - ``staff.WebDictionary``: the staff page's changes to ``web.csv``.
 
-Nothing here imports the web or the playout; only the compiler's child processes and the
-loader touch pyopenjtalk.
+Nothing here imports the web or the playout; only the compiler's child processes touch
+pyopenjtalk (a speech worker loads the compiled file with ``speech.userdict``).
 """

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from announcer.errors import ConfigError, SpeechError
+from announcer.core.errors import ConfigError, SpeechError
 from announcer.readings.rows import (DEFAULT_PRIORITY, Entry, dict_surface, load_entries,
                                      mora_count)
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from announcer.errors import ConfigError
+from announcer.core.errors import ConfigError
 
 HEADER = ("surface", "pronunciation", "accent_type", "priority")
 DEFAULT_PRIORITY = 5

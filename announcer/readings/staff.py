@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from announcer.fsutil import fsync_dir, write_synced
-from announcer.errors import AnnouncerError, ConfigError
+from announcer.core.fsutil import fsync_dir, write_synced
+from announcer.core.errors import AnnouncerError, ConfigError
 from announcer.readings.rows import (AREA, HEADER, KIND_LABELS, WEB_CSV, Entry,
                                      find_dictionaries, kind_of, load_entries, mora_count,
                                      parse_row)

@@ -8,7 +8,7 @@ point it at the ``open-jtalk-mecab-naist-jdic`` package and refuse to start with
 import os
 from pathlib import Path
 
-from announcer.errors import SpeechError
+from announcer.core.errors import SpeechError
 
 DEBIAN_DICT_DIR = "/var/lib/mecab/dic/open-jtalk/naist-jdic"
 DICT_PACKAGE = "open-jtalk-mecab-naist-jdic"

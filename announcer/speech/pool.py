@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from announcer.errors import SpeechError
+from announcer.core.errors import SpeechError
 from announcer.speech import protocol
 
 log = logging.getLogger(__name__)

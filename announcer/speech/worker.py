@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from announcer.readings.loader import DictionaryLoader
+from announcer.speech.userdict import DictionaryLoader
 from announcer.speech import accent, dsp, protocol
 from announcer.speech.jtalk import import_pyopenjtalk
 

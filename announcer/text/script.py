@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from announcer.errors import NothingToSay
+from announcer.core.errors import NothingToSay
 from announcer.text.normalize import normalize
 
 MAX_SENTENCE = 90  # characters; far below the ~300-kana run that segfaults Open JTalk

@@ -12,7 +12,7 @@ import datetime as dt
 from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template,
                    request, url_for)
 
-from announcer.accounts import ROLES, SCOPES, AccountError
+from announcer.access.accounts import ROLES, SCOPES, AccountError
 from announcer.web.auth import login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

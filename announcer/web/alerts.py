@@ -15,10 +15,10 @@ import io
 from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
 
-from announcer.errors import SpeechError
+from announcer.core.errors import SpeechError
 from announcer.jma.policy import DEFAULTS
 from announcer.jma.service import STATUS_LABELS, AlertError
-from announcer.render import write_wav
+from announcer.studio.render import write_wav
 from announcer.web.auth import login_required, token_required
 from announcer.web.preview import Busy, bounded_sentences, preview_slot
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 from flask import Blueprint, g, jsonify, request
 
-from announcer.errors import BulletinError
+from announcer.core.errors import BulletinError
 from announcer.web.auth import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -15,12 +15,12 @@ REPO_WEB = Path(__file__).resolve().parents[2] / "web"
 @dataclass
 class Services:
     config: object
-    station: object  # announcer.station.Station
-    studio: object  # announcer.studio.Studio
-    accounts: object  # announcer.accounts.Accounts
-    store: object  # announcer.store.Store
+    station: object  # announcer.station.service.Station
+    studio: object  # announcer.studio.service.Studio
+    accounts: object  # announcer.access.accounts.Accounts
+    store: object  # announcer.record.store.Store
     clock: object
-    monitor: object = None  # announcer.monitor.service.Monitor, when monitor.device is set
+    monitor: object = None  # announcer.watch.monitor.service.Monitor, when monitor.device is set
 
 
 def secret_key(config) -> bytes:

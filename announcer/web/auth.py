@@ -2,7 +2,7 @@
 check and the login form.
 
 Rules:
-- A staff session is a server-side record (``announcer.sessions``); the signed cookie
+- A staff session is a server-side record (``announcer.access.sessions``); the signed cookie
   only carries its random id and the CSRF token. Logout ends the record.
 - Pages need a session (``login_required``; admin pages ``role="admin"``); unsafe
   methods also need the CSRF token. ``/api/`` needs a bearer token of the right scope
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_template,
                    request, session, url_for)
 
-from announcer.accounts import MAX_NAME
+from announcer.access.accounts import MAX_NAME
 from announcer.web.throttle import Busy, LoginThrottle
 
 bp = Blueprint("auth", __name__)

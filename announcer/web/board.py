@@ -1,6 +1,6 @@
 """The status board's data: what is on air, the queue in air order with the reason for
 each place, today's notices and as-run log, and the health box — all read through the
-station's read-only view (``announcer.station_view``), in staff words.
+station's read-only view (``announcer.station.view``), in staff words.
 
 Health rule: the box is green ("ok") only when the audio output, every schedule file and
 the server connection are fine. A broken schedule file is amber ("warn": the station
@@ -13,8 +13,8 @@ import datetime as dt
 
 from flask import current_app
 
-from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS, detail_words
-from announcer.station_view import StationView
+from announcer.record.airlog_csv import KIND_LABELS, STATUS_LABELS, detail_words
+from announcer.station.view import StationView
 
 # What the page says about the order when an emergency meets another (README too).
 ORDER_RULE = ("放送中の緊急放送は、別の緊急放送で途中で切られることはありません。"

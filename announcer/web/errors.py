@@ -14,7 +14,7 @@ import logging
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from announcer.errors import AnnouncerError, NothingToSay, SpeechError
+from announcer.core.errors import AnnouncerError, NothingToSay, SpeechError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from announcer.monitor.history import label
+from announcer.watch.monitor.history import label
 from announcer.web.auth import login_required
 
 bp = Blueprint("monitor", __name__)

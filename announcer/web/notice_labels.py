@@ -5,7 +5,7 @@ the same on both."""
 import datetime as dt
 import hashlib
 
-from announcer import schedule
+from announcer.notices import schedule
 
 DAY_NAMES = "月火水木金土日"
 HOLIDAY_LABELS = {"any": "祝日も放送", "skip": "祝日は休み", "only": "祝日だけ放送"}

@@ -6,10 +6,10 @@ import io
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from announcer.errors import NothingToSay, SpeechError
-from announcer.noticefiles import NoticeFileError
-from announcer.notices import MAX_TEXT
-from announcer.render import write_wav
+from announcer.core.errors import NothingToSay, SpeechError
+from announcer.notices.editing import NoticeFileError
+from announcer.notices.files import MAX_TEXT
+from announcer.studio.render import write_wav
 from announcer.web.auth import login_required
 from announcer.web.preview import bounded_sentences, preview_slot, reading_slot
 

@@ -2,7 +2,7 @@
 audio preview are ``announcer.web.notice_preview``; the week's timetable and the as-run
 CSV are ``announcer.web.timetable``).
 
-The notice files stay the source of truth (``announcer.noticefiles`` writes them); after
+The notice files stay the source of truth (``announcer.notices.editing`` writes them); after
 each change the station reloads at once, so the next page already shows it. Notices
 from hand-edited files are shown read-only with their file name.
 """
@@ -13,10 +13,10 @@ import datetime as dt
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template,
                    request, url_for)
 
-from announcer.airlog_csv import STATUS_LABELS
-from announcer.noticefiles import (DAY_KEYS, NoticeFileError, NoticeFiles, NoticeForm,
+from announcer.record.airlog_csv import STATUS_LABELS
+from announcer.notices.editing import (DAY_KEYS, NoticeFileError, NoticeFiles, NoticeForm,
                                    form_from_notice, version_of)
-from announcer.notices import MAX_TEXT
+from announcer.notices.files import MAX_TEXT
 from announcer.web.auth import login_required
 from announcer.web.board import station_view
 from announcer.web.notice_labels import (DAY_NAMES, HOLIDAY_LABELS, colour_of, next_airings,

@@ -13,9 +13,10 @@ import uuid
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 
-from announcer.errors import SpeechError
-from announcer.station import MAX_BULLETIN, BulletinError
-from announcer.studio import DRILL_PREFIX
+from announcer.core.errors import SpeechError
+from announcer.core.errors import BulletinError
+from announcer.station.bulletins import MAX_BULLETIN
+from announcer.studio.service import DRILL_PREFIX
 from announcer.text.title import MAX_TITLE, TitleError, check_title, derive_title
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required

@@ -19,7 +19,7 @@ import threading
 
 from flask import current_app
 
-from announcer.errors import AnnouncerError
+from announcer.core.errors import AnnouncerError
 from announcer.text.script import is_speakable
 
 PREVIEW_CHARS = 400   # the preview reads the start of the script: enough to hear mistakes

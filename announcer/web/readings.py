@@ -14,11 +14,11 @@ import re
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect,
                    render_template, request, url_for)
 
-from announcer.errors import AnnouncerError, ConfigError, SpeechError
+from announcer.core.errors import AnnouncerError, ConfigError, SpeechError
 from announcer.readings.rows import DEFAULT_PRIORITY, KIND_LABELS, mora_count, parse_row
 from announcer.readings.staff import (FIELDS, DictionaryError, WebDictionary, accent_notation,
                                       field_of, matching, not_editable, parse_fields)
-from announcer.render import write_wav
+from announcer.studio.render import write_wav
 from announcer.web.auth import login_required
 from announcer.web.preview import (PREVIEW_CHARS, bounded_reading, bounded_sentences,
                                    preview_slot, preview_text, reading_slot)

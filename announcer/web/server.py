@@ -12,7 +12,7 @@ import threading
 
 from waitress.server import create_server
 
-from announcer.accounts import Accounts
+from announcer.access.accounts import Accounts
 from announcer.web.app import Services, create_app
 
 log = logging.getLogger(__name__)

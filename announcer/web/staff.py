@@ -9,7 +9,7 @@ import io
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
 
-from announcer.render import write_wav
+from announcer.studio.render import write_wav
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
 from announcer.web.board import board, station_view

@@ -13,9 +13,9 @@ import re
 import jpholiday
 from flask import Blueprint, Response, current_app, g, render_template, request
 
-from announcer import schedule
-from announcer.airlog_csv import KIND_LABELS, STATUS_LABELS, airlog_csv_text, detail_words
-from announcer.noticefiles import NoticeFileError
+from announcer.notices import schedule
+from announcer.record.airlog_csv import KIND_LABELS, STATUS_LABELS, airlog_csv_text, detail_words
+from announcer.notices.editing import NoticeFileError
 from announcer.web.auth import login_required
 from announcer.web.board import station_view
 from announcer.web.notice_labels import colour_of, month_day

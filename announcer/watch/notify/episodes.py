@@ -1,0 +1,117 @@
+"""Grouping events into episodes: what deserves a message, and when. Pure: times are given.
+
+Rules, per ``(kind, key)``:
+- A condition (audio, silence, a broken file …) opens an episode on its first ``ok=False``:
+  one ``alarm``. More ``ok=False`` while it lasts only update the detail. While it lasts, a
+  ``reminder`` every ``repeat`` seconds (0: none). ``ok=True`` ends it with one
+  ``recovered`` — once it has stayed fine for ``settle`` seconds, so a device that flaps
+  (bad, fine for a moment, bad again) stays one episode and one pair of messages.
+- A one-shot kind (a failed airing) sends its first event at once, then groups the same
+  key for ``repeat`` seconds: at the end of that window one ``repeat`` message counts what
+  came after the first (nothing is sent if nothing came).
+"""
+
+from dataclasses import dataclass
+
+from announcer.core.events import ONE_SHOT, Event
+
+ALARM, REMINDER, RECOVERED, REPEAT = "alarm", "reminder", "recovered", "repeat"
+SETTLE = 10.0  # seconds a condition must stay fine before the recovery message
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message to send. ``since`` is when the episode began, ``until`` when it ended
+    (recovered) or the last event of a group (repeat); times are epoch seconds."""
+    state: str
+    kind: str
+    key: str
+    detail: str
+    since: float
+    at: float
+    until: float | None = None
+    count: int = 1
+
+
+@dataclass
+class _Episode:
+    kind: str
+    key: str
+    detail: str
+    since: float
+    last_sent: float
+    fine_since: float | None = None
+    count: int = 1
+    last_at: float = 0.0
+
+
+class Episodes:
+    def __init__(self, repeat: float, settle: float = SETTLE):
+        self.repeat, self.settle = repeat, settle
+        self._open: dict[tuple[str, str], _Episode] = {}
+
+    def open(self) -> list[tuple[str, str]]:
+        """The (kind, key) of every episode still open."""
+        return list(self._open)
+
+    def feed(self, event: Event, now: float) -> list[Alert]:
+        """The alerts ``event`` causes right away."""
+        if event.kind in ONE_SHOT:
+            return self._one_shot(event, now)
+        episode = self._open.get((event.kind, event.key))
+        if event.ok:
+            if episode is not None and episode.fine_since is None:
+                episode.fine_since = event.at
+            return []
+        if episode is None:
+            self._open[(event.kind, event.key)] = _Episode(
+                event.kind, event.key, event.detail, event.at, last_sent=now)
+            return [Alert(ALARM, event.kind, event.key, event.detail, event.at, now)]
+        episode.fine_since = None
+        episode.detail = event.detail or episode.detail
+        return []
+
+    def _one_shot(self, event: Event, now: float) -> list[Alert]:
+        group = self._open.get((event.kind, event.key))
+        if event.ok:
+            return []
+        if group is None or self.repeat <= 0:
+            if self.repeat > 0:
+                self._open[(event.kind, event.key)] = _Episode(
+                    event.kind, event.key, event.detail, event.at, last_sent=now,
+                    count=0, last_at=event.at)
+            return [Alert(ALARM, event.kind, event.key, event.detail, event.at, now)]
+        group.count += 1
+        group.detail, group.last_at = event.detail, event.at
+        return []
+
+    def due(self, now: float) -> list[Alert]:
+        """Reminders, recoveries and group summaries due at ``now``."""
+        alerts = []
+        for ident, ep in list(self._open.items()):
+            if ep.kind in ONE_SHOT:
+                if now - ep.since >= self.repeat:
+                    del self._open[ident]
+                    if ep.count:
+                        alerts.append(Alert(REPEAT, ep.kind, ep.key, ep.detail, ep.since, now,
+                                            until=ep.last_at, count=ep.count))
+            elif ep.fine_since is not None and now - ep.fine_since >= self.settle:
+                del self._open[ident]
+                alerts.append(Alert(RECOVERED, ep.kind, ep.key, ep.detail, ep.since, now,
+                                    until=ep.fine_since))
+            elif self.repeat > 0 and ep.fine_since is None and now - ep.last_sent >= self.repeat:
+                ep.last_sent = now
+                alerts.append(Alert(REMINDER, ep.kind, ep.key, ep.detail, ep.since, now))
+        return alerts
+
+    def next_due(self, now: float) -> float | None:
+        """Seconds until ``due`` may have something (for the caller's wait)."""
+        times = []
+        for ep in self._open.values():
+            if ep.kind in ONE_SHOT:
+                times.append(ep.since + self.repeat)
+            elif ep.fine_since is not None:
+                times.append(ep.fine_since + self.settle)
+            elif self.repeat > 0:
+                times.append(ep.last_sent + self.repeat)
+        return max(0.0, min(times) - now) if times else None
