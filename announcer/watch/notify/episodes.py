@@ -63,6 +63,10 @@ class Episodes:
         """The (kind, key) of every episode still open."""
         return list(self._open)
 
+    def unconfirmed(self) -> set[tuple[str, str]]:
+        """Restored conditions not yet reported again."""
+        return {ident for ident, ep in self._open.items() if ep.unconfirmed_until is not None}
+
     def snapshot(self) -> list[dict]:
         """Every open episode as plain data (JSON-able), for saving."""
         return [asdict(ep) for ep in self._open.values()]

@@ -159,7 +159,12 @@ class Alerts:
 
     def _step(self, event) -> None:
         now = self.now()
+        waiting = self.episodes.unconfirmed() if event is not None else set()
         alerts = self.episodes.feed(event, now) if event is not None else []
+        ident = None if event is None else (event.kind, event.key)
+        if ident in waiting and not event.ok and ident not in self.episodes.unconfirmed():
+            log.info("Alert %s/%s still holds after the restart: no new alarm",
+                     event.kind, event.key)
         alerts += self.episodes.due(now)
         for alert in alerts:
             self._send(alert)
