@@ -100,6 +100,129 @@ def test_every_route_needs_a_session_or_a_token(app):
     assert ("POST", "/api/bulletins") in checked and ("GET", "/admin/users") in checked
 
 
+# -- odd input: refused at the door on every route, nothing stored (issue 21) -------------
+HUGE = "99999999999999999999999"  # beyond SQLite's INTEGER
+
+
+def odd_url(rule, text: str = "a\x00b") -> str:
+    """The rule's URL with every string part holding ``text`` and every int part HUGE."""
+    def value(m):
+        converter, options, _name = m.groups()
+        if converter == "any":
+            return options.split(",")[0].strip()
+        return HUGE if converter == "int" else text
+    return _ARG.sub(value, rule.rule)
+
+
+def stored(services) -> dict:
+    """Row counts of every table, and every staff-editable file: what a request may change."""
+    tables = [r[0] for r in services.store.query(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    counts = {t: services.store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables
+              if t not in ("monitor_levels", "state")}
+    paths = services.config.paths
+    files = {p: p.read_bytes() for folder in (paths.schedules, paths.voices / "dict")
+             for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {"rows": counts, "files": files}
+
+
+def odd_requests(client, rule, method, headers):
+    """Each odd input for one route: (what, response)."""
+    url = example_url(rule)
+    form = {"csrf_token": headers["X-CSRF-Token"], "text": "避難\x00してください。",
+            "title": "x", "name": "x"}
+    raw_json = '{"text": "避難\\ud800してください。", "title": "\\ud800", "name": "x"}'
+    yield "C0 in the path", client.open(odd_url(rule) if "<" in rule.rule and "int:" not in
+                                        rule.rule else url + "\x01", method=method,
+                                        headers=headers)
+    yield "C0 in the query", client.open(url, method=method, headers=headers,
+                                         query_string={"q": "\x1b[2J", "date": "\x00"})
+    if method == "GET":
+        return
+    yield "NUL in a form", client.open(url, method=method, headers=headers, data=form)
+    yield "lone CR in a form", client.open(url, method=method, headers=headers,
+                                           data=dict(form, text="a\rb"))
+    yield "lone surrogate in JSON", client.open(url, method=method, headers=headers,
+                                                data=raw_json, content_type="application/json")
+    yield "C0 in a JSON key", client.open(url, method=method, headers=headers,
+                                          json={"te\x07xt": "x"})
+    yield "JSON nested too deep", client.open(url, method=method, headers=headers,
+                                              data="[" * 100_000, content_type="application/json")
+
+
+def test_every_route_refuses_odd_input_before_any_work(app, services):
+    client = app.test_client()
+    assert login(client, ADMIN, ADMIN_PASSWORD).status_code == 302
+    client.get("/admin/users")
+    headers = {"X-CSRF-Token": csrf(client), **bearer(token(services, name="walker"))}
+    before, since = stored(services), last_audit(services)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for what, resp in odd_requests(client, rule, method, headers):
+                assert resp.status_code == 400, (what, method, rule.rule, resp.status_code)
+                body = resp.get_data(as_text=True)
+                assert "使えない文字" in body or what == "JSON nested too deep", (what, rule.rule)
+                checked += 1
+    assert checked >= 200
+    assert stored(services) == before
+    assert [r["action"] for r in services.accounts.audit_log(limit=50)
+            if r["rowid"] > since] == []
+
+
+def test_ids_beyond_sqlite_are_404_on_every_int_route(app, services):
+    client = app.test_client()
+    assert login(client, ADMIN, ADMIN_PASSWORD).status_code == 302
+    client.get("/")
+    headers = {"X-CSRF-Token": csrf(client), **bearer(token(services))}
+    int_rules = [r for r in app.url_map.iter_rules() if "<int:" in r.rule]
+    assert {r.rule for r in int_rules} >= {"/api/airlog/<int:rowid>/ack",
+                                           "/staff/airlog/<int:rowid>/ack"}
+    before = stored(services)
+    for rule in int_rules:
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            for number in (HUGE, str(2 ** 63)):
+                resp = client.open(rule.rule.replace("<int:rowid>", number), method=method,
+                                   headers=headers, json={})
+                assert resp.status_code == 404, (method, rule.rule, number)
+                assert resp.get_json()["error"]
+            ok = client.open(rule.rule.replace("<int:rowid>", str(2 ** 63 - 1)), method=method,
+                             headers=headers, json={})
+            assert ok.status_code == 404  # in range, and no such row: the view's own 404
+    assert stored(services) == before
+
+
+@pytest.mark.parametrize("field,value", [("text", "避難してください。\ud800"),
+                                         ("title", "避難\ud800"),
+                                         ("text", "避難\x00してください。"),
+                                         ("text", "避難してください。\x0c")])
+def test_odd_bulletins_and_previews_are_400_and_nothing_airs(client, services, staff, field,
+                                                              value):
+    import json as jsonlib
+
+    body = jsonlib.dumps({"text": "避難してください。", "test": True, field: value})
+    api_token = token(services)
+    before = stored(services)
+    for url, headers in (("/api/bulletins", bearer(api_token)),
+                         ("/staff/bulletins", {"X-CSRF-Token": csrf(staff)}),
+                         ("/staff/preview", {"X-CSRF-Token": csrf(staff)}),
+                         ("/staff/reading", {"X-CSRF-Token": csrf(staff)})):
+        resp = client.post(url, data=body, content_type="application/json", headers=headers)
+        assert resp.status_code == 400, url
+        assert resp.get_json()["error"].startswith("使えない文字"), url
+    assert stored(services) == before
+    assert services.store.open_bulletins() == []
+
+
+def test_line_breaks_and_tabs_stay_accepted(staff):
+    for text in ("真岡市\n役所", "真岡市\r\n役所", "真岡市\t役所"):
+        resp = staff.post("/staff/reading", json={"text": text},
+                          headers={"X-CSRF-Token": csrf(staff)})
+        assert resp.status_code == 200, repr(text)
+
+
 def test_admin_routes_refuse_operators(app, staff):
     admin_rules = [r for r in app.url_map.iter_rules()
                    if r.endpoint.startswith("admin.") or r.endpoint.startswith("audit.")]

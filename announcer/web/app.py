@@ -37,8 +37,8 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (admin, alerts, api, audit, auth, errors, monitor, notice_preview,
-                               notices, pages, readings, staff, timetable)
+    from announcer.web import (admin, alerts, api, audit, auth, errors, inputs, monitor,
+                               notice_preview, notices, pages, readings, staff, timetable)
 
     web = services.config.web
     services.accounts.sessions.idle = web.session_idle
@@ -63,6 +63,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     if web.behind_tls_proxy:  # only then is X-Forwarded-Proto the browser's word
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)
     errors.register(app)
+    inputs.register(app)  # first of all checks; int converters bounded before any rule
 
     @app.get("/healthz")
     def healthz():
