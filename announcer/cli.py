@@ -211,8 +211,13 @@ def cmd_user(args) -> int:
     if not args.name:
         raise AnnouncerError("ユーザー名を指定してください")
     if args.action == "remove":
-        accounts.remove_user(args.name)
+        made = accounts.remove_user(args.name, revoke_tokens=args.revoke_tokens)
         print(f"ユーザー {args.name} を削除しました")
+        if made and args.revoke_tokens:
+            print(f"{args.name} が作った API トークンも無効にしました: {', '.join(made)}")
+        elif made:
+            print(f"{args.name} が作った API トークンは有効なままです: {', '.join(made)}"
+                  "（不要なら announcer token revoke 名前）")
         return 0
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -347,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("add", "list", "remove"))
     p.add_argument("name", nargs="?")
     p.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力から読む")
+    p.add_argument("--revoke-tokens", action="store_true",
+                   help="remove のとき、その人が作った API トークンも無効にする")
     p.add_argument("--role", choices=("operator", "admin"), default="operator",
                    help="operator: 緊急放送の送出と停止 / admin: さらにユーザーとトークンの管理")
     p = add("token", cmd_token, "他システム用の API トークンを管理する（create / list / revoke）")

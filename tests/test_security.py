@@ -147,7 +147,7 @@ def odd_requests(client, rule, method, headers):
     yield "C0 in a JSON key", client.open(url, method=method, headers=headers,
                                           json={"te\x07xt": "x"})
     yield "JSON nested too deep", client.open(url, method=method, headers=headers,
-                                              data="[" * 100_000, content_type="application/json")
+                                              data="[" * 3000, content_type="application/json")
 
 
 def test_every_route_refuses_odd_input_before_any_work(app, services):
@@ -341,10 +341,15 @@ def test_the_page_says_how_long_to_wait(services):
     "\\\\evil.example", "/\x00", "é", "/" + "a" * 3000,
 ])
 def test_next_after_login_never_leaves_the_site(services, target):
+    from announcer.web.inputs import bad_text
+
     client = fresh_app(services).test_client()
     client.get("/login")
     resp = client.post("/login", query_string={"next": target},
                        data={"csrf_token": csrf(client), "name": OPERATOR, "password": PASSWORD})
+    if bad_text(target):  # a control character: refused at the door (issue 21)
+        assert resp.status_code == 400 and target == "/\x00"
+        return
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/"
 
@@ -663,6 +668,128 @@ def test_admin_creates_and_revokes_tokens(admin, client, services):
     assert client.get("/api/status", headers=bearer(value)).status_code == 401
     actions = [(r["action"], r["detail"].get("name")) for r in services.accounts.audit_log(limit=9)]
     assert ("token.revoke", name) in actions and ("token.create", name) in actions
+
+
+# -- accounts: the last admin, one's own password, tokens of a removed admin (issue 21) ------
+def test_the_last_admin_cannot_be_demoted_disabled_or_removed(tmp_path, services):
+    from announcer.access.accounts import AccountError, Accounts
+    from announcer.record.store import Store
+
+    store = Store(tmp_path / "announcer.db", services.config.station.timezone)
+    try:
+        accounts = Accounts(store, services.clock)
+        accounts.add_user("kanri", "right-password", "admin")
+        accounts.add_user("sokuho", "right-password", "operator")
+        for change in (lambda: accounts.set_role("kanri", "operator", by="cli"),
+                       lambda: accounts.set_disabled("kanri", True, by="cli"),
+                       lambda: accounts.remove_user("kanri", by="cli")):
+            with pytest.raises(AccountError, match="kanri はただひとりの有効な管理者です"):
+                change()
+            assert accounts.user("kanri") == {"name": "kanri", "role": "admin"}
+        accounts.set_role("kanri", "admin", by="cli")  # no change, not refused
+        accounts.remove_user("sokuho", by="cli")       # operators come and go
+        with pytest.raises(AccountError, match="ユーザー nobody はありません"):
+            accounts.set_role("nobody", "operator", by="cli")
+    finally:
+        store.close()
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(tmp_path, services):
+    from announcer.access.accounts import AccountError, Accounts
+    from announcer.record.store import Store
+
+    tz = services.config.station.timezone
+    stores = [Store(tmp_path / "announcer.db", tz) for _ in range(2)]  # two processes
+    try:
+        pair = [Accounts(store, services.clock) for store in stores]
+        for round_ in range(15):
+            a, b = f"ra{round_}", f"rb{round_}"
+            pair[0].add_user(a, "right-password", "admin")
+            pair[0].add_user(b, "right-password", "admin")
+            for u in pair[0].users():  # the last round's survivor: a and b are the admins
+                if u["name"] not in (a, b):
+                    pair[0].remove_user(u["name"], by="cli")
+            barrier, outcome = threading.Barrier(2), []
+
+            def demote(accounts, name, by):
+                barrier.wait()
+                try:
+                    accounts.set_role(name, "operator", by=by)
+                    outcome.append("demoted")
+                except AccountError:
+                    outcome.append("refused")
+
+            threads = [threading.Thread(target=demote, args=(pair[0], b, a)),
+                       threading.Thread(target=demote, args=(pair[1], a, b))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(outcome) == ["demoted", "refused"], outcome
+            assert len([u for u in pair[1].users() if u["role"] == "admin"]) == 1
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_changing_ones_own_password_needs_the_current_one(admin, services):
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert page.count('name="current_password"') == 1  # on the admin's own row only
+    post = lambda **data: admin.post(f"/admin/users/{ADMIN}/password",  # noqa: E731
+                                     data={"csrf_token": csrf(admin), **data})
+    resp = post(password="taken-over-123")
+    assert resp.status_code == 422
+    assert "今のパスワードを正しく入力してください" in resp.get_data(as_text=True)
+    assert post(password="taken-over-123", current_password="wrong").status_code == 422
+    assert services.accounts.verify(ADMIN, ADMIN_PASSWORD) is not None
+    assert post(password="new-admin-pass-789", current_password=ADMIN_PASSWORD).status_code == 303
+    try:
+        assert services.accounts.verify(ADMIN, "new-admin-pass-789") is not None
+    finally:
+        services.accounts.set_password(ADMIN, ADMIN_PASSWORD, by="cli")
+
+
+def test_removing_an_admin_says_which_tokens_stay_or_revokes_them(admin, client, services):
+    for keep in (True, False):
+        name = f"adm{uuid.uuid4().hex[:6]}"
+        services.accounts.add_user(name, "right-password", "admin")
+        value = services.accounts.create_token(f"{name}-city", by=name)
+        data = {"csrf_token": csrf(admin)} if keep else {"csrf_token": csrf(admin),
+                                                         "revoke_tokens": "1"}
+        resp = admin.post(f"/admin/users/{name}/remove", data=data, follow_redirects=True)
+        page = resp.get_data(as_text=True)
+        status = client.get("/api/status", headers=bearer(value)).status_code
+        if keep:
+            assert f"{name} が作った API トークン（{name}-city）は有効なままです" in page
+            assert status == 200
+            services.accounts.revoke_token(f"{name}-city")
+        else:
+            assert f"{name} が作った API トークン（{name}-city）も無効にしました" in page
+            assert status == 401
+
+
+def test_cli_remove_user_revokes_tokens_when_asked(station_dir):
+    from tests.daemonutil import cli
+
+    assert cli(station_dir, "user", "add", "kanri", "--role", "admin", "--password-stdin",
+               stdin="first-password\n").returncode == 0
+    assert cli(station_dir, "user", "add", "kanri2", "--role", "admin", "--password-stdin",
+               stdin="first-password\n").returncode == 0
+    from announcer.access.accounts import Accounts
+    from announcer.core.clock import TOKYO, SystemClock
+    from announcer.record.store import Store
+
+    store = Store(station_dir / "var" / "announcer.db", TOKYO)
+    try:
+        Accounts(store, SystemClock(TOKYO)).create_token("city", by="kanri")
+    finally:
+        store.close()
+    result = cli(station_dir, "user", "remove", "kanri", "--revoke-tokens")
+    assert result.returncode == 0, result.stderr
+    assert "kanri が作った API トークンも無効にしました: city" in result.stdout
+    assert "city" not in cli(station_dir, "token", "list").stdout
+    last = cli(station_dir, "user", "remove", "kanri2")
+    assert last.returncode == 1 and "ただひとりの有効な管理者です" in last.stderr
 
 
 # -- configuration and the command line --------------------------------------------------------

@@ -63,7 +63,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     if web.behind_tls_proxy:  # only then is X-Forwarded-Proto the browser's word
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)
     errors.register(app)
-    inputs.register(app)  # first of all checks; int converters bounded before any rule
+    inputs.bound_ints(app)  # before any rule is added
 
     @app.get("/healthz")
     def healthz():
@@ -97,6 +97,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(monitor.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(admin.bp)
+    inputs.register(app)  # after auth's Host check and login body limit, before any view
     return app
 
 

@@ -77,7 +77,12 @@ def refuse_odd_input():
             abort(400, description=MESSAGE)
 
 
-def register(app) -> None:
-    """Install the converter (before any blueprint adds its rules) and the check."""
+def bound_ints(app) -> None:
+    """Install the bounded converter: call it before any rule is added."""
     app.url_map.converters["int"] = BoundedInt
+
+
+def register(app) -> None:
+    """Install the check: call it after the blueprints, so that the Host check and the
+    login form's body limit (``auth.guard``) come first and the form is read after them."""
     app.before_request(refuse_odd_input)
