@@ -137,6 +137,8 @@ def odd_requests(client, rule, method, headers):
                                         headers=headers)
     yield "C0 in the query", client.open(url, method=method, headers=headers,
                                          query_string={"q": "\x1b[2J", "date": "\x00"})
+    yield "C0 in a header", client.open(url, method=method, json={},
+                                        headers={**headers, "Idempotency-Key": "k\x00\x1b"})
     if method == "GET":
         return
     yield "NUL in a form", client.open(url, method=method, headers=headers, data=form)

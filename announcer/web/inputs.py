@@ -2,8 +2,9 @@
 synthesis has run, so nothing is stored and nothing is spent on it.
 
 Rules:
-- Text anywhere in a request (the path, query keys and values, form keys and values,
-  upload file names, every string and key of a JSON body) may not hold a lone surrogate
+- Text anywhere in a request (the path, query keys and values, header values such as
+  ``Idempotency-Key``, form keys and values, upload file names, every string and key of a
+  JSON body) may not hold a lone surrogate
   (``\\ud800``: it cannot be encoded, to the database or to the speech engine) nor a C0
   control character other than tab and newline (NUL and the like would air, land raw in
   pages and the CSV). A carriage return is accepted only before a newline: browsers send
@@ -60,7 +61,8 @@ def _bad_pairs(pairs) -> bool:
 
 def refuse_odd_input():
     """``before_request``: abort 400 when the request carries odd text."""
-    if bad_text(request.path) or _bad_pairs(request.args.items(multi=True)):
+    if bad_text(request.path) or _bad_pairs(request.args.items(multi=True)) \
+            or _bad_pairs(request.headers.items()):
         abort(400, description=MESSAGE)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
