@@ -2,21 +2,60 @@
 copy next to the repo), variants made from them for 真岡市, hostile files, and a local
 HTTP server that serves Atom feeds and messages (nothing reaches the internet)."""
 
+import datetime as dt
 import email.utils
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from announcer.core.clock import TOKYO
 from tests.conftest import REPO
 
 SAMPLES = next(p for p in (REPO.parent.parent / "shared" / "jma" / "samples",
                            Path("/work/shared/jma/samples")) if p.is_dir())
+MORE = SAMPLES.parent / "more-samples"
+_DT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(Z|[+-]\d\d:\d\d)")
 MOOKA = ("<Name>真岡市</Name>\n<Code>0920900</Code>")
 
 
 def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    folder = SAMPLES if (SAMPLES / name).exists() else MORE
+    return (folder / name).read_bytes()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(TOKYO).replace(microsecond=0)
+
+
+def at(data: bytes, when: dt.datetime | None = None) -> bytes:
+    """The message moved in time: every date-time in it shifted alike, so that
+    Control/DateTime is ``when`` (default: now). Validity and origin times keep their
+    distance to it."""
+    text = data.decode()
+    first = re.search(r"<DateTime>([^<]+)</DateTime>", text).group(1)
+    delta = (when or now()) - _iso(first)
+
+    def shift(m: re.Match) -> str:
+        t = _iso(m.group(0)) + delta
+        if m.group(2) == "Z":
+            return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return t.astimezone(_iso(m.group(0)).tzinfo).isoformat()
+    return _DT.sub(shift, text).encode()
+
+
+def _iso(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def edit(data: bytes, *pairs: tuple[str, str], count: int = -1) -> bytes:
+    """Replace texts in a message (area names and codes, statuses, titles)."""
+    text = data.decode()
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new, count)
+    return text.encode()
 
 
 def for_mooka(name: str, city: str = "稚内市", code: str = "0121400") -> bytes:

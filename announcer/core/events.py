@@ -16,7 +16,9 @@ Rules:
 
 Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
-JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
+JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale) and the
+JMA intake (``publish(JMA_INTAKE, "intake", ok, detail)``: ``ok=False`` while the inbox
+has a backlog or a file was rejected or overran its time budget recently).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
 composition root attaches the listener and tests make a ``Bus()`` of their own.
@@ -37,9 +39,11 @@ AIRING = "airing"                   # an airing failed or aired only in part (on
 NOTICE_FILE = "notice_file"         # a file under schedules/ is broken / fixed
 RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
+JMA_INTAKE = "jma_intake"           # JMA intake: inbox backlog, rejected files, overruns
 DISK = "disk"                       # the data disk is under the free-space limit
 TEST = "test"                       # ``announcer notify-test``
-KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, TEST)
+KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, JMA_INTAKE,
+         DISK, TEST)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 
