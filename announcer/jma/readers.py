@@ -115,6 +115,8 @@ def town_lines(state: dict, s, codes, changes: list, flood: bool = False) -> lis
     """Per town (``areas`` order first) or river section: what changed, what is in force."""
     out = []
     order = [c for c in s.areas if c in codes] + [c for c in codes if c not in s.areas]
+    changed = {c["code"] for c in changes}
+    order = [c for c in order if c in changed] + [c for c in order if c not in changed]
     for code in order:
         mine = [c for c in changes if c["code"] == code]
         prefix = f"f|{code}" if flood else f"w|{code}|"

@@ -248,7 +248,7 @@ def withdraw(state: dict, msg, now: dt.datetime) -> Outcome:
     actions.insert(0, ("new", item))
     if status == "approved":
         actions.append(("air", item["id"]))
-    return Outcome(new, actions, f"取消 → {status}")
+    return Outcome(new, actions, status)
 
 
 def _undo(new: dict, undo: dict, at: str | None) -> None:

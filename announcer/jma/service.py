@@ -289,7 +289,7 @@ class JmaService:
             log.warning("JMA draft %s discarded by %s", item_id, oneline(by))
             return self.db.item(item_id)
 
-    def stop(self, item_id: str, by: str) -> dict:
+    def stop_item(self, item_id: str, by: str) -> dict:
         """Stop a JMA item: a draft is discarded, a queued or on-air airing cancelled."""
         with self._lock:
             item = self.db.item(item_id)

@@ -39,6 +39,7 @@ class Obs:
     level: int         # 0 lifted, -1 "nothing in force" (なし)
     name: str          # JMA's name of the kind (what it is now, or what was lifted)
     changed_from: str = ""   # a …から… status or a LastKind, as JMA wrote it
+    continued: bool = False  # JMA says 継続: nothing new since its last message
 
 
 def observe(msg, s, state: dict) -> list[Obs]:
@@ -83,7 +84,8 @@ def _warnings(msg, s, state: dict) -> list[Obs]:
                     if hz == hazard and lv > level > 0:
                         name, level = n, lv
             was = k.status.split("から")[0] if "から" in k.status else ""
-            out.append(Obs(f"w|{w.code}|{hazard}", w.name, w.code, hazard, level, name, was))
+            out.append(Obs(f"w|{w.code}|{hazard}", w.name, w.code, hazard, level, name, was,
+                           k.status == "継続"))
     return _merge(out)
 
 
@@ -97,7 +99,7 @@ def _merge(observations: list[Obs]) -> list[Obs]:
         if had is None or o.level > had.level:
             lifted = had.name if had is not None and had.level == 0 else ""
             out[o.key] = Obs(o.key, o.town, o.code, o.hazard, o.level, o.name,
-                             o.changed_from or lifted)
+                             o.changed_from or lifted, o.continued)
     return list(out.values())
 
 
@@ -136,7 +138,8 @@ def _landslide(msg, s, state: dict) -> list[Obs]:
         for k in w.kinds:
             key = f"w|{w.code}|土砂災害"
             if k.status in ("発表", "継続"):
-                out.append(Obs(key, w.name, w.code, "土砂災害", 4, name))
+                out.append(Obs(key, w.name, w.code, "土砂災害", 4, name,
+                               continued=k.status == "継続"))
             elif k.status == "解除" and not _r06_covers(state, "土砂災害", msg):
                 out.append(Obs(key, w.name, w.code, "土砂災害", 0, name))
     return out
@@ -192,6 +195,10 @@ def apply(state: dict, msg, observations: list[Obs]) -> tuple[list[dict], int]:
         was = entry.get("level", 0) if entry else 0
         level = max(o.level, 0)
         if o.level < 0 and was == 0:
+            continue
+        if o.continued and entry is None:  # in force before we listened: noted, not news
+            state["keys"][o.key] = {"level": level, "name": o.name, "town": o.town,
+                                    "since": st.iso(t), "owner": None}
             continue
         if level == was:
             if entry and level > 0 and msg.type != "VPWW54":  # R06 names beat H27 ones

@@ -44,6 +44,7 @@ FIELDS = {
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "voices" / "jma" / "templates.yaml"
 _INT_WORDS = {"5-": "5弱", "5+": "5強", "6-": "6弱", "6+": "6強"}
 _PAREN = re.compile(r"[（(][^（）()]*[)）]")
+_ENDS = "。、！？」』】］〉》＞>]"  # a line ending so needs no 。 (a bracket is a pause)
 
 
 def _fields_of(template: str) -> set[str] | None:
@@ -132,8 +133,8 @@ def spoken_title(title: str) -> str:
 def clean(text: str, cap: int = MAX_HEADLINE) -> str:
     # JMA's line breaks are layout; spoken, they are pauses at most.
     lines = [" ".join(line.split()) for line in (text or "").splitlines()]
-    joined = "。".join(line for line in lines if line)
-    return unparen(re.sub(r"([。、])。", r"\1", joined))[:cap]
+    joined = "".join(line if line[-1] in _ENDS else line + "。" for line in lines if line)
+    return unparen(joined.rstrip("。") + ("。" if joined.endswith("。") else ""))[:cap]
 
 
 def radio_time(t: dt.datetime | None, tz, day: bool = False) -> str:
@@ -162,7 +163,7 @@ def compose(content: dict, tz, t: dict[str, str]) -> str:
          "headline": clean(content.get("headline", ""))}
     if kind in ("warning", "landslide", "flood"):
         towns = content.get("towns") or []
-        f["changes"] = "".join(_town(town, t, any_change(towns)) for town in towns)
+        f["changes"] = "".join(_town(town, t) for town in towns)
         if not any(town.get("issued") or town.get("changed") for town in towns):
             f["headline"] = ""  # nothing issued: JMA's headline would contradict a lifting
         f["main"] = clean(content.get("main", "")) if f["headline"] else ""
@@ -175,11 +176,7 @@ def compose(content: dict, tz, t: dict[str, str]) -> str:
     return _format(t, kind if kind in FIELDS else "info", f)
 
 
-def any_change(towns: list[dict]) -> bool:
-    return any(town.get(k) for town in towns for k in ("issued", "changed", "lifted"))
-
-
-def _town(town: dict, t: dict, others_changed: bool) -> str:
+def _town(town: dict, t: dict) -> str:
     area, now = town.get("name", ""), town.get("now") or []
     out = []
     if town.get("issued"):
@@ -194,7 +191,7 @@ def _town(town: dict, t: dict, others_changed: bool) -> str:
     said = set(town.get("issued") or []) | {n for _, n in town.get("changed") or []}
     if out and set(now) - said:
         out.append(t["in_force"].format(area=area, kinds="、".join(now)))
-    elif not out and now and others_changed:
+    elif not out and now:
         out.append(t["continuing"].format(area=area, kinds="、".join(now)))
     return "".join(out)
 
