@@ -112,8 +112,8 @@ def test_the_page_needs_a_session(client):
 
 def test_a_stale_message_is_listed_as_stale(client, jma, token, services):
     old = services.clock.now() - dt.timedelta(days=3)
-    assert jma.handle(jmautil.landslide_auto(old.replace(microsecond=0)), "inbox:old.xml") == \
+    assert jma.handle(jmautil.quake_detail(1, old.replace(microsecond=0)), "inbox:old.xml") == \
         (True, "stale")
     items = client.get("/api/alerts", headers=bearer(token)).get_json()
-    assert items[-1]["status"] == "stale" and items[-1]["type"] == "VPWW56"
+    assert items[-1]["status"] == "stale" and items[-1]["type"] == "VXSE53"
     assert jma.item(items[-1]["id"])["bulletin"] is None
