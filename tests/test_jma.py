@@ -372,3 +372,44 @@ def test_old_keys_are_pruned_but_recent_ones_kept(world):
     assert svc.db.prune(START - dt.timedelta(days=1)) == 0
     assert svc.db.processed(parse(storm_approve()).key)
     assert svc.db.prune(START + dt.timedelta(seconds=1)) == 1
+
+
+# -- what other parts ask (the station's re-air rule, the alerts page) --------------------
+def test_in_force_follows_liftings_withdrawals_follow_ups_and_validity(world):
+    svc = world.service()
+    assert svc.handle(landslide_auto(), "x") == (True, "approved")
+    (land,) = world.station.bulletins
+    assert svc.in_force(land) and svc.item_of_bulletin(land)["type"] == "VPWW56"
+    assert svc.bulletin_of(svc.item_of_bulletin(land)["id"]) == land
+    svc.handle(withdrawal_of(landslide_auto()), "x")
+    assert not svc.in_force(land)
+    svc.handle(jmautil.quake_flash(START), "x")
+    flash = list(world.station.bulletins)[-1]
+    assert svc.in_force(flash)
+    svc.handle(jmautil.quake_detail(1, START + dt.timedelta(minutes=1)), "x")
+    detail = list(world.station.bulletins)[-1]
+    assert not svc.in_force(flash) and svc.in_force(detail)
+    world.clock.advance(61 * 60)
+    assert not svc.in_force(detail) and not svc.in_force("nope")
+
+
+def test_a_lifting_ends_what_a_draft_approved_and_aired_said(world):
+    svc = world.service()
+    svc.handle(storm_approve(), "x")
+    (draft,) = [i for i in svc.items(START.date()) if i["status"] == "pending"]
+    svc.approve(draft["id"], "tanaka")
+    (bid,) = world.station.bulletins
+    assert svc.in_force(bid)
+    world.clock.advance(30 * 60)
+    svc.handle(jmautil.storm_lifted(START + dt.timedelta(minutes=30)), "x")
+    assert not svc.in_force(bid)
+
+
+def test_staff_can_stop_a_queued_item(world):
+    svc = world.service()
+    svc.handle(landslide_auto(), "x")
+    (item,) = svc.items(START.date())
+    assert svc.stop_item(item["id"], "tanaka")["status"] == "withdrawn"
+    assert [b["state"] for b in world.station.bulletins.values()] == ["cancelled"]
+    with pytest.raises(AlertError):
+        svc.stop_item(item["id"], "tanaka")

@@ -150,8 +150,7 @@ class JmaService:
         now = self.clock.now()
         out = rules.step(self._synced(self.db.state()), msg, now, self.settings)
         if not out.accepted:
-            log.warning("JMA %s %s from %s refused: %s", msg.type, title, oneline(source),
-                        out.result)
+            log.warning("JMA %s %s from %s: %s", msg.type, title, oneline(source), out.result)
             return False, f"rejected: {out.result}"
         items = self._texts([a[1] for a in out.actions if a[0] == "new"])
         statuses = [a[1:] for a in out.actions if a[0] == "status"]
