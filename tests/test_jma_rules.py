@@ -77,6 +77,13 @@ def test_a_three_day_old_warning_never_airs_by_itself():
     assert seq.aired == []
 
 
+def test_what_only_a_stale_message_said_airs_when_a_fresh_one_confirms_it():
+    seq = Seq()
+    seq.send(J.landslide_auto(minutes(-3 * 24 * 60)), T0)
+    assert seq.send(J.landslide_auto(T0), T0) == "approved"
+    assert seq.cut_ins[0]["text"].count("発表されました") == 1
+
+
 def test_the_2011_earthquake_sample_is_stale_today():
     seq = Seq()
     assert seq.send(J.sample("32-39_11_05_240613_VXSE53.xml"), T0) == "stale"

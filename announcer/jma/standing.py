@@ -89,6 +89,14 @@ def _warnings(msg, s, state: dict) -> list[Obs]:
     return _merge(out)
 
 
+def _only_stale(state: dict, entry: dict | None) -> bool:
+    """Whether what is in force for a key was only ever heard in a message too old to
+    air: the next message that confirms it says it (a replayed backlog must not make
+    the fresh news silent)."""
+    owner = (entry or {}).get("owner")
+    return bool(owner) and state["items"].get(owner, {}).get("status") == "stale"
+
+
 def _merge(observations: list[Obs]) -> list[Obs]:
     """One observation per key: the strongest kind of a hazard; a lifting only when
     nothing else of that hazard is in the message (レベル３大雨警報 発表 beside
@@ -200,11 +208,11 @@ def apply(state: dict, msg, observations: list[Obs]) -> tuple[list[dict], int]:
             state["keys"][o.key] = {"level": level, "name": o.name, "town": o.town,
                                     "since": st.iso(t), "owner": None}
             continue
-        if level == was:
+        if level == was and not (level > 0 and _only_stale(state, entry)):
             if entry and level > 0 and msg.type != "VPWW54":  # R06 names beat H27 ones
                 entry["name"] = o.name
             continue
-        what = ("issued" if level > was else "lifted" if level == 0 else "changed")
+        what = ("issued" if level >= was else "lifted" if level == 0 else "changed")
         if o.level < 0:
             what = "cleared"  # なし where something was in force: JMA lost a 解除 on us
         old = entry.get("name", "") if entry else o.changed_from
