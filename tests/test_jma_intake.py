@@ -109,11 +109,12 @@ def test_leftover_dot_files_never_hide_a_real_one_and_a_backlog_is_reported(worl
     assert aired(world) and svc.intake.problems() == []
 
 
-def quadratic(kinds: int = 52000) -> bytes:
-    """A JMA-shaped message whose Head has tens of thousands of Kind/Name elements
-    (1.4 MB): the old lookup of each Name among all Kinds took a minute."""
+def quadratic(n: int = 19000) -> bytes:
+    """A JMA-shaped message whose Head holds ``n`` area Names and ``n`` Kinds (1.4 MB): the
+    old lookup of each Name among all Kinds made this a minute of work."""
     head = jmautil.landslide_auto(START).decode()
-    items = "<Item>" + "<Kind><Name>x</Name></Kind>" * kinds + "</Item>"
+    areas = "<Areas>" + "<Area><Name>区域</Name><Code>1</Code></Area>" * n + "</Areas>"
+    items = "<Item>" + areas + "<Kind><Name>x</Name></Kind>" * n + "</Item>"
     return head.replace('<Information type="気象警報・注意報（府県予報区等）">',
                         f'<Information type="x">{items}</Information><Information '
                         'type="気象警報・注意報（府県予報区等）">', 1).encode()

@@ -111,16 +111,16 @@ def _head_items(head, steps: Steps) -> tuple[HeadItem, ...]:
     for info in steps.limited(head.iterfind(f"{HEAD}Headline/{HEAD}Information")):
         for item in steps.limited(info.iterfind(f"{HEAD}Item")):
             areas = list(steps.limited(item.iterfind(f"{HEAD}Areas/{HEAD}Area")))
-            kinds = item.findall(f"{HEAD}Kind")[:50] or [None]
-            for kind in kinds:
+            codes = tuple(cap(a.findtext(f"{HEAD}Code")) for a in areas)
+            names = tuple(cap(a.findtext(f"{HEAD}Name")) for a in areas)
+            last = cap(item.findtext(f"{HEAD}LastKind/{HEAD}Name"))
+            for kind in item.findall(f"{HEAD}Kind")[:50] or [None]:
                 steps.check()
                 out.append(HeadItem(
                     cap(info.get("type")),
                     cap(kind.findtext(f"{HEAD}Name")) if kind is not None else "",
                     cap(kind.findtext(f"{HEAD}Condition")) if kind is not None else "",
-                    cap(item.findtext(f"{HEAD}LastKind/{HEAD}Name")),
-                    tuple(cap(a.findtext(f"{HEAD}Code")) for a in areas),
-                    tuple(cap(a.findtext(f"{HEAD}Name")) for a in areas)))
+                    last, codes, names))
     return tuple(out)
 
 

@@ -251,9 +251,11 @@ class JmaService:
                 elif state is None:
                     log.warning("JMA item %s was not queued (restart?): queuing it", item["id"])
                     self._air(item)
-            out = rules.tick(self.db.state(), now, self.settings)
-            self.db.commit(now, state=out.state, statuses=[a[1:] for a in out.actions
-                                                           if a[0] == "status"])
+            before = self.db.state()
+            out = rules.tick(before, now, self.settings)
+            if out.actions or out.state != before:  # no disk write for a quiet second
+                self.db.commit(now, state=out.state, statuses=[a[1:] for a in out.actions
+                                                               if a[0] == "status"])
             for action in out.actions:
                 if action[0] == "status":
                     log.warning("JMA item %s → %s (%s)", action[1], action[2], action[3])
