@@ -87,8 +87,8 @@ def pure() -> None:
         t = time.perf_counter()
         state = rules.step(state, m, t0 + dt.timedelta(seconds=1), s).state
         steps.append(time.perf_counter() - t)
-    print(f"rules.step over {len(steps)} messages: median {statistics.median(steps) * 1000:.2f} ms, "
-          f"max {max(steps) * 1000:.2f} ms")
+    print(f"rules.step over {len(steps)} messages: "
+          f"median {statistics.median(steps) * 1000:.2f} ms, max {max(steps) * 1000:.2f} ms")
 
 
 def stop_on_air(d, token):

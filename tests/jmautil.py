@@ -164,7 +164,8 @@ def quake_detail(serial: int, when=None) -> bytes:  # VXSE53 serial 1–3, 栃�
 
 
 def tornado_north(when=None) -> bytes:  # VPHW50 for 栃木県北部 only: 南部 and 真岡市 なし
-    data = edit(sample("19_08_01_150916_VPHW50.xml"), ("<Code>110020</Code>", "<Code>090020</Code>"),
+    data = edit(sample("19_08_01_150916_VPHW50.xml"),
+                ("<Code>110020</Code>", "<Code>090020</Code>"),
                 ("<Code>110030</Code>", "<Code>090010</Code>"),
                 ("<Code>1120700</Code>", "<Code>0920900</Code>"))
     return at(data, when)
@@ -181,7 +182,8 @@ def rain_vpoa50(when=None) -> bytes:  # 記録的短時間大雨情報 for 栃�
 
 
 def rain_vpbs50(when=None) -> bytes:  # the same observation as 気象防災速報（記録的短時間大雨）
-    return at(edit(sample("82_01_02_250630_VPBS50.xml"), ("<Code>013010</Code>", "<Code>090010</Code>"),
+    return at(edit(sample("82_01_02_250630_VPBS50.xml"),
+                   ("<Code>013010</Code>", "<Code>090010</Code>"),
                    ("１３時１０分", "１９時４０分")), when)
 
 

@@ -331,3 +331,18 @@ def test_ash_nankai_and_tsunami_are_logged(name):
         data = J.edit(data, ("桜島", "那須岳"))
     seq = Seq()
     assert seq.send(J.at(data, T0), T0) == "logged"
+
+
+def test_river_floods_with_the_2026_names_and_a_downgrade():
+    danger = J.edit(J.sample("16_06_01_220728_VXKOii.xml"), ("○○川", "鬼怒川"),
+                    ("氾濫危険情報", "レベル４氾濫危険警報"))
+    warning = J.edit(J.sample("16_02_01_220728_VXKOii.xml"), ("○○川", "鬼怒川"),
+                     ("氾濫警戒情報", "レベル３氾濫警報"))
+    seq = Seq()
+    assert seq.send(J.at(danger, T0), T0) == "approved"
+    assert "鬼怒川上流に、レベル４氾濫危険警報が発表されました。" in seq.cut_ins[0]["text"]
+    assert seq.send(J.at(warning, minutes(30)), minutes(30)) == "pending"
+    (draft,) = seq.of("pending")
+    assert "鬼怒川上流のレベル４氾濫危険警報は、レベル３氾濫警報に切り替えられました。" in draft["text"]
+    other = J.at(J.sample("16_02_02_220728_VXKOii.xml"), minutes(31))  # 六角川: not ours
+    assert seq.send(other, minutes(31)) == "ignored: 対象地域外"

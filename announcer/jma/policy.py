@@ -79,12 +79,17 @@ def strongest(decisions) -> str:
     return max(decisions, key=RANK.__getitem__, default="log")
 
 
-def plain(name: str) -> str:
-    """JMA's name without width variants and without its parentheses."""
-    name = unicodedata.normalize("NFKC", name or "").strip()
+def unparen(name: str) -> str:
+    """JMA's name as written, without its parentheses (nested ones too)."""
+    name = (name or "").strip()
     while _PAREN.search(name):
         name = _PAREN.sub("", name)
     return name
+
+
+def plain(name: str) -> str:
+    """JMA's name without width variants and without its parentheses (for comparing)."""
+    return unparen(unicodedata.normalize("NFKC", name or ""))
 
 
 def classify(name: str) -> tuple[str, int]:

@@ -66,6 +66,7 @@ class JmaService:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         self.inbox.ensure()
+        self._adopt()
         self.tick()
         loops = [("jma-tick", self._tick_loop, 1.0), ("jma-inbox", self._inbox_loop, 0.2)]
         loops += [(f"jma-feed-{i}", self._feed_loop(p), 0.2) for i, p in enumerate(self.feeds)]
@@ -77,6 +78,15 @@ class JmaService:
         log.info("JMA information on: %d feeds every %d s, inbox %s, areas %s",
                  len(self.cfg.feeds), self.cfg.poll_seconds, self.cfg.inbox,
                  ",".join(self.cfg.areas))
+
+    def _adopt(self) -> None:
+        """Drafts an older version left (unknown to the rules' state) cannot be approved
+        or expire by themselves: they expire now, once."""
+        known = self.db.state()["items"]
+        for item in self.db.open_items():
+            if item["status"] == "pending" and item["id"] not in known:
+                self.db.set_status(item["id"], "expired", self.clock.now(), expect=("pending",),
+                                   reason="以前の版で作られた原稿です（もう承認できません）")
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from announcer.jma import state as st
-from announcer.jma.policy import classify, plain
+from announcer.jma.policy import classify, plain, unparen
 
 R06_PRIMARY = st.KEEP * 2       # how long an R06 message's hazards stay covered by R06
 NOTHING = ("なし", "発表警報・注意報はなし")
@@ -165,7 +165,7 @@ def _flood(msg, s) -> list[Obs]:
         for code, name in zip(item.codes, item.names):
             if any(r and r in name for r in s.rivers) or code in s.areas:
                 out.append(Obs(f"f|{code}", name, code, "氾濫", level,
-                               plain(kind[:-2] if level == 0 else kind)))
+                               unparen(kind[:-2] if level == 0 else kind)))
     return list({o.key: o for o in out}.values())
 
 
@@ -176,7 +176,7 @@ def _volcano(msg, s) -> list[Obs]:
             continue
         for code, name in zip(item.codes, item.names):
             if plain(name) in s.volcanoes:
-                out.append(Obs(f"v|{plain(name)}", plain(name), code, "噴火", _volcano_level(
+                out.append(Obs(f"v|{plain(name)}", unparen(name), code, "噴火", _volcano_level(
                     item.kind, msg.title), item.kind, item.last))
     return out
 
