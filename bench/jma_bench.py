@@ -18,6 +18,7 @@ took a minute), and one ``rules.step`` per message over a sequence of edited sam
 """
 
 import argparse
+import datetime as dt
 import os
 import random
 import textwrap
@@ -50,11 +51,11 @@ def message(n: int) -> bytes:
     """A record-rain bulletin dated now, its observation time unique per ``n``."""
     hh, mm = (n // 60) % 24, n % 60
     full = str.maketrans("0123456789", "０１２３４５６７８９")
-    return J.edit(J.rain_vpoa50(), ("１９時４０分", f"{hh:02d}時{mm:02d}分".translate(full)))
+    when = J.now() + dt.timedelta(seconds=n)  # its own DateTime: its own message key
+    return J.edit(J.rain_vpoa50(when), ("１９時４０分", f"{hh:02d}時{mm:02d}分".translate(full)))
 
 
 def pure() -> None:
-    import datetime as dt
     import statistics
 
     from announcer.jma import rules
