@@ -1,20 +1,24 @@
-"""JMA information: time from a message appearing to its first sound on the air, and
-what polling costs the daemon.
+"""JMA information: time from a message appearing to its first sound on the air, what
+polling costs the daemon, and (without audio) what parsing and the rules cost.
 
 A station with its own PulseAudio null sink (monitor recorded) and the real daemon; a
 local HTTP server plays the JMA feed (nothing reaches the internet). For N auto items
-(レベル４土砂災害危険警報 for 真岡市, each a new message of the series):
+(記録的短時間大雨情報 for 栃木県南部 dated now, each a new observation, so each is news:
+since issue 16 one event airs once):
 - inbox: time from the file's rename into ``jma.inbox`` to the first sound (goal ≤ 1 s);
 - feed: time from the entry appearing in the served feed to the first sound
   (goal ≤ poll_seconds + 1 s).
 Each airing is stopped once it sounded. First the daemon's CPU and RSS over an idle
 window with jma enabled (feed of 100 entries for other areas, changed every 2 s), against
-the same window with jma disabled.
+the same window with jma disabled. ``--pure`` only measures, in this process: parsing
+every official sample and a crafted 1.4 MB message (its Head's Name × Kind lookup once
+took a minute), and one ``rules.step`` per message over a sequence of edited samples.
 
-    .venv/bin/python bench/jma_bench.py [--runs 5] [--poll 5] [--window 30]
+    .venv/bin/python bench/jma_bench.py [--runs 5] [--poll 5] [--window 30] [--pure]
 """
 
 import argparse
+import datetime as dt
 import os
 import random
 import textwrap
@@ -24,8 +28,9 @@ import time
 import numpy as np
 from common import Bench, cpu_seconds, make_token, pct, status_kb
 
+from tests import jmautil as J
 from tests.conftest import write_config
-from tests.jmautil import FeedServer, landslide_auto, sample, variant
+from tests.jmautil import FeedServer, sample, variant
 
 RATE = 48000
 
@@ -43,7 +48,48 @@ def first_loud(rec, after: float, timeout: float, threshold=0.01):
 
 
 def message(n: int) -> bytes:
-    return variant(landslide_auto(), date_time=f"2026-01-01T{n // 60:02d}:{n % 60:02d}:00Z")
+    """A record-rain bulletin dated now, its observation time unique per ``n``."""
+    hh, mm = (n // 60) % 24, n % 60
+    full = str.maketrans("0123456789", "０１２３４５６７８９")
+    when = J.now() + dt.timedelta(seconds=n)  # its own DateTime: its own message key
+    return J.edit(J.rain_vpoa50(when), ("１９時４０分", f"{hh:02d}時{mm:02d}分".translate(full)))
+
+
+def pure() -> None:
+    import statistics
+
+    from announcer.jma import rules
+    from announcer.jma import state as st
+    from announcer.jma.parse import parse
+    from announcer.jma.policy import Settings
+    from tests.test_jma_intake import quadratic
+
+    times = []
+    for path in sorted(J.SAMPLES.glob("*.xml")):
+        data = path.read_bytes()
+        t = time.perf_counter()
+        parse(data)
+        times.append(time.perf_counter() - t)
+    print(f"parse, 113 official samples: median {statistics.median(times) * 1000:.1f} ms, "
+          f"max {max(times) * 1000:.1f} ms")
+    crafted = quadratic()
+    t = time.perf_counter()
+    parse(crafted)
+    print(f"parse, crafted {len(crafted) / 1e6:.1f} MB Head (19,000 Names × 19,000 Kinds): "
+          f"{time.perf_counter() - t:.2f} s (budget 3 s)")
+    t0 = J.now()
+    seq = [J.storm_approve(t0), J.special_h27(t0), J.special_r06(t0), J.quake_flash(t0),
+           J.quake_detail(1, t0), J.quake_detail(2, t0), J.mashiko(t0), J.tornado_north(t0),
+           J.rain_vpoa50(t0), J.rain_vpbs50(t0), J.storm_continued(t0), J.storm_lifted(t0)]
+    msgs = [parse(d) for d in seq]
+    state, steps = st.empty(), []
+    s = Settings(areas=("0920900", "0934200"))
+    for m in msgs * 20:
+        t = time.perf_counter()
+        state = rules.step(state, m, t0 + dt.timedelta(seconds=1), s).state
+        steps.append(time.perf_counter() - t)
+    print(f"rules.step over {len(steps)} messages: "
+          f"median {statistics.median(steps) * 1000:.2f} ms, max {max(steps) * 1000:.2f} ms")
 
 
 def stop_on_air(d, token):
@@ -118,7 +164,10 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--poll", type=int, default=5)
     ap.add_argument("--window", type=float, default=30)
+    ap.add_argument("--pure", action="store_true")
     args = ap.parse_args()
+    if args.pure:
+        return pure()
     with FeedServer() as feeds:
         feeds.set_feed("/feed/extra.xml", [])
         with Bench() as b:

@@ -10,6 +10,7 @@ from announcer.audio.fake import FakeOutput
 from announcer.core.config_sections import JmaConfig
 from announcer.jma.service import JmaService
 from announcer.web.app import create_app
+from tests import jmautil
 from tests.jmautil import landslide_auto, storm_approve
 from tests.webutil import (KNOWN_LEAKS, OPERATOR, cancel_open_bulletins, client, csrf,
                            login, services, staff)
@@ -77,9 +78,9 @@ def test_approve_by_token_is_audited_and_happens_once(client, jma, token, servic
 
 
 def test_session_approve_needs_csrf_and_the_page_shows_drafts(staff, jma, services):
-    jma.handle(storm_approve().replace(b"2020-06-22T14:00:00Z", b"2020-06-22T14:30:00Z"), "x")
+    jma.handle(jmautil.heavy_rain_r06(3), "x")
     page = staff.get("/alerts").get_data(as_text=True)
-    assert "承認待ちの原稿" in page and "真岡市に、暴風警報が発表されました。" in page
+    assert "承認待ちの原稿" in page and "真岡市に、レベル３大雨警報が発表されました。" in page
     assert "承認して放送…" in page and "自動で放送" in page
     (draft,) = [i for i in jma.db.open_items() if i["status"] == "pending"]
     assert staff.post(f"/api/alerts/{draft['id']}/approve").status_code == 400  # no CSRF
@@ -93,7 +94,7 @@ def test_session_approve_needs_csrf_and_the_page_shows_drafts(staff, jma, servic
 
 
 def test_discard_and_audio_preview(staff, jma, services):
-    jma.handle(storm_approve().replace(b"2020-06-22T14:00:00Z", b"2020-06-22T15:00:00Z"), "x")
+    jma.handle(jmautil.at(jmautil.for_mooka("15_16_05_241226_VPWW59.xml")), "x")
     (draft,) = [i for i in jma.db.open_items() if i["status"] == "pending"]
     wav = staff.get(f"/alerts/{draft['id']}/audio.wav")
     assert wav.status_code == 200 and wav.data[:4] == b"RIFF" and len(wav.data) > 48000
@@ -107,3 +108,12 @@ def test_the_page_needs_a_session(client):
     assert client.get("/alerts").status_code == 302
     assert login(client).status_code == 302
     assert client.get("/alerts").status_code == 200
+
+
+def test_a_stale_message_is_listed_as_stale(client, jma, token, services):
+    old = services.clock.now() - dt.timedelta(days=3)
+    assert jma.handle(jmautil.quake_detail(1, old.replace(microsecond=0)), "inbox:old.xml") == \
+        (True, "stale")
+    items = client.get("/api/alerts", headers=bearer(token)).get_json()
+    assert items[-1]["status"] == "stale" and items[-1]["type"] == "VXSE53"
+    assert jma.item(items[-1]["id"])["bulletin"] is None

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from yaml.nodes import MappingNode
+
 from announcer.core.yamlfile import (Invalid, Section, boolean, choice, integer, items, number,
                                      text)
 
@@ -59,7 +61,11 @@ class JmaConfig:
     quake_areas: tuple[str, ...] = ("311",)     # intensity areas (栃木県南部)
     wide_areas: tuple[str, ...] = ("090010", "090012")  # 南部, 南東部: rain/tornado bulletins
     rivers: tuple[str, ...] = ("鬼怒川", "小貝川")  # 指定河川洪水予報 by river name
-    approve_minutes: int = 60
+    volcanoes: tuple[str, ...] = ("那須岳", "日光白根山")  # 噴火警報・予報 by volcano name
+    offices: tuple[str, ...] = ("宇都宮地方気象台",)  # the local office (府県気象情報, feed filter)
+    approve_minutes: dict = dataclasses.field(default_factory=dict)  # category -> minutes
+    max_age_minutes: dict = dataclasses.field(default_factory=dict)  # category -> minutes
+    unattended_minutes: int | None = None     # an unapproved warning draft airs after N min
     templates: Path = Path("jma/templates.yaml")  # relative to the voices directory
     policy: dict = dataclasses.field(default_factory=dict)  # category -> auto|approve|log
 
@@ -177,22 +183,50 @@ def _feed_url(node) -> str:
     return value
 
 
-# What ``jma.policy`` may say per category (``announcer.jma.policy`` applies them).
+# What ``jma.policy`` may say per category (``announcer.jma.policy`` applies them), and
+# per category: (decision, max_age_minutes, approve_minutes). Why each default is what
+# it is: README 「気象庁の情報」.
 JMA_DECISIONS = ("auto", "approve", "log")
-JMA_POLICY_DEFAULTS = {
-    "special_warning": "auto", "landslide": "auto", "record_rain": "auto",
-    "flood_danger": "auto", "quake_strong": "auto", "warning": "approve",
-    "tornado": "approve", "flood_warning": "approve", "quake_moderate": "approve",
-    "advisory": "log", "other": "log"}
+JMA_CATEGORIES = {
+    "special_warning": ("auto", 60, 180),    # 特別警報, レベル５氾濫特別警報・氾濫発生情報
+    "danger": ("auto", 60, 180),             # 警戒レベル４: 危険警報, 土砂災害警戒情報, 氾濫危険
+    "record_rain": ("auto", 20, 30),         # 記録的短時間大雨情報, 線状降水帯
+    "quake_strong": ("auto", 10, 30),        # 震度5弱以上
+    "warning": ("approve", 60, 180),         # 警報 (レベル３), 氾濫警戒情報・レベル３氾濫警報
+    "tornado": ("approve", 60, 60),          # 竜巻注意情報 (never past its ValidDateTime)
+    "quake_moderate": ("approve", 10, 15),   # 震度3・4
+    "weather_info": ("approve", 120, 120),   # 府県気象情報, 短時間大雪など
+    "volcano": ("approve", 60, 120),         # 噴火警報・予報 (jma.volcanoes)
+    "advisory": ("log", 60, 60),             # 注意報 (レベル２), 氾濫注意情報
+    "other": ("log", 60, 60),                # 震度1・2, 降灰予報, 南海トラフ, 津波 …
+}
+JMA_POLICY_DEFAULTS = {c: v[0] for c, v in JMA_CATEGORIES.items()}
+# Names of issue 10, still accepted in station.yaml: all 警戒レベル４ items share one default.
+JMA_POLICY_ALIASES = {"landslide": "danger", "flood_danger": "danger",
+                      "flood_warning": "warning"}
+
+
+def _minutes_table(section: Section, name: str, lo: int, hi: int) -> dict:
+    """``name: N`` (every category) or ``name: {category: N, …}``."""
+    node = section.node_of(name)
+    if node is None or not isinstance(node, MappingNode):
+        value = section.get(name, integer(lo, hi), None)
+        return {c: value for c in JMA_CATEGORIES} if value is not None else {}
+    table = section.section(name, JMA_CATEGORIES)
+    return {c: v for c in JMA_CATEGORIES
+            if (v := table.get(c, integer(lo, hi), None)) is not None}
 
 
 def load_jma(root: Section, base: Path, voices: Path) -> JmaConfig:
     keys = [f.name for f in dataclasses.fields(JmaConfig)]
     section = root.section("jma", keys)
     d = JmaConfig()
-    policy_section = section.section("policy", JMA_POLICY_DEFAULTS)
-    policy = {name: policy_section.get(name, choice(JMA_DECISIONS))
-              for name in JMA_POLICY_DEFAULTS}
+    policy_section = section.section("policy", (*JMA_POLICY_DEFAULTS, *JMA_POLICY_ALIASES))
+    policy = {}
+    for name in (*JMA_POLICY_ALIASES, *JMA_POLICY_DEFAULTS):  # a category beats its alias
+        value = policy_section.get(name, choice(JMA_DECISIONS))
+        if value:
+            policy[JMA_POLICY_ALIASES.get(name, name)] = value
     return JmaConfig(
         enabled=section.get("enabled", boolean, d.enabled),
         feeds=section.get("feeds", _listed(_feed_url), d.feeds),
@@ -202,7 +236,12 @@ def load_jma(root: Section, base: Path, voices: Path) -> JmaConfig:
         quake_areas=section.get("quake_areas", _listed(_code), d.quake_areas),
         wide_areas=section.get("wide_areas", _listed(_code), d.wide_areas),
         rivers=section.get("rivers", _listed(text), d.rivers),
-        approve_minutes=section.get("approve_minutes", integer(1, 1440), d.approve_minutes),
+        volcanoes=section.get("volcanoes", _listed(text), d.volcanoes),
+        offices=section.get("offices", _listed(text), d.offices),
+        approve_minutes=_minutes_table(section, "approve_minutes", 1, 1440),
+        max_age_minutes=_minutes_table(section, "max_age_minutes", 1, 10080),
+        unattended_minutes=section.get("unattended_minutes", integer(1, 1440), None,
+                                       nullable=True),
         templates=absolute(voices / section.get("templates", relative_path, d.templates)),
-        policy={k: v for k, v in policy.items() if v},
+        policy=policy,
     )

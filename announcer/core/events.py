@@ -17,6 +17,8 @@ Rules:
 Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
 JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale), the
+JMA intake (``publish(JMA_INTAKE, "intake", ok, detail)``: ``ok=False`` while the inbox
+has a backlog or a file was rejected or overran its time budget recently), the
 alerts' couriers (``notify``, key: the channel, when it refuses a message for good).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
@@ -38,11 +40,12 @@ AIRING = "airing"                   # an airing failed or aired only in part (on
 NOTICE_FILE = "notice_file"         # a file under schedules/ is broken / fixed
 RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
+JMA_INTAKE = "jma_intake"           # JMA intake: inbox backlog, rejected files, overruns
 DISK = "disk"                       # the data disk is under the free-space limit
 NOTIFY = "notify"                   # an alert channel refuses our messages for good
 TEST = "test"                       # ``announcer notify-test``
-KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, NOTIFY,
-         TEST)
+KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, JMA_INTAKE,
+         DISK, NOTIFY, TEST)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 

@@ -2,36 +2,52 @@
 
 Rules: at most one request per feed per ``poll_seconds`` (more after errors: the wait
 doubles up to ``MAX_BACKOFF``); ``If-Modified-Since`` with the feed's last
-``Last-Modified``; each entry link is fetched once (remembered in the store), and only
-from the host of the feed that listed it, over http(s), never by following a redirect
-elsewhere. Feeds and messages are read with a size cap and refused when compressed or
-oversized; an Atom document with a DTD is refused. The poller never raises: every
-problem is one log line and a later retry.
+``Last-Modified``. Every request has a whole-request ``DEADLINE`` (a server that sends
+one byte a second is cut off, not waited for), and each feed has its own thread (the
+service's), so one feed never blocks another. Entries are filtered before anything is
+fetched: only kinds the station handles (by the entry's title) from the offices that can
+concern the configured areas (by its author; ``気象庁`` itself for earthquakes, volcanoes
+and the national products). Each entry link is fetched from the host of the feed that
+listed it only, over http(s), never by following a redirect elsewhere, and remembered
+as fetched only once its message was processed (a crash in between fetches it again;
+its key makes that harmless). Feeds and messages are read with a size cap and refused
+when compressed or oversized; an Atom document with a DTD is refused. The poller never
+raises: every problem is one log line and a later retry.
 """
 
+import http.client
 import logging
+import re
+import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from xml.etree.ElementTree import ParseError
 
-from announcer.jma.parse import MAX_BYTES
+from announcer.jma.intake import oneline
+from announcer.jma.parse import MAX_BYTES, message_type
 
 log = logging.getLogger(__name__)
 ATOM = "{http://www.w3.org/2005/Atom}"
 MAX_FEED = 2 * 1024 * 1024
 MAX_ENTRIES = 500
 MAX_BACKOFF = 600.0
-TIMEOUT = 10.0
+TIMEOUT = 10.0        # seconds per socket operation
+DEADLINE = 30.0       # seconds for a whole request, headers and body
+MAX_REDIRECTS = 3
 USER_AGENT = "announcer (FM station JMA relay)"
+NATIONAL = "気象庁"
 
 
 class FetchError(Exception):
+    pass
+
+
+class DeadlineExceeded(FetchError):
     pass
 
 
@@ -42,54 +58,98 @@ class Response:
     last_modified: str | None = None
 
 
-class _SameHost(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
-            raise FetchError(f"redirect to another host refused: {newurl[:200]}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+def fetch(url: str, *, limit: int, if_modified_since: str | None = None,
+          deadline: float = DEADLINE) -> Response:
+    """GET ``url`` within ``deadline`` seconds; raises FetchError on anything but
+    200/304, a body over ``limit``, a redirect to another host, or the deadline."""
+    host = urllib.parse.urlsplit(url).netloc
+    for _ in range(MAX_REDIRECTS + 1):
+        resp = _get(url, limit, if_modified_since, time.monotonic() + deadline)
+        if not isinstance(resp, str):
+            return resp
+        target = urllib.parse.urljoin(url, resp)
+        if urllib.parse.urlsplit(target).netloc != host:
+            raise FetchError(f"redirect to another host refused: {oneline(target)}")
+        url = target
+    raise FetchError("too many redirects")
 
 
-_OPENER = urllib.request.build_opener(_SameHost())
+def _get(url: str, limit: int, ims: str | None, end: float) -> Response | str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"not http(s): {oneline(url)}")
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=TIMEOUT)
+    cut = threading.Event()
 
-
-def fetch(url: str, *, limit: int, if_modified_since: str | None = None) -> Response:
-    """GET ``url``; raises FetchError on anything but 200/304 or a body over ``limit``."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise FetchError(f"not http(s): {url[:200]}")
-    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT,
-                                               "Accept-Encoding": "identity"})
-    if if_modified_since:
-        req.add_header("If-Modified-Since", if_modified_since)
+    def cut_off():  # the watchdog: a dripping server gets its socket shut down
+        cut.set()
+        if conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+    timer = threading.Timer(max(0.0, end - time.monotonic()), cut_off)
+    timer.daemon = True
+    timer.start()
     try:
-        with _OPENER.open(req, timeout=TIMEOUT) as resp:
-            if resp.headers.get("Content-Encoding", "identity") not in ("identity", ""):
-                raise FetchError("compressed response refused")
-            length = resp.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > limit:
-                raise FetchError(f"too large ({length} bytes > {limit})")
-            body = resp.read(limit + 1)
-            if len(body) > limit:
-                raise FetchError(f"too large (> {limit} bytes)")
-            return Response(resp.status, body, resp.headers.get("Last-Modified"))
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304:
+        path = parts.path or "/"
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if ims:
+            headers["If-Modified-Since"] = ims
+        conn.request("GET", path + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        resp = conn.getresponse()
+        if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
+            return resp.getheader("Location")
+        if resp.status == 304:
             return Response(304)
-        raise FetchError(f"HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise FetchError(str(getattr(exc, "reason", exc))[:200]) from None
+        if resp.status != 200:
+            raise FetchError(f"HTTP {resp.status}")
+        if resp.getheader("Content-Encoding", "identity") not in ("identity", ""):
+            raise FetchError("compressed response refused")
+        length = resp.getheader("Content-Length")
+        if length and length.isdigit() and int(length) > limit:
+            raise FetchError(f"too large ({length} bytes > {limit})")
+        body = b""
+        while len(body) <= limit:
+            chunk = resp.read(min(65536, limit + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+        if cut.is_set():
+            raise DeadlineExceeded(f"no complete answer within {DEADLINE:g} s")
+        if len(body) > limit:
+            raise FetchError(f"too large (> {limit} bytes)")
+        return Response(200, body, resp.getheader("Last-Modified"))
+    except FetchError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if cut.is_set():
+            raise DeadlineExceeded(f"no complete answer within {DEADLINE:g} s") from None
+        raise FetchError(oneline(str(exc) or type(exc).__name__)) from None
+    finally:
+        timer.cancel()
+        conn.close()
 
 
-def entry_links(feed_url: str, body: bytes) -> list[str]:
-    """The message links of an Atom feed, oldest first; links to other hosts or not
+@dataclass(frozen=True)
+class Entry:
+    url: str
+    title: str = ""
+    author: str = ""
+
+
+def entries(feed_url: str, body: bytes) -> list[Entry]:
+    """The message entries of an Atom feed, oldest first; links to other hosts or not
     ending in ``.xml`` are logged and dropped."""
     try:
         root = SafeET.fromstring(body, forbid_dtd=True)
     except (DefusedXmlException, ParseError, ValueError) as exc:
         raise FetchError(f"feed is not acceptable Atom ({type(exc).__name__})") from None
     if root.tag != f"{ATOM}feed":
-        raise FetchError(f"feed root is {root.tag[:80]!r}, not Atom")
+        raise FetchError(f"feed root is {oneline(root.tag[:80])!r}, not Atom")
     host = urllib.parse.urlsplit(feed_url)
-    links = []
+    out = []
     for entry in root.findall(f"{ATOM}entry")[:MAX_ENTRIES]:
         link = entry.find(f"{ATOM}link")
         href = (link.get("href") or "").strip() if link is not None else ""
@@ -97,30 +157,50 @@ def entry_links(feed_url: str, body: bytes) -> list[str]:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or parts.netloc != host.netloc:
             log.warning("JMA feed %s: entry link %r refused (not on %s)", feed_url,
-                        href[:200], host.netloc)
+                        oneline(href), host.netloc)
             continue
         if not parts.path.endswith(".xml"):
             log.warning("JMA feed %s: entry link %r refused (not a JMA message)", feed_url,
-                        href[:200])
+                        oneline(href))
             continue
-        links.append(url)
-    return list(reversed(links))  # Atom lists newest first
+        out.append(Entry(url, (entry.findtext(f"{ATOM}title") or "").strip()[:200],
+                         (entry.findtext(f"{ATOM}author/{ATOM}name") or "").strip()[:200]))
+    return list(reversed(out))  # Atom lists newest first
+
+
+def entry_links(feed_url: str, body: bytes) -> list[str]:
+    return [e.url for e in entries(feed_url, body)]
+
+
+def wanted(entry: Entry, offices) -> bool:
+    """Whether an entry can concern us: a kind we handle, from an office that can
+    concern the configured areas. An entry without title or author is fetched."""
+    if entry.title and message_type(entry.title) is None:
+        return False
+    if entry.author:
+        names = set(re.split(r"[\s\u3000]+", entry.author))
+        return bool(names & (set(offices) | {NATIONAL}))
+    return True
 
 
 class FeedPoller:
-    """``poll_due()`` is called often (its thread); it polls the feeds that are due.
-    ``deliver(bytes, source)`` gets each new message; ``seen``/``mark`` remember links."""
+    """``poll_due()`` is called often (from the feed's own thread); it polls the feeds
+    that are due. ``deliver(bytes, source) -> bool`` processes a message (True once it
+    was processed, whatever the outcome); ``seen``/``mark`` remember links."""
 
     def __init__(self, feeds, poll_seconds: float, deliver, seen, mark, fetcher=fetch,
-                 monotonic=time.monotonic):
+                 monotonic=time.monotonic, offices=(), overran=None):
         self.feeds, self.poll_seconds = list(feeds), float(poll_seconds)
         self.deliver, self.seen, self.mark = deliver, seen, mark
         self.fetcher, self.monotonic = fetcher, monotonic
+        self.offices = tuple(offices)
+        self.overran = overran or (lambda what: None)
         self._next = {f: 0.0 for f in self.feeds}
         self._errors = {f: 0 for f in self.feeds}
         self._modified: dict[str, str] = {}
         self.last_ok: float | None = None
         self.requests = 0
+        self.skipped = 0
 
     def poll_due(self) -> None:
         for feed in self.feeds:
@@ -132,8 +212,10 @@ class FeedPoller:
         self.requests += 1
         try:
             resp = self.fetcher(feed, limit=MAX_FEED, if_modified_since=self._modified.get(feed))
-            links = entry_links(feed, resp.body) if resp.status == 200 else []
+            found = entries(feed, resp.body) if resp.status == 200 else []
         except FetchError as exc:
+            if isinstance(exc, DeadlineExceeded):
+                self.overran(f"フィード {oneline(feed)}")
             self._errors[feed] += 1
             wait = min(self.poll_seconds * 2 ** self._errors[feed], max(MAX_BACKOFF,
                                                                        self.poll_seconds))
@@ -145,17 +227,21 @@ class FeedPoller:
         if resp.last_modified:
             self._modified[feed] = resp.last_modified
         self.last_ok = self.monotonic()
-        for url in links:
-            if not self.seen(url):
-                self._fetch_entry(url)
+        for entry in found:
+            if not wanted(entry, self.offices):
+                self.skipped += 1
+            elif not self.seen(entry.url):
+                self._fetch_entry(entry.url)
 
     def _fetch_entry(self, url: str) -> None:
         try:
             resp = self.fetcher(url, limit=MAX_BYTES)
         except FetchError as exc:
             log.warning("JMA message %s not fetched: %s", url, exc)
+            if isinstance(exc, DeadlineExceeded):
+                self.overran(f"電文 {oneline(url)}")
             if "too large" in str(exc) or "HTTP 4" in str(exc):
                 self.mark(url)  # a definite answer: do not fetch it again
             return
-        self.mark(url)
-        self.deliver(resp.body, url)
+        if self.deliver(resp.body, url) is not False:
+            self.mark(url)

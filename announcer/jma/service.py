@@ -1,33 +1,36 @@
-"""The JMA subsystem as one service: sources in, items out, one processor thread.
+"""The JMA subsystem as one service: sources in, items out, the rules applied.
 
-Rules: the feed poller and the inbox hand raw bytes to ``submit``; one processor thread
-parses, decides, records and acts, so messages are handled one at a time in arrival
-order, and staff actions (``approve``/``discard``) take the same lock. A message key is
-recorded before anything airs; an ``auto`` item goes to the station's emergency lane as
-a bulletin of kind ``alert`` (idempotent per item), so a crash between the two never
-airs it twice. Statuses: ``approved`` = queued to air (by staff or by the auto policy),
-``aired``, ``pending`` (a draft for staff), ``expired``, ``withdrawn`` (取消 or discarded),
-``ignored`` (訓練/試験, older than in force), ``logged``.
+Rules: the inbox and each feed have their own thread; each parses its messages itself
+(so one slow file or feed never holds up another), then ``handle`` takes the one lock:
+it reads the state, asks ``rules.step`` what the message means, writes the key, the new
+state, the items and the status changes in one transaction, and only then acts —
+queuing airings (the station's emergency lane, kind ``alert``, idempotent per item) and
+cancelling withdrawn ones. So a message is handled whole or not at all, and a crash
+between the commit and the queuing is repaired by ``tick`` (every second: queued items
+followed to the air, drafts expired or aired unattended, intake health published).
+Statuses: ``approved`` = queued to air (by staff, the auto policy or the unattended
+rule), ``aired``, ``pending`` (a draft for staff), ``expired``, ``withdrawn`` (取消,
+discarded or stopped), ``ignored`` (訓練/試験, older than in force), ``stale`` (too old
+to air by itself), ``logged``.
 """
 
 import datetime as dt
 import logging
-import queue
 import threading
 import time
-import uuid
-from concurrent.futures import Future
 
 from announcer.core import events
+from announcer.jma import rules
+from announcer.jma import state as st
 from announcer.jma.feed import FeedPoller
 from announcer.jma.inbox import Inbox
-from announcer.jma.parse import Rejected, parse
-from announcer.jma.policy import Settings, decide
+from announcer.jma.intake import Intake, oneline
+from announcer.jma.parse import Overrun, Rejected, Unhandled, is_incomplete, parse
+from announcer.jma.policy import Settings
 from announcer.jma.store import JmaStore
-from announcer.jma.wording import Templates, compose, withdrawal
+from announcer.jma.wording import Templates, compose
 
 log = logging.getLogger(__name__)
-_RANK = {"log": 0, "approve": 1, "auto": 2}
 _BULLETIN_END = {"aired": ("aired", "放送しました"), "cancelled": ("withdrawn", "放送を取り消しました"),
                  "expired": ("expired", "期限までに放送できませんでした"),
                  "failed": ("expired", "放送に失敗しました")}
@@ -45,13 +48,14 @@ class JmaService:
         self.tz = station.tz
         self.db = JmaStore(store)
         self.templates = Templates(templates_path)
-        self.settings = Settings(frozenset(cfg.areas), frozenset(cfg.quake_areas),
-                                 frozenset(cfg.wide_areas), tuple(cfg.rivers), dict(cfg.policy))
+        self.settings = Settings.from_config(cfg)
+        self.intake = Intake()
         extra = {"fetcher": fetcher} if fetcher else {}
-        self.feed = FeedPoller(cfg.feeds, cfg.poll_seconds, self._from_feed, self.db.fetched,
-                               lambda url: self.db.mark_fetched(url, self.clock.now()), **extra)
-        self.inbox = Inbox(cfg.inbox, self._from_inbox)
-        self._queue: queue.Queue = queue.Queue()
+        self.feeds = [FeedPoller([url], cfg.poll_seconds, self._from_feed, self.db.fetched,
+                                 lambda u: self.db.mark_fetched(u, self.clock.now()),
+                                 offices=cfg.offices, overran=self.intake.overran, **extra)
+                      for url in cfg.feeds]
+        self.inbox = Inbox(cfg.inbox, self._from_inbox, intake=self.intake)
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -62,201 +66,162 @@ class JmaService:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         self.inbox.ensure()
+        self._adopt()
         self.tick()
-        for name, target in (("jma-process", self._process_loop), ("jma-feed", self._feed_loop),
-                             ("jma-inbox", self._inbox_loop)):
-            t = threading.Thread(target=target, name=name, daemon=True)
+        loops = [("jma-tick", self._tick_loop, 1.0), ("jma-inbox", self._inbox_loop, 0.2)]
+        loops += [(f"jma-feed-{i}", self._feed_loop(p), 0.2) for i, p in enumerate(self.feeds)]
+        for name, target, every in loops:
+            t = threading.Thread(target=self._loop, args=(name, target, every), name=name,
+                                 daemon=True)
             t.start()
             self._threads.append(t)
         log.info("JMA information on: %d feeds every %d s, inbox %s, areas %s",
                  len(self.cfg.feeds), self.cfg.poll_seconds, self.cfg.inbox,
                  ",".join(self.cfg.areas))
 
+    def _adopt(self) -> None:
+        """Drafts an older version left (unknown to the rules' state) cannot be approved
+        or expire by themselves: they expire now, once."""
+        known = self.db.state()["items"]
+        for item in self.db.open_items():
+            if item["status"] == "pending" and item["id"] not in known:
+                self.db.set_status(item["id"], "expired", self.clock.now(), expect=("pending",),
+                                   reason="以前の版で作られた原稿です（もう承認できません）")
+
     def stop(self) -> None:
         self._stop.set()
-        self._queue.put(None)
         for t in self._threads:
             t.join(timeout=TIMEOUT_JOIN)
         self.db.close()
 
+    def _loop(self, name: str, target, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                target()
+            except Exception:
+                log.exception("%s failed; it carries on", name)
+
+    def _feed_loop(self, poller: FeedPoller):
+        return poller.poll_due
+
+    def _inbox_loop(self) -> None:
+        self.inbox.scan()
+        self._inbox_ok = time.monotonic()
+
+    def _tick_loop(self) -> None:
+        self.tick()
+
     def health(self) -> str:
         """``ok`` unless no poll succeeded for 5 × poll_seconds."""
-        last = self.feed.last_ok if self.cfg.feeds else self._inbox_ok
+        polls = [p.last_ok for p in self.feeds if p.last_ok is not None]
+        last = max(polls) if self.cfg.feeds and polls else (
+            None if self.cfg.feeds else self._inbox_ok)
         last = last if last is not None else self._started
         return "ok" if time.monotonic() - last <= 5 * self.cfg.poll_seconds else "stale"
 
     # -- sources -----------------------------------------------------------------------
-    def submit(self, data: bytes, source: str) -> Future:
-        done: Future = Future()
-        self._queue.put((data, source, done))
-        return done
-
-    def _from_feed(self, data: bytes, source: str) -> None:
-        self.submit(data, source).result()
+    def _from_feed(self, data: bytes, source: str) -> bool:
+        ok, outcome = self.handle(data, source)
+        if not ok:
+            self.intake.rejected(f"フィード {oneline(source, 80)}")
+        return not outcome.startswith("processing failed")
 
     def _from_inbox(self, data: bytes, source: str):
-        return self.submit(data, source).result()
-
-    def _feed_loop(self) -> None:
-        while not self._stop.wait(0.2):
-            try:
-                self.feed.poll_due()
-            except Exception:
-                log.exception("JMA feed poller failed; it carries on")
-
-    def _inbox_loop(self) -> None:
-        while not self._stop.wait(0.2):
-            try:
-                self.inbox.scan()
-                self._inbox_ok = time.monotonic()
-            except Exception:
-                log.exception("JMA inbox scan failed; it carries on")
-
-    def _process_loop(self) -> None:
-        next_tick = 0.0
-        while not self._stop.is_set():
-            try:
-                job = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                job = False
-            if job is None:
-                break
-            if job:
-                data, source, done = job
-                try:
-                    done.set_result(self.handle(data, source))
-                except Exception as exc:
-                    log.exception("JMA message from %s: processing failed", source)
-                    done.set_result((False, f"processing failed: {exc}"))
-            if time.monotonic() >= next_tick:
-                next_tick = time.monotonic() + 1.0
-                try:
-                    self.tick()
-                except Exception:
-                    log.exception("JMA housekeeping failed")
-        # drain: callers waiting on a result must not hang at shutdown
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job:
-                job[2].set_result((False, "shutting down"))
+        return self.handle(data, source)
 
     # -- one message -------------------------------------------------------------------
     def handle(self, data: bytes, source: str) -> tuple[bool, str]:
         """Process one message; (accepted, outcome) for the log and the inbox."""
+        where = oneline(source)
         try:
             msg = parse(data)
+        except Unhandled as exc:
+            log.info("JMA message from %s not relayed: %s", where, exc)
+            return True, f"ignored: {exc}"
         except Rejected as exc:
-            log.warning("JMA message from %s rejected: %s", source, exc)
+            if isinstance(exc, Overrun):
+                self.intake.overran(where[:80])
+            quiet = source.startswith("inbox:") and is_incomplete(str(exc))
+            log.log(logging.INFO if quiet else logging.WARNING,
+                    "JMA message from %s rejected: %s", where, oneline(exc))
             return False, f"rejected: {exc}"
-        with self._lock:
-            if self.db.processed(msg.key):
-                log.info("JMA %s %s from %s: already processed", msg.type, msg.title, source)
-                return True, "duplicate"
-            now = self.clock.now()
-            if msg.info_type == "取消":
-                return True, self._withdraw(msg, source, now)
-            verdict = decide(msg, self.settings)
-            if not verdict.relevant:
-                self.db.record(msg.key, source, f"ignored: {verdict.reason}", now)
-                log.info("JMA %s %s: not for us (%s)", msg.type, msg.title, verdict.reason)
-                return True, f"ignored: {verdict.reason}"
-            return True, self._relevant(msg, verdict, source, now)
+        try:
+            with self._lock:
+                return self._process(msg, source)
+        except Exception as exc:
+            log.exception("JMA message from %s: processing failed", where)
+            return False, f"processing failed: {exc}"
 
-    def _relevant(self, msg, verdict, source: str, now: dt.datetime) -> str:
-        item = self._item(msg, verdict.decision, compose(msg, verdict, self.tz,
-                                                         self.templates.get()), now)
-        item["areas"] = verdict.areas
-        in_force = self.db.in_force(msg.series)
-        series = (msg.series, msg.date_time)
-        if in_force is not None and msg.date_time < in_force:
-            item.update(status="ignored", reason="発表中の情報より古い電文です")
-            series = None
-        elif msg.status != "通常":
-            item.update(status="ignored", reason=f"{msg.status}の電文です（放送しません）",
-                        title=f"【{msg.status}】{msg.title}")
-        else:
-            item["status"] = {"auto": "approved", "approve": "pending",
-                              "log": "logged"}[verdict.decision]
-            item["reason"] = verdict.reason
-            self._supersede(msg.series, now)
-        self.db.record(msg.key, source, item["status"], now, series=series, item=item)
-        log.warning("JMA %s %s (%s): %s → %s%s", msg.type, msg.title, msg.info_type,
-                    verdict.decision, item["status"], f" ({item['reason']})" if item["reason"] else "")
-        if item["status"] == "approved":
-            self._air(item, interrupt=True)
-        return item["status"]
+    def _process(self, msg, source: str) -> tuple[bool, str]:
+        title = oneline(msg.title)
+        if self.db.processed(msg.key):
+            log.info("JMA %s %s from %s: already processed", msg.type, title, oneline(source))
+            return True, "duplicate"
+        now = self.clock.now()
+        out = rules.step(self._synced(self.db.state()), msg, now, self.settings)
+        if not out.accepted:
+            log.warning("JMA %s %s from %s: %s", msg.type, title, oneline(source), out.result)
+            return False, f"rejected: {out.result}"
+        items = self._texts([a[1] for a in out.actions if a[0] == "new"])
+        statuses = [a[1:] for a in out.actions if a[0] == "status"]
+        if not self.db.commit(now, key=msg.key, source=source, outcome=out.result,
+                              state=out.state, items=items, statuses=statuses):
+            return True, "duplicate"
+        for item in items:
+            level = logging.WARNING if item["status"] in ("approved", "pending") else logging.INFO
+            log.log(level, "JMA %s %s (%s): %s → %s%s", msg.type, title, msg.info_type,
+                    item["decision"], item["status"],
+                    f" ({oneline(item['reason'])})" if item["reason"] else "")
+        if not items:
+            log.info("JMA %s %s: %s", msg.type, title, out.result)
+        self._apply(out.actions)
+        return True, out.result
 
-    def _item(self, msg, decision: str, text: str, now: dt.datetime) -> dict:
-        return {"id": now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], "key": msg.key,
-                "series": msg.series, "type": msg.type, "title": msg.title, "areas": (),
-                "decision": decision, "text": text, "info_type": msg.info_type,
-                "msg_status": msg.status, "received_at": now,
-                "expires_at": now + dt.timedelta(minutes=self.cfg.approve_minutes),
-                "status": "logged", "reason": ""}
+    def _texts(self, items: list[dict]) -> list[dict]:
+        templates = self.templates.get()
+        for item in items:
+            item["text"] = compose(item["content"], self.tz, templates)
+        return items
 
-    def _supersede(self, series: str, now: dt.datetime) -> None:
-        for old in self.db.series_items(series):
-            if old["status"] == "pending":
-                self.db.set_status(old["id"], "expired", now, reason="新しい発表に置き換わりました",
-                                   expect=("pending",))
+    def _synced(self, state: dict) -> dict:
+        """The state with queued items that went on air since marked aired (so that a
+        取消 withdraws them on air rather than only from the queue)."""
+        for item_id, it in state["items"].items():
+            if it.get("status") == "approved":
+                b = self.db.item(item_id)
+                if b and self._bulletin_state(b) in ("on_air", "aired"):
+                    state = rules.mark(state, item_id, "aired")
+        return state
 
-    def _withdraw(self, msg, source: str, now: dt.datetime) -> str:
-        """取消: drafts and queued airings are withdrawn; what aired is withdrawn on air."""
-        aired, withdrawn = [], 0
-        for old in self.db.series_items(msg.series):
-            state = self._bulletin_state(old)
-            if old["status"] == "aired" or state in ("on_air", "aired"):
-                if state == "on_air":
-                    self.station.cancel_bulletin(old["bulletin"])
-                aired.append(old)
-            elif old["status"] in ("pending", "approved"):
-                if old.get("bulletin"):
-                    self.station.cancel_bulletin(old["bulletin"])
-                self.db.set_status(old["id"], "withdrawn", now, reason="気象庁が取り消しました")
-                withdrawn += 1
-        series = (msg.series, msg.date_time)
-        if not aired and not withdrawn:
-            self.db.record(msg.key, source, "取消: nothing of ours", now, series=series)
-            log.info("JMA %s %s 取消: nothing of ours to withdraw", msg.type, msg.title)
-            return "ignored: nothing to withdraw"
-        title = (aired or self.db.series_items(msg.series))[-1]["title"]
-        text = withdrawal(title, self.templates.get())
-        decision = max((a["decision"] for a in aired), key=_RANK.get, default="log")
-        item = self._item(msg, decision, text, now)
-        item["title"] = f"【取消】{title}"
-        item["areas"] = tuple(dict.fromkeys(c for a in aired for c in a["areas"]))
-        if aired:
-            item["status"] = {"auto": "approved", "approve": "pending", "log": "logged"}[decision]
-        else:
-            item.update(status="logged", reason="放送前に取り消されました")
-        self.db.record(msg.key, source, f"取消 → {item['status']}", now, series=series, item=item)
-        log.warning("JMA %s %s 取消: %d withdrawn before air, %d aired → %s", msg.type,
-                    msg.title, withdrawn, len(aired), item["status"])
-        if item["status"] == "approved":
-            self._air(item, interrupt=True)
-        return item["status"]
+    def _apply(self, actions: list) -> None:
+        for action in actions:
+            if action[0] == "cancel":
+                item = self.db.item(action[1])
+                if item and item.get("bulletin"):
+                    self.station.cancel_bulletin(item["bulletin"])
+            elif action[0] == "air":
+                item = self.db.item(action[1])
+                if item is not None:
+                    self._air(item)
 
     # -- airing ------------------------------------------------------------------------
-    def _air(self, item: dict, *, interrupt: bool) -> None:
+    def _air(self, item: dict) -> None:
         from announcer.core.errors import BulletinError
 
         emergency = self.station.config.emergency
         try:
             bid, _ = self.station.submit_bulletin(
-                item["text"], repeat=emergency.repeat, interrupt=interrupt,
-                chime=emergency.chime, expires_at=_time(item["expires_at"]), by="jma",
+                item["text"], repeat=emergency.repeat, interrupt=bool(item["interrupt"]),
+                chime=emergency.chime and bool(item["chime"]),
+                expires_at=_time(item["expires_at"]), by="jma",
                 request_key=f"jma-{item['id']}", kind="alert", title=item["title"][:60])
         except BulletinError as exc:
             log.error("JMA item %s cannot air: %s", item["id"], exc)
-            self.db.set_status(item["id"], "expired", self.clock.now(),
-                               reason=f"放送できませんでした: {exc}")
+            self._set(item["id"], "expired", f"放送できませんでした: {exc}")
             return
         self.db.set_bulletin(item["id"], bid)
-        log.warning("JMA item %s queued for air as bulletin %s: %s", item["id"], bid,
-                    item["title"])
+        log.warning("JMA item %s queued for air as bulletin %s%s: %s", item["id"], bid,
+                    " (cutting in)" if item["interrupt"] else "", oneline(item["title"]))
 
     def _bulletin_state(self, item: dict) -> str | None:
         if not item.get("bulletin"):
@@ -264,59 +229,107 @@ class JmaService:
         b = self.station.bulletin(item["bulletin"])
         return b["state"] if b else None
 
+    def _set(self, item_id: str, status: str, reason: str, by: str = "",
+             expect: tuple = ()) -> bool:
+        """An item's status, in the store and in the rules' state, in one transaction."""
+        with self._lock:
+            if expect and (self.db.item(item_id) or {}).get("status") not in expect:
+                return False
+            state = rules.mark(self.db.state(), item_id, status)
+            return self.db.commit(self.clock.now(), state=state,
+                                  statuses=[(item_id, status, reason, by)])
+
     def tick(self) -> None:
-        """Expire drafts, follow queued items to the air; queue what a crash left."""
+        """Follow queued items to the air (and queue what a crash left), expire drafts,
+        air unattended ones; publish the feed's and the intake's health."""
         events.publish(events.JMA_STALE, "feed", self.health() == "ok",
                        f"{5 * self.cfg.poll_seconds} 秒以上、気象庁のフィードも受信フォルダも読めていません")
+        self.intake.report()
         with self._lock:
             now = self.clock.now()
             if time.monotonic() - self._pruned > 3600:
                 self._pruned = time.monotonic()
                 self.db.prune(now - dt.timedelta(days=KEEP_DAYS))
             for item in self.db.open_items():
+                if item["status"] != "approved":
+                    continue
                 state = self._bulletin_state(item)
-                if item["status"] == "pending" and _time(item["expires_at"]) <= now:
-                    self.db.set_status(item["id"], "expired", now, expect=("pending",),
-                                       reason=f"{self.cfg.approve_minutes} 分以内に承認されませんでした")
-                    log.warning("JMA draft %s expired unapproved: %s", item["id"], item["title"])
-                elif item["status"] == "approved" and state in _BULLETIN_END:
-                    status, reason = _BULLETIN_END[state]
-                    self.db.set_status(item["id"], status, now, reason=reason or None)
-                elif item["status"] == "approved" and state is None:
-                    if _time(item["expires_at"]) <= now:
-                        self.db.set_status(item["id"], "expired", now, reason="放送前に期限切れ")
-                    else:
-                        log.warning("JMA item %s was not queued (restart?): queuing it", item["id"])
-                        self._air(item, interrupt=item["decision"] == "auto")
+                if state in _BULLETIN_END:
+                    self._set(item["id"], *_BULLETIN_END[state])
+                elif state is None and (_time(item["expires_at"]) or now) <= now:
+                    self._set(item["id"], "expired", "放送前に期限切れ")
+                elif state is None:
+                    log.warning("JMA item %s was not queued (restart?): queuing it", item["id"])
+                    self._air(item)
+            before = self.db.state()
+            out = rules.tick(before, now, self.settings)
+            if out.actions or out.state != before:  # no disk write for a quiet second
+                self.db.commit(now, state=out.state, statuses=[a[1:] for a in out.actions
+                                                               if a[0] == "status"])
+            for action in out.actions:
+                if action[0] == "status":
+                    log.warning("JMA item %s → %s (%s)", action[1], action[2], action[3])
+            self._apply(out.actions)
 
-    # -- staff -------------------------------------------------------------------------
+    # -- staff and the station -----------------------------------------------------------
     def approve(self, item_id: str, by: str) -> dict:
         with self._lock:
             item = self.db.item(item_id)
             if item is None:
                 raise AlertError("その情報はありません", 404)
-            now = self.clock.now()
-            if item["status"] == "pending" and _time(item["expires_at"]) <= now:
+            out = rules.approve(self.db.state(), item_id, self.clock.now())
+            if out.result == "expired":
                 self.tick()
                 item = self.db.item(item_id)
-            if item["status"] != "pending":
-                raise AlertError(f"この情報は承認できません（状態: {STATUS_LABELS.get(item['status'], item['status'])}）")
-            self.db.set_status(item_id, "approved", now, by=by, reason=f"{by} が承認",
-                               expect=("pending",))
-            log.warning("JMA draft %s approved by %s: %s", item_id, by, item["title"])
-            self._air(self.db.item(item_id), interrupt=False)
+            if not out.accepted or item["status"] != "pending":
+                label = STATUS_LABELS.get(item["status"], item["status"])
+                raise AlertError(f"この情報は承認できません（状態: {label}）")
+            self.db.commit(self.clock.now(), state=out.state,
+                           statuses=[(item_id, "approved", f"{by} が承認", by)])
+            log.warning("JMA draft %s approved by %s: %s", item_id, oneline(by),
+                        oneline(item["title"]))
+            self._apply(out.actions)
             return self.db.item(item_id)
 
     def discard(self, item_id: str, by: str) -> dict:
         with self._lock:
+            if self.db.item(item_id) is None:
+                raise AlertError("その情報はありません", 404)
+            if not self._set(item_id, "withdrawn", f"{by} が破棄", by, expect=("pending",)):
+                raise AlertError("承認待ちの情報だけを破棄できます")
+            log.warning("JMA draft %s discarded by %s", item_id, oneline(by))
+            return self.db.item(item_id)
+
+    def stop_item(self, item_id: str, by: str) -> dict:
+        """Stop a JMA item: a draft is discarded, a queued or on-air airing cancelled."""
+        with self._lock:
             item = self.db.item(item_id)
             if item is None:
                 raise AlertError("その情報はありません", 404)
-            if not self.db.set_status(item_id, "withdrawn", self.clock.now(), by=by,
-                                      reason=f"{by} が破棄", expect=("pending",)):
-                raise AlertError("承認待ちの情報だけを破棄できます")
-            log.warning("JMA draft %s discarded by %s", item_id, by)
+            if item["status"] == "pending":
+                return self.discard(item_id, by)
+            if item["status"] != "approved":
+                raise AlertError("放送待ち・放送中の情報だけを止められます")
+            if item.get("bulletin"):
+                self.station.cancel_bulletin(item["bulletin"], by)
+            self._set(item_id, "withdrawn", f"{by} が止めました", by, expect=("approved",))
             return self.db.item(item_id)
+
+    def in_force(self, bulletin_id: str) -> bool:
+        """Whether the JMA item aired (or queued) as station bulletin ``bulletin_id`` is
+        still in force and valid now (not lifted, withdrawn, superseded or past its
+        validity)."""
+        item = self.db.item_by_bulletin(bulletin_id)
+        if item is None or item["status"] not in ("approved", "aired"):
+            return False
+        return st.in_force(self.db.state(), item["id"], self.clock.now())
+
+    def bulletin_of(self, item_id: str) -> str | None:
+        item = self.db.item(item_id)
+        return item.get("bulletin") if item else None
+
+    def item_of_bulletin(self, bulletin_id: str) -> dict | None:
+        return self.db.item_by_bulletin(bulletin_id)
 
     def items(self, day: dt.date) -> list[dict]:
         return self.db.items(day)
@@ -326,10 +339,10 @@ class JmaService:
 
 
 KEEP_DAYS = 31  # message keys older than this cannot come back through a feed
-TIMEOUT_JOIN = 2.0  # a thread stuck in a fetch (10 s timeout) is abandoned: all are daemons
+TIMEOUT_JOIN = 2.0  # a thread stuck in a fetch is abandoned at exit: all are daemons
 STATUS_LABELS = {"aired": "放送済み", "pending": "承認待ち", "approved": "放送待ち",
                  "expired": "期限切れ", "withdrawn": "取り消し", "ignored": "放送しない",
-                 "logged": "記録のみ"}
+                 "logged": "記録のみ", "stale": "古い情報（放送しない）"}
 
 
 def _time(value) -> dt.datetime | None:

@@ -245,4 +245,37 @@ def thousands(text: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
 
 
-_STEPS = (thousands, phone_numbers, clock_times, dates, ranges, units, floors_and_magnitudes)
+# --- JMA's written forms: zero-padded times, brackets -------------------------------
+
+_PADDED = re.compile(r"(?<![\d.,])0+(?=\d+[日時分秒])")  # keeps one 0 of 00時
+_ZERO_MINUTES = re.compile(r"(?<=\d時)0+分")
+_OPENING = "【［〈《＜〔"
+_CLOSING = "】］〉》＞〕"
+_PAUSE_BEFORE = re.compile(r"(?<=[0-9A-Za-zぁ-ゖァ-ヺー一-鿿々])[" + _OPENING + "]")
+
+
+def leading_zeros(text: str) -> str:
+    """０５時０７分 → 5時7分, ０５時００分 → 5時, ０５日 → 5日, ００時 → 零時: JMA pads
+    with zeros that Open JTalk would read (ゼロゴジ ゼロナナフン)."""
+    text = _ZERO_MINUTES.sub("", _PADDED.sub("", text))
+    return re.sub(r"(?<![\d.,])0時", "零時", text)
+
+
+def brackets(text: str) -> str:
+    """【概況】, ［洪水］, 〈…〉, ＜…＞: a closing bracket is a pause (Open JTalk drops these
+    characters and would run the phrases together); an opening one pauses after words.
+    Only the pauses made here are tidied (never one that was written)."""
+    if not any(c in text for c in _OPENING + _CLOSING):
+        return text
+    mark = "\ue000"
+    text = _PAUSE_BEFORE.sub(mark, text)
+    text = re.sub(f"[{_OPENING}]", "", text)
+    text = re.sub(f"[{_CLOSING}]", mark, text)
+    text = re.sub(f"{mark}+", mark, text)
+    text = re.sub(f"{mark}(?=[。、！？!?」』）)\\s]|$)", "", text)
+    text = re.sub(f"(?:^|(?<=[。、！？!?「『（(])){mark}", "", text)
+    return text.replace(mark, "、")
+
+
+_STEPS = (leading_zeros, thousands, phone_numbers, clock_times, dates, ranges, units,
+          floors_and_magnitudes, brackets)

@@ -26,12 +26,12 @@ bp = Blueprint("alerts", __name__)
 
 API_KEYS = ("id", "type", "title", "areas", "received_at", "decision", "status", "text")
 DECISION_LABELS = {"auto": "自動で放送", "approve": "承認して放送", "log": "記録のみ"}
-CATEGORY_LABELS = {"special_warning": "特別警報", "landslide": "土砂災害警戒情報・危険警報",
-                   "record_rain": "記録的短時間大雨情報・気象防災速報",
-                   "flood_danger": "氾濫危険情報・氾濫発生情報", "quake_strong": "震度5弱以上",
-                   "warning": "その他の警報・危険警報", "tornado": "竜巻注意情報",
-                   "flood_warning": "氾濫警戒情報", "quake_moderate": "震度3・4",
-                   "advisory": "注意報・氾濫注意情報", "other": "その他"}
+CATEGORY_LABELS = {"special_warning": "特別警報", "danger": "警戒レベル４（危険警報・土砂災害警戒情報・氾濫危険）",
+                   "record_rain": "記録的短時間大雨情報・線状降水帯", "quake_strong": "震度5弱以上",
+                   "warning": "警報・氾濫警戒情報", "tornado": "竜巻注意情報",
+                   "quake_moderate": "震度3・4", "weather_info": "府県気象情報",
+                   "volcano": "噴火警報・予報", "advisory": "注意報・氾濫注意情報",
+                   "other": "その他（震度1・2、降灰予報、南海トラフ、津波など）"}
 OFF = "気象庁の情報は使われていません（station.yaml の jma.enabled を true にしてください）"
 
 
