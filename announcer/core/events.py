@@ -15,6 +15,7 @@ Rules:
   (the alerts start after the station) first hears every condition that is bad now.
 
 Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
+studio (``speech``: a worker crashed, until the workers answer again), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
 JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
 
@@ -38,8 +39,10 @@ NOTICE_FILE = "notice_file"         # a file under schedules/ is broken / fixed
 RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
 DISK = "disk"                       # the data disk is under the free-space limit
+SPEECH = "speech"                   # speech workers crash / restart; fine once they answer
 TEST = "test"                       # ``announcer notify-test``
-KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, TEST)
+KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, SPEECH,
+         TEST)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 
@@ -89,6 +92,12 @@ class Bus:
         for listener in listeners:
             self._call(listener, event)
 
+    def bad_now(self) -> list[Event]:
+        """Every condition that is bad now (its last publish was ``ok=False``), oldest
+        first: what the station's health verdict reads."""
+        with self._lock:
+            return sorted(self._bad.values(), key=lambda e: e.at)
+
     @staticmethod
     def _call(listener: Listener, event: Event) -> None:
         try:
@@ -122,6 +131,11 @@ def publish(kind: str, key: str, ok: bool, detail: str = "") -> None:
 
 def publish_state(kind: str, failing: dict) -> None:
     BUS.publish_state(kind, failing)
+
+
+def bad_now() -> list[Event]:
+    """Every condition bad now on the station's bus (see ``Bus.bad_now``)."""
+    return BUS.bad_now()
 
 
 def airing_ended(kind: str, item_id: str, title: str, status: str, detail: str) -> None:

@@ -318,6 +318,12 @@ class JmaService:
             log.warning("JMA draft %s discarded by %s", item_id, by)
             return self.db.item(item_id)
 
+    def bulletin_of(self, item_id: str) -> str | None:
+        """The station bulletin that airs this item (None: not queued yet, or no such
+        item): how the page and ``DELETE /api/alerts/<id>`` stop it through the station."""
+        item = self.db.item(item_id)
+        return item.get("bulletin") if item else None
+
     def items(self, day: dt.date) -> list[dict]:
         return self.db.items(day)
 
