@@ -148,7 +148,7 @@ def test_add_word_changes_reading_and_rendered_notice(staff, services, audits):
     assert "「大前神社」を オーサキジンジャ と読むように登録しました" in html
     assert surfaces(html) == [SHRINE]
     assert f">{SENTENCE}</textarea>" in html  # the try-out sentence is still there
-    assert 'href="/readings?edit=%E5%A4%A7%E5%89%8D%E7%A5%9E%E7%A4%BE#entry-card">直す</a>' in html
+    assert 'href="/readings?edit=%E5%A4%A7%E5%89%8D%E7%A5%9E%E7%A4%BE#entry-card">直す<span' in html
 
     assert studio.reading(SHRINE) == SHRINE_KANA
     assert studio.reading(SENTENCE) == "オーサキジンジャノオマツリデス"

@@ -86,7 +86,8 @@ class StationHealth:
         since = self.clock.now() - dt.timedelta(days=days)
         return [{"rowid": r["rowid"], "kind": r["kind"], "id": r["id"], "title": r["title"],
                  "status": r["status"], "detail": r["detail"],
-                 "at": r["ended_at"] or r["started_at"] or r["scheduled_at"]}
+                 "at": r["ended_at"] or r["started_at"] or r["scheduled_at"],
+                 "started_at": r["started_at"] or r["scheduled_at"]}
                 for r in self.store.unacknowledged(since)]
 
     def acknowledge(self, rowid: int, by: str) -> bool:

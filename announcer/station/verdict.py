@@ -85,8 +85,9 @@ def verdict(own: dict, bad: list, *, page_files=None, tz=None) -> dict:
         add("notice_file", line)
     if own.get("jma") == "stale":
         add("jma_stale")
+    said = set(problems)  # the station's own fields say these best: the bus adds a time
     for event in bad:
-        add(event.kind, event.detail, event.at)
+        add(event.kind, "" if event.kind in said else event.detail, event.at)
     if "notice_file" in problems:
         files = [e.key for e in bad if e.kind == "notice_file"] + list(own.get("broken_files") or ())
         on_page = bool(files) and page_files is not None and all(page_files(f) for f in files)
