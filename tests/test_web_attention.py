@@ -121,16 +121,16 @@ def test_reair_from_the_red_card_is_a_new_linked_bulletin_after_a_confirm(staff,
     (card,) = [a for a in attention(staff) if a["rowid"] == row]
     assert card["reair"] is True
     html = staff.get("/").get_data(as_text=True)
-    assert f'href="/staff/reair/{row}"' in html and "もう一度放送する…" in html
-    confirm = staff.get(f"/staff/reair/{row}")
+    assert f'href="/reair/{row}"' in html and "もう一度放送する…" in html
+    confirm = staff.get(f"/reair/{row}")
     page = confirm.get_data(as_text=True)
     assert confirm.status_code == 200 and confirm.headers["Cache-Control"] == "no-store"
     assert "もう一度放送しますか？" in page and "中郷地区に避難指示。直ちに避難してください。" in page
     assert 'id="reair-btn" autofocus>放送する</button>' in page
     assert "音声が一文も出なかった（チャイムだけ）" in page
     key = page.split('name="request_key" value="')[1].split('"')[0]
-    assert staff.post(f"/staff/reair/{row}", data={"request_key": key}).status_code == 400
-    resp = staff.post(f"/staff/reair/{row}", data={"csrf_token": csrf(staff), "request_key": key})
+    assert staff.post(f"/reair/{row}", data={"request_key": key}).status_code == 400
+    resp = staff.post(f"/reair/{row}", data={"csrf_token": csrf(staff), "request_key": key})
     assert resp.status_code == 303
     new = resp.headers["Location"].split("sent=")[1]
     b = services.station.bulletin(new)
@@ -140,7 +140,7 @@ def test_reair_from_the_red_card_is_a_new_linked_bulletin_after_a_confirm(staff,
     (audit,) = [r for r in services.accounts.audit_log() if r["action"] == "bulletin.reair"]
     assert (audit["who"], audit["detail"]["reair_of"], audit["detail"]["id"]) == (
         OPERATOR, bid, new)
-    again = staff.post(f"/staff/reair/{row}", data={"csrf_token": csrf(staff),
+    again = staff.post(f"/reair/{row}", data={"csrf_token": csrf(staff),
                                                     "request_key": key})
     assert again.status_code == 404  # resent from the history: aired once
     sent = staff.get(f"/?sent={new}").get_data(as_text=True)
@@ -155,5 +155,5 @@ def test_a_notice_row_has_no_reair_button(staff, services):
                                        "render failed: x", at=now)
     (card,) = [a for a in attention(staff) if a["rowid"] == row]
     assert card["reair"] is False
-    assert staff.get(f"/staff/reair/{row}").status_code == 409
+    assert staff.get(f"/reair/{row}").status_code == 409
     services.store.acknowledge(row, "t", now)

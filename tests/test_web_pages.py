@@ -647,3 +647,52 @@ def test_page_api_and_healthz_give_the_same_verdict_never_green_while_bad(staff,
     assert "status" in api.get("/healthz").get_json()  # without a token: no details
     assert "verdict" not in api.get("/healthz").get_json()
     assert staff.get("/staff/status").get_json()["verdict"]["level"] == "ok"
+
+
+# -- the smaller items of issue 17 ----------------------------------------------------------
+def test_admin_pages_say_roles_in_words_ask_before_removing_and_keep_revoked_tokens(
+        app, services):
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    users = admin.get("/admin/users").get_data(as_text=True)
+    assert '<option value="operator" selected>オペレーター</option>' in users
+    assert ">operator</option>" not in users
+    assert f'data-confirm="{OPERATOR} を削除しますか？"' in users
+    services.accounts.create_token("legacy", by=ADMIN)
+    tokens = admin.get("/admin/tokens").get_data(as_text=True)
+    assert 'data-confirm="トークン legacy を無効にしますか？"' in tokens
+    assert admin.post("/admin/tokens/legacy/revoke",
+                      data={"csrf_token": csrf(admin)}).status_code == 303
+    tokens = admin.get("/admin/tokens").get_data(as_text=True)
+    revoked = tokens[tokens.index('<table class="log revoked cards"'):]
+    assert '<td data-label="名前">legacy</td>' in revoked and f">{ADMIN}</td>" in revoked
+
+
+def test_audit_rows_fold_whole_scripts_away(app, services):
+    script = "中郷地区に避難指示を発令しました。" * 20
+    services.accounts.audit("kimura", "bulletin.stop", {"id": "b1", "text": script})
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    html = admin.get("/audit?who=kimura").get_data(as_text=True)
+    assert f"<dd>{script[:60]}…（全 {len(script)} 文字）<details class=\"whole\">" in html
+    assert html.count(script) == 1  # once, folded away
+
+
+def test_at_night_the_status_page_says_when_the_next_notice_is():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from announcer.core.clock import TOKYO
+    from announcer.web.board import next_notice
+
+    now = dt.datetime(2026, 12, 3, 23, 59, 59, 500000, tzinfo=TOKYO)  # a Thursday
+    gomi = SimpleNamespace(title="ごみ収集のお知らせ")
+
+    def view(*airings):
+        return SimpleNamespace(upcoming=lambda hours, start: list(airings))
+
+    assert next_notice(view((dt.datetime(2026, 12, 4, 7, 30, tzinfo=TOKYO), gomi)), now) == \
+        "次は 明日 07:30「ごみ収集のお知らせ」です"
+    assert next_notice(view((dt.datetime(2026, 12, 5, 7, 30, tzinfo=TOKYO), gomi)), now) == \
+        "次は 12月5日（土） 07:30「ごみ収集のお知らせ」です"
+    assert next_notice(view(), now) == "これから 1 週間、放送するお知らせはありません"

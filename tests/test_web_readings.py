@@ -303,3 +303,20 @@ def test_preview_audio_now_and_with_the_unsaved_word(staff):
     resp = post_json(staff, "/staff/readings/preview", {"text": "{大前|おおさき}神社"})
     assert (resp.status_code, resp.get_json()["error"]) == (
         422, "音声を作れませんでした: 読みはカタカナで書いてください: {大前|おおさき}")
+
+
+def test_a_hand_made_reading_is_overridden_from_the_page(staff, services):
+    html = text_of(staff.get("/readings", query_string={"q": "真岡"}))
+    assert 'href="/readings?override=%E7%9C%9F%E5%B2%A1#entry-card">画面で上書き' in html
+    form = text_of(staff.get("/readings", query_string={"override": "真岡"}))
+    assert "「真岡」の読みを画面で上書き" in form and 'name="override" value="1"' in form
+    assert 'value="モーカ"' in form
+    refused = add(staff, surface="真岡", pronunciation="マオカ")  # without override: no
+    assert refused.status_code == 409
+    resp = staff.post("/readings/add", data={
+        "csrf_token": csrf(staff), "version": version(staff), "surface": "真岡",
+        "pronunciation": "マオカ", "accent_type": "0", "priority": "7", "override": "1"})
+    assert resp.status_code == 303
+    assert services.studio.reading("真岡") == "マオカ"
+    assert post_form(staff, "/readings/delete", surface="真岡").status_code == 303
+    assert services.studio.reading("真岡") == "モーカ"

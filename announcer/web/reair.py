@@ -37,7 +37,7 @@ def _waiting(rowid: int) -> tuple[dict, dict]:
     return row, b
 
 
-@bp.get("/staff/reair/<int:rowid>")
+@bp.get("/reair/<int:rowid>")
 @login_required()
 def confirm(rowid):
     try:
@@ -54,7 +54,7 @@ def confirm(rowid):
     return no_store(Response(html))
 
 
-@bp.post("/staff/reair/<int:rowid>")
+@bp.post("/reair/<int:rowid>")
 @login_required()
 def air(rowid):
     s, by = _services(), g.user["name"]

@@ -48,7 +48,7 @@
 
   function reairLink(rowid) {
     var a = A.el("a", "btn btn-danger", "もう一度放送する…");
-    a.href = "/staff/reair/" + encodeURIComponent(rowid);
+    a.href = "/reair/" + encodeURIComponent(rowid);
     return a;
   }
 
