@@ -16,7 +16,8 @@ from playwright.sync_api import expect
 
 from announcer.web.pages import TEMPLATES
 from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR, PASSWORD,
-                           base_url, browser, cancel_open_bulletins, output, services, watch)
+                           base_url, browser, cancel_open_bulletins, output, overflowing,
+                           services, watch)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
@@ -62,29 +63,6 @@ def log_in(page, name=OPERATOR, password=PASSWORD):
 
 def shot(page, name, full_page=True):
     page.screenshot(path=str(SHOTS / f"{name}-{page.size}.png"), full_page=full_page)
-
-
-def overflowing(page) -> list[str]:
-    """Elements whose box reaches past the right edge of the viewport and that no
-    scrolling or clipping ancestor holds in, plus the page's own horizontal scroll."""
-    return page.evaluate("""() => {
-      const width = document.documentElement.clientWidth;
-      const out = [];
-      if (document.documentElement.scrollWidth > width) {
-        out.push("page scrolls sideways: " + document.documentElement.scrollWidth);
-      }
-      for (const el of document.body.querySelectorAll("*")) {
-        const r = el.getBoundingClientRect();
-        if (r.width === 0 || r.right <= width + 0.5) continue;
-        let held = false;
-        for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-          const o = getComputedStyle(p).overflowX;
-          if (o !== "visible") { held = true; break; }
-        }
-        if (!held) out.push(el.tagName + "." + el.className + " right=" + Math.round(r.right));
-      }
-      return out;
-    }""")
 
 
 def open_template(page, label):

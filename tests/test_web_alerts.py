@@ -176,7 +176,7 @@ def test_the_page_says_who_approved_what_was_not_for_us_and_no_contradiction(
     html = confirm.get_data(as_text=True)
     assert "いま放送中のものが終わりしだい（途中で切りません）" in html
     assert "2 回（あいだに「繰り返します。」）" in html and "までに放送できなければ" in html
-    assert 'id="approve-btn" autofocus>放送する</button>' in html
+    assert 'id="approve-btn" data-autofocus>放送する</button>' in html
     staff.post(f"/alerts/{draft['id']}/approve", data={"csrf_token": csrf(staff)})
     elsewhere = sample("15_16_01_241031_VPWW56.xml").replace(  # 稚内市: not ours
         b"2020-06-22T14:00:00Z", b"2020-06-22T17:10:00Z")

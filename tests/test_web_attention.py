@@ -126,7 +126,7 @@ def test_reair_from_the_red_card_is_a_new_linked_bulletin_after_a_confirm(staff,
     page = confirm.get_data(as_text=True)
     assert confirm.status_code == 200 and confirm.headers["Cache-Control"] == "no-store"
     assert "もう一度放送しますか？" in page and "中郷地区に避難指示。直ちに避難してください。" in page
-    assert 'id="reair-btn" autofocus>放送する</button>' in page
+    assert 'id="reair-btn" data-autofocus>放送する</button>' in page
     assert "音声が一文も出なかった（チャイムだけ）" in page
     key = page.split('name="request_key" value="')[1].split('"')[0]
     assert staff.post(f"/reair/{row}", data={"request_key": key}).status_code == 400

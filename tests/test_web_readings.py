@@ -310,7 +310,7 @@ def test_a_hand_made_reading_is_overridden_from_the_page(staff, services):
     assert 'href="/readings?override=%E7%9C%9F%E5%B2%A1#entry-card">画面で上書き' in html
     form = text_of(staff.get("/readings", query_string={"override": "真岡"}))
     assert "「真岡」の読みを画面で上書き" in form and 'name="override" value="1"' in form
-    assert 'value="モーカ"' in form
+    assert 'value="モーカ"' in form and re.search(r'id="accent_type"[^>]*value="0"', form)
     refused = add(staff, surface="真岡", pronunciation="マオカ")  # without override: no
     assert refused.status_code == 409
     resp = staff.post("/readings/add", data={

@@ -51,7 +51,8 @@ def _blank_form() -> dict:
 
 
 def _form_from(source, mode: str, errors: dict | None = None) -> dict:
-    values = {name: str(source.get(name) or "").strip() for name in FIELDS}
+    values = {name: "" if source.get(name) is None else str(source.get(name)).strip()
+              for name in FIELDS}  # accent type 0 is a value, not a blank
     return {"mode": mode, "original": str(source.get("original") or ""),
             "errors": errors or {}, "values": values}
 

@@ -202,6 +202,13 @@ document.addEventListener("click", function (event) {
   }
 });
 
+/* A confirm page's primary action ([data-autofocus]) has the focus, without scrolling
+   the page away from what is being confirmed (autofocus would, on a phone). */
+document.addEventListener("DOMContentLoaded", function () {
+  var primary = document.querySelector("[data-autofocus]");
+  if (primary) { primary.focus({preventScroll: true}); }
+});
+
 /* The phone header's menu button: opens and closes the menu under the header. */
 document.addEventListener("DOMContentLoaded", function () {
   var button = document.getElementById("menu-btn");

@@ -165,7 +165,24 @@
     health_view: drawHealthBox
   };
 
+  /* Where the bulletin just sent is now (the same words as board.sent_note). */
+  function drawSent(data) {
+    var where = $("sent-where");
+    if (!where) { return; }
+    var id = $("sent").dataset.id;
+    var text = "放送はもう終わりました（下の「今日の放送記録」）。";
+    if (data.on_air && data.on_air.id === id) {
+      text = "いま放送中です（下の「いま放送中」）。";
+    } else {
+      data.queue.forEach(function (q) {
+        if (q.id === id) { text = "放送待ちの " + q.position + " 番目です（下の「放送待ち（流れる順）」）。"; }
+      });
+    }
+    if (where.textContent !== text) { where.textContent = text; }
+  }
+
   function draw(data) {
+    drawSent(data);
     Object.keys(sections).forEach(function (key) {
       var json = JSON.stringify(key === "today" ? [data.today, data.next_notice] : data[key]);
       if (json !== last[key]) {
