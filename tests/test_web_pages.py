@@ -671,9 +671,11 @@ def test_admin_pages_say_roles_in_words_ask_before_removing_and_keep_revoked_tok
 def test_audit_rows_fold_whole_scripts_away(app, services):
     script = "中郷地区に避難指示を発令しました。" * 20
     services.accounts.audit("kimura", "bulletin.stop", {"id": "b1", "text": script})
+    services.accounts.audit("kimura", "user.role", {"name": "sato", "role": "operator"})
     admin = app.test_client()
     login(admin, ADMIN, ADMIN_PASSWORD)
     html = admin.get("/audit?who=kimura").get_data(as_text=True)
+    assert "<dt>役割</dt><dd>オペレーター</dd>" in html  # in words, never raw
     assert f"<dd>{script[:60]}…（全 {len(script)} 文字）<details class=\"whole\">" in html
     assert html.count(script) == 1  # once, folded away
 

@@ -40,7 +40,7 @@ KEY_LABELS = {"id": "ID", "title": "件名", "text": "原稿", "repeat": "繰り
               "state": "そのときの状態", "name": "名前", "role": "役割", "addr": "接続元",
               "surface": "表記", "source": "複製元", "date": "日付", "month": "月",
               "rows": "行数", "reason": "理由", "expires_at": "有効期限", "file": "ファイル",
-              "version": "版", "reair_of": "元の放送", "bulletin": "放送の ID",
+              "version": "版", "reair_of": "元の放送", "scope": "できること", "bulletin": "放送の ID",
               "rowid": "放送記録の番号"}
 _WORDS = {True: "はい", False: "いいえ", None: "—"}
 
@@ -75,9 +75,15 @@ def diff_lines(before, after) -> list[tuple[str, str]]:
 SHORT = 60  # characters of a long value (a script) shown in the row; the rest folds away
 
 
+# Values shown in words, as the admin pages show them (never a raw "operator").
+VALUE_WORDS = {"role": {"operator": "オペレーター", "admin": "管理者"},
+               "scope": {"bulletins": "緊急放送の送出・停止と読み取り", "read": "読み取りだけ"}}
+
+
 def _fact(key: str, value) -> tuple[str, str, str]:
     """(label, what the row shows, the whole text when it was shortened else "")."""
-    text = _value(value)
+    text = VALUE_WORDS.get(key, {}).get(value, None) if isinstance(value, str) else None
+    text = text or _value(value)
     if len(text) <= SHORT + 10:
         return KEY_LABELS.get(key, key), text, ""
     return KEY_LABELS.get(key, key), f"{text[:SHORT]}…（全 {len(text)} 文字）", text
