@@ -102,12 +102,13 @@ class RenderCache:
                 f.flush()
                 os.fsync(f.fileno())
             # Mapped before the rename: a prune by another writer cannot take it away.
-            samples = np.memmap(tmp, dtype="<i2", mode="r") if tmp.stat().st_size else None
+            mapped = np.memmap(tmp, dtype="<i2", mode="r") if tmp.stat().st_size else None
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        samples = self.load(key)  # named as the entry (a later hit maps the same file)
         self.prune_to_cap(protect={key})
-        return samples
+        return mapped if samples is None else samples
 
     def prune_to_cap(self, protect: set[str] = frozenset()) -> int:
         """Delete least recently used entries until the folder fits ``max_bytes``."""

@@ -1,6 +1,10 @@
 """The session-authenticated JSON that the status board and the emergency form's scripts
 call: the live board, the reading and the preview of a script, submit and stop.
 
+Stop is one action for every item on air or queued, whatever its kind (``notice``,
+``bulletin``, ``alert``): ``/staff/items/<kind>/<id>/stop``, audited ``<kind>.stop``
+(the older per-kind addresses lead there).
+
 Each answer is JSON (errors too, as ``{"error": ...}``) except the preview (audio/wav)
 and a stop posted by the plain form on the status page, which comes back to that page.
 """
