@@ -211,8 +211,13 @@ def cmd_user(args) -> int:
     if not args.name:
         raise AnnouncerError("ユーザー名を指定してください")
     if args.action == "remove":
-        accounts.remove_user(args.name)
+        made = accounts.remove_user(args.name, revoke_tokens=args.revoke_tokens)
         print(f"ユーザー {args.name} を削除しました")
+        if made and args.revoke_tokens:
+            print(f"{args.name} が作った API トークンも無効にしました: {', '.join(made)}")
+        elif made:
+            print(f"{args.name} が作った API トークンは有効なままです: {', '.join(made)}"
+                  "（不要なら announcer token revoke 名前）")
         return 0
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -284,26 +289,28 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     import tempfile
 
-    from announcer.watch import backup
+    from announcer.watch import restore
 
     archive = Path(args.archive)
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
-            manifest = backup.verify(archive, Path(tmp))
-        print(f"{archive.name}: 問題ありません（{manifest['created_at']} 作成、{len(manifest['files'])} ファイル）")
+            manifest = restore.verify(archive, Path(tmp))
+        print(f"{archive.name}: 問題ありません（{manifest['created_at']} 作成、"
+              f"{manifest['station']}、{manifest['host']}、{len(manifest['files'])} ファイル）")
         return 0
     if args.to:
         from announcer.core.clock import TOKYO
 
-        places, tz = backup.targets(folder=Path(args.to).absolute()), TOKYO
+        places, tz = restore.targets(folder=Path(args.to).absolute()), TOKYO
     else:
         config = _config(args)
-        places, tz = backup.targets(config), config.station.timezone
-    manifest = backup.restore(archive, places, dt.datetime.now(tz))
-    print(f"{archive.name}（{manifest['created_at']} 作成）を復元しました:")
-    for part, target in places.items():
-        print(f"  {part} → {target}")
-    print("置き換える前のファイルは「.before-restore-日時」を付けて残してあります。")
+        places, tz = restore.targets(config), config.station.timezone
+    manifest = restore.restore(archive, places, dt.datetime.now(tz), force=args.force)
+    # Only now, after every part is in place: a report is never printed for a refusal.
+    lines = [f"{archive.name}（{manifest['created_at']} 作成）を復元しました:"]
+    lines += [f"  {part} → {target}" for part, target in places.items()]
+    lines.append("置き換える前のファイルは「.before-restore-日時」を付けて残してあります。")
+    print("\n".join(lines))
     return 0
 
 
@@ -345,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("add", "list", "remove"))
     p.add_argument("name", nargs="?")
     p.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力から読む")
+    p.add_argument("--revoke-tokens", action="store_true",
+                   help="remove のとき、その人が作った API トークンも無効にする")
     p.add_argument("--role", choices=("operator", "admin"), default="operator",
                    help="operator: 緊急放送の送出と停止 / admin: さらにユーザーとトークンの管理")
     p = add("token", cmd_token, "他システム用の API トークンを管理する（create / list / revoke）")
@@ -360,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("archive", help="announcer-backup-….tar.gz")
     p.add_argument("--to", help="設定の場所ではなく、このフォルダ（空でよい）に復元する")
     p.add_argument("--check", action="store_true", help="検査だけして、何も書き換えない")
+    p.add_argument("--force", action="store_true",
+                   help="ほかの放送局・ほかのコンピューターのバックアップでも復元する")
     add("notify-test", cmd_notify_test, "すべての通知先（メール・Webhook）にテストを送り、結果を表示する")
     return parser
 

@@ -26,15 +26,23 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "==> python3 -m venv .venv"
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${1:-}
-if [[ ! -e "$stamp" ]]; then
+# One stamp: the pyproject.toml it was made from and what was installed ("station", or
+# "test", which includes the station's packages). So the station after the tests
+# (scripts/test.sh, then scripts/run-station.sh) installs nothing again.
+stamp=.venv/.installed
+want=station; [[ "${1:-}" == "--test" ]] && want=test
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+have_hash= have_what=
+[[ -e "$stamp" ]] && { read -r have_hash have_what < "$stamp" || true; }
+if [[ "${have_hash:-}" != "$hash" || ( "$want" == test && "${have_what:-}" != test ) ]]; then
   echo "==> pip install (pyopenjtalk compiles from source: about 2 minutes the first time)"
   .venv/bin/pip install -q --upgrade pip
-  if [[ "${1:-}" == "--test" ]]; then
+  if [[ "$want" == test ]]; then
     .venv/bin/pip install -q -e ".[test]"
   else
     .venv/bin/pip install -q -e .
   fi
-  touch "$stamp"
+  rm -f .venv/.installed-*  # the stamps of earlier versions of this script
+  echo "$hash $want" > "$stamp"
 fi
 echo "==> ready: .venv/bin/announcer"

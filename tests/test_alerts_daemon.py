@@ -140,3 +140,66 @@ def test_a_dead_mail_server_does_not_delay_a_notice(station_dir, pulse, hooks):
     finally:
         d.terminate()
         dead.stop()
+
+
+SPEECH = "訓練です。訓練です。訓練です。"  # three short sentences: no second of unbroken sound
+
+
+def longest_loud_run(samples, threshold_dbfs=-50.0, block=4800) -> float:
+    """Seconds of the longest run of 100 ms blocks at or above the threshold."""
+    import numpy as np
+
+    n = len(samples) // block
+    power = (samples[: n * block].reshape(n, block).astype("float64") ** 2).mean(axis=1)
+    loud = 10 * np.log10(power + 1e-30) >= threshold_dbfs
+    best = run = 0
+    for flag in loud:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best * block / 48000
+
+
+def air_speech_only(daemon, token):
+    status, body = daemon.request("POST", "/api/bulletins", {
+        "text": SPEECH, "repeat": 1, "chime": False, "interrupt": False}, token=token)
+    assert status == 202, body
+    daemon.wait_for(lambda: [r for r in daemon.get("/api/airlog", token=token)
+                             if r["status"] == "aired"], timeout=60)
+
+
+def test_speech_alone_after_a_silence_alarm_sends_one_recovery_on_each_channel(
+        daemon, station_dir, pulse, mailbox, hooks):
+    token = make_token(station_dir)
+    daemon.start()
+    daemon.wait_for(lambda: hook_states(hooks, "silence") and mail_states(mailbox, "無音"),
+                    timeout=30)
+    rec = pulse.record()
+    air_speech_only(daemon, token)
+    samples = rec.stop()
+    assert 0 < longest_loud_run(samples) < 1.0  # the old rule (1 s unbroken) never cleared
+    daemon.wait_for(lambda: len(hook_states(hooks, "silence")) >= 3
+                    and len(mail_states(mailbox, "放送の音")) >= 3, timeout=40)
+    time.sleep(2)  # nothing more may follow
+    assert hook_states(hooks, "silence") == ["alarm", "recovered", "alarm"]
+    assert mail_states(mailbox, "放送の音") == ["警報", "回復", "警報"]
+
+
+def test_a_restart_during_an_open_episode_neither_alarms_again_nor_loses_the_recovery(
+        daemon, station_dir, mailbox, hooks):
+    token = make_token(station_dir)
+    daemon.start()
+    daemon.wait_for(lambda: hook_states(hooks, "silence") and mail_states(mailbox, "無音"),
+                    timeout=30)
+    assert daemon.terminate() == 0
+    daemon.start()
+    daemon.wait_for(lambda: "silence/monitor still holds after the restart" in daemon.log_text(),
+                    timeout=30)
+    assert hook_states(hooks, "silence") == ["alarm"] and mail_states(mailbox, "無音") == ["警報"]
+    air_speech_only(daemon, token)
+    daemon.wait_for(lambda: len(hook_states(hooks, "silence")) >= 2
+                    and len(mail_states(mailbox, "放送の音")) >= 2, timeout=40)
+    assert hook_states(hooks, "silence")[:2] == ["alarm", "recovered"]
+    assert mail_states(mailbox, "放送の音")[:2] == ["警報", "回復"]
+    [recovered] = hooks.bodies(state="recovered", event="silence")
+    first = hooks.bodies(event="silence")[0]
+    assert recovered["since"] == first["since"]  # the same episode, from before the restart

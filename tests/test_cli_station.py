@@ -102,8 +102,12 @@ def test_user_add_list_remove(station_dir):
     short = announcer(station_dir, "user", "add", "sato", "--password-stdin", stdin="abc\n")
     assert short.returncode == 1
     assert short.stderr == "エラー: パスワードは 8 文字以上にしてください\n"
+    last = announcer(station_dir, "user", "remove", "tanaka")  # the only admin (issue 21)
+    assert last.returncode == 1 and "tanaka はただひとりの有効な管理者です" in last.stderr
+    assert announcer(station_dir, "user", "add", "suzuki", "--password-stdin", "--role",
+                     "admin", stdin="correct horse\n").returncode == 0
     assert announcer(station_dir, "user", "remove", "tanaka").returncode == 0
-    assert announcer(station_dir, "user", "list").stdout == ""
+    assert announcer(station_dir, "user", "list").stdout.startswith("suzuki\tadmin\t")
 
 
 @pytest.mark.parametrize("command", ["run", "check", "airlog", "token", "user", "reading",

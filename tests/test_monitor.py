@@ -30,12 +30,44 @@ def run(detector, blocks, t=0.0, step=0.1, on_air=False):
 
 
 # -- detector ------------------------------------------------------------------------
-def test_silence_alarm_after_silence_seconds_and_clear_after_a_second_of_sound():
+def test_silence_alarm_after_silence_seconds_and_clear_after_enough_sound_in_the_window():
     d = SilenceDetector(-50, silence_seconds=3, on_air_seconds=2)
     changes, t = run(d, [-20] * 10 + [-80] * 40)
     assert changes == [(4.0, "silence", False)]  # sound until 1.0, silence from 1.0
     changes, _ = run(d, [-20] * 15, t)
-    assert changes == [(6.0, "silence", True)]
+    assert changes == [(6.2, "silence", True)]  # 1.2 s of the last 3 s loud
+
+
+def speech(sentences, gap=0.5):
+    """Levels of synthesized speech: loud phrases (seconds) with digital silence between."""
+    blocks = []
+    for seconds in sentences:
+        blocks += [-22] * round(seconds * 10) + [-120] * round(gap * 10)
+    return blocks
+
+
+def test_speech_with_pauses_clears_the_alarm_once():
+    d = SilenceDetector(-50, silence_seconds=2, on_air_seconds=2)
+    changes, t = run(d, [-120] * 30)
+    assert changes == [(2.0, "silence", False)]
+    # Three short sentences (the issue's 3.3 s bulletin): no unbroken second of sound.
+    changes, t = run(d, speech([0.7, 0.6, 0.8, 0.6, 0.6]), t)
+    assert [c[1:] for c in changes] == [("silence", True)]
+    assert not d.alarm
+
+
+def test_a_restart_hands_in_open_alarms_silence_confirms_and_sound_clears_them():
+    d = SilenceDetector(-50, 3, 2, open_alarms={"silence", "on_air_silence"})
+    assert d.alarm and d.grave
+    changes, t = run(d, [-80] * 30)
+    assert changes == [(3.0, "silence", False), (3.0, "on_air_silence", False)]
+    changes, t = run(d, [-80] * 30, t)
+    assert changes == []  # confirmed once, not repeated
+    changes, _ = run(d, [-20] * 12, t)
+    assert changes == [(7.2, "on_air_silence", True), (7.2, "silence", True)]
+    fresh = SilenceDetector(-50, 3, 2, open_alarms={"silence"})
+    changes, _ = run(fresh, [-20] * 12)
+    assert changes == [(1.2, "silence", True)]  # sound at once: the recovery is not lost
 
 
 def test_a_loud_block_restarts_the_count():
@@ -55,8 +87,9 @@ def test_short_sound_does_not_clear():
     d = SilenceDetector(-50, 1, 2)
     run(d, [-80] * 10)
     assert d.alarm
-    changes, _ = run(d, [-20] * 5 + [-80] * 5 + [-20] * 5, t=1.0)
+    changes, _ = run(d, ([-20] * 5 + [-80] * 10) * 3, t=1.0)  # 0.5 s in every 1.5 s
     assert changes == [] and d.alarm
+    assert d.loud_in_window() == pytest.approx(1.0)
 
 
 def test_silence_on_air_is_the_gravest_and_needs_on_air_all_along():
@@ -66,8 +99,8 @@ def test_silence_on_air_is_the_gravest_and_needs_on_air_all_along():
     assert changes == []
     changes, t = run(d, [-80] * 1, t, on_air=True)
     assert changes == [(3.5, "on_air_silence", False)]
-    changes, _ = run(d, [-20] * 10, t)
-    assert changes == [(4.5, "on_air_silence", True)]
+    changes, _ = run(d, [-20] * 12, t)
+    assert changes == [(4.7, "on_air_silence", True)]
 
 
 def test_dbfs():

@@ -2,6 +2,7 @@
 real channels against a real SMTP server and a local webhook receiver."""
 
 import datetime as dt
+import json
 import subprocess
 import time
 
@@ -374,3 +375,152 @@ def test_disk_under_the_limit_is_an_alarm(tmp_path, monkeypatch):
     alerts.check_disk()
     assert [(e.kind, e.ok) for e in seen] == [("disk", False), ("disk", True)]
     assert seen[0].detail == f"{tmp_path} の空きが 5.0 GB（5 %、下限 10 %）です"
+
+
+# -- open episodes survive a restart -------------------------------------------------------
+def test_restored_episodes_are_confirmed_without_a_second_alarm_or_recovered():
+    before = Episodes(repeat=3600, settle=10)
+    before.feed(ev("silence", False, T0, key="monitor"), T0)
+    before.feed(ev("audio", False, T0, key="output"), T0)
+    before.feed(ev("airing", False, T0, key="notice:gomi"), T0)
+    saved = json.loads(json.dumps(before.snapshot()))
+    after = Episodes(repeat=3600, settle=10)
+    restart = T0 + 100
+    assert after.restore(saved + [{"kind": 1}, "junk"], restart, lambda kind: 60) == 3
+    assert sorted(after.open()) == [("airing", "notice:gomi"), ("audio", "output"),
+                                    ("silence", "monitor")]
+    # The silence is still there: confirmed, no second alarm; the audio is not reported.
+    assert after.feed(ev("silence", False, restart + 30, key="monitor"), restart + 30) == []
+    assert after.feed(ev("airing", False, restart + 31, key="notice:gomi"), restart + 31) == []
+    assert after.due(restart + 59) == []
+    [recovered] = after.due(restart + 60)
+    assert (recovered.state, recovered.kind, recovered.since, recovered.until) == (
+        "recovered", "audio", T0, restart)
+    assert after.due(restart + 600) == []
+    assert ("silence", "monitor") in after.open()
+    after.feed(ev("silence", True, restart + 700, key="monitor"), restart + 700)
+    [back] = after.due(restart + 710)
+    assert (back.state, back.since, back.until) == ("recovered", T0, restart + 700)
+
+
+def test_alerts_keep_open_episodes_in_the_database(hooks, tmp_path):
+    from announcer.record.store import Store
+
+    config = load_config(write_config(tmp_path))
+    config = _with_notify(config, NotifyConfig(webhooks=(hooks.url,), recovery_seconds=0.1))
+    store = Store(tmp_path / "announcer.db", TOKYO)
+    try:
+        bus = Bus()
+        alerts = Alerts(config, build_channels(config.notify), bus=bus, store=store)
+        alerts.start()
+        bus.publish("silence", "monitor", False, "無音")
+        wait_until(lambda: hooks.bodies(event="silence"))
+        alerts.stop()
+        bus = Bus()  # the daemon again
+        again = Alerts(config, build_channels(config.notify), bus=bus, store=store)
+        assert again.open_alarms("monitor") == {"silence"}
+        again.start()
+        try:
+            bus.publish("silence", "monitor", False, "まだ無音")
+            bus.publish("silence", "monitor", True)
+            wait_until(lambda: len(hooks.bodies(event="silence")) >= 2)
+        finally:
+            again.stop()
+        assert [b["state"] for b in hooks.bodies(event="silence")] == ["alarm", "recovered"]
+        assert Alerts(config, [], bus=Bus(), store=store).open_alarms("monitor") == set()
+    finally:
+        store.close()
+
+
+# -- permanent refusals ------------------------------------------------------------------------
+class RefusingChannel(FlakyChannel):
+    name = "refusing"
+
+    def __init__(self):
+        super().__init__(0)
+        self.attempts = 0
+
+    def send(self, message):
+        from announcer.watch.notify.channels import PermanentError
+
+        self.attempts += 1
+        raise PermanentError("550 no such user")
+
+
+def test_courier_does_not_retry_a_permanent_refusal():
+    channel, refused = RefusingChannel(), []
+    courier = Courier(channel, retry=(0.01,), on_refused=lambda c, m, e: refused.append(m))
+    courier.start("t")
+    courier.post(m_("alarm"))
+    courier.post(m_("recovered"))
+    wait_until(lambda: len(refused) == 2)
+    time.sleep(0.2)  # with a 0.01 s retry, a retry would have happened by now
+    courier.stop()
+    assert channel.attempts == 2 and courier.refused == 2 and courier.pending() == 0
+    assert [m.subject for m in refused] == ["alarm", "recovered"]
+
+
+@pytest.fixture
+def refusing_mailbox():
+    class Box(Mailbox):
+        def __init__(self):
+            super().__init__()
+            self.rcpts = []
+            box = self
+
+            class Handler:
+                async def handle_RCPT(self, server, session, envelope, address, options):
+                    box.rcpts.append(address)
+                    return "550 5.1.1 no such user here"
+
+            self.controller.handler = Handler()
+
+    box = Box().start()
+    yield box
+    box.stop()
+
+
+def test_smtp_5xx_is_reported_once_on_the_other_channels(refusing_mailbox, hooks, tmp_path,
+                                                          caplog):
+    from announcer.watch.notify.channels import PermanentError
+
+    with pytest.raises(PermanentError, match="550"):
+        EmailChannel(email_cfg(refusing_mailbox.port)).send(m_("x"))
+    refusing_mailbox.rcpts.clear()
+    config = load_config(write_config(tmp_path))
+    config = _with_notify(config, NotifyConfig(email=email_cfg(refusing_mailbox.port),
+                                               webhooks=(hooks.url,), recovery_seconds=0.1))
+    bus = Bus()
+    alerts = Alerts(config, build_channels(config.notify), bus=bus)
+    for courier in alerts.couriers:
+        courier.retry = (0.01,)  # a retry, were there one, would come at once
+    alerts.start()
+    try:
+        bus.publish("audio", "output", False, "出力が止まりました")
+        wait_until(lambda: hooks.bodies(event="notify"))
+        bus.publish("disk", "/var", False, "空きが少ない")
+        wait_until(lambda: hooks.bodies(event="disk") and len(refusing_mailbox.rcpts) >= 4)
+        time.sleep(0.3)
+    finally:
+        alerts.stop()
+    [notify] = hooks.bodies(event="notify")  # once, although every mail is refused
+    assert notify["state"] == "alarm" and "メール 127.0.0.1" in notify["key"]
+    assert "550 5.1.1 no such user here" in notify["detail"]
+    assert "【警報】通知の送り先が通知を受け付けません" in notify["text"]
+    # Two alerts, each tried once (two recipients each): no retries.
+    assert len(refusing_mailbox.rcpts) == 4 and refusing_mailbox.messages == []
+    assert sum("refused" in r.getMessage() and "not retried" in r.getMessage()
+               for r in caplog.records) == 2
+
+
+def test_webhook_4xx_is_permanent_5xx_is_not():
+    from announcer.watch.notify.channels import PermanentError
+
+    for status, error in ((404, PermanentError), (429, OSError), (503, OSError)):
+        h = Hooks(status=status).start()
+        try:
+            with pytest.raises(error, match=f"HTTP {status}") as caught:
+                WebhookChannel(h.url).send(m_("x"))
+            assert (caught.type is PermanentError) == (error is PermanentError)
+        finally:
+            h.stop()

@@ -100,6 +100,131 @@ def test_every_route_needs_a_session_or_a_token(app):
     assert ("POST", "/api/bulletins") in checked and ("GET", "/admin/users") in checked
 
 
+# -- odd input: refused at the door on every route, nothing stored (issue 21) -------------
+HUGE = "99999999999999999999999"  # beyond SQLite's INTEGER
+
+
+def odd_url(rule, text: str = "a\x00b") -> str:
+    """The rule's URL with every string part holding ``text`` and every int part HUGE."""
+    def value(m):
+        converter, options, _name = m.groups()
+        if converter == "any":
+            return options.split(",")[0].strip()
+        return HUGE if converter == "int" else text
+    return _ARG.sub(value, rule.rule)
+
+
+def stored(services) -> dict:
+    """Row counts of every table, and every staff-editable file: what a request may change."""
+    tables = [r[0] for r in services.store.query(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    counts = {t: services.store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables
+              if t not in ("monitor_levels", "state")}
+    paths = services.config.paths
+    files = {p: p.read_bytes() for folder in (paths.schedules, paths.voices / "dict")
+             for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {"rows": counts, "files": files}
+
+
+def odd_requests(client, rule, method, headers):
+    """Each odd input for one route: (what, response)."""
+    url = example_url(rule)
+    form = {"csrf_token": headers["X-CSRF-Token"], "text": "避難\x00してください。",
+            "title": "x", "name": "x"}
+    raw_json = '{"text": "避難\\ud800してください。", "title": "\\ud800", "name": "x"}'
+    yield "C0 in the path", client.open(odd_url(rule) if "<" in rule.rule and "int:" not in
+                                        rule.rule else url + "\x01", method=method,
+                                        headers=headers)
+    yield "C0 in the query", client.open(url, method=method, headers=headers,
+                                         query_string={"q": "\x1b[2J", "date": "\x00"})
+    yield "C0 in a header", client.open(url, method=method, json={},
+                                        headers={**headers, "Idempotency-Key": "k\x00\x1b"})
+    if method == "GET":
+        return
+    yield "NUL in a form", client.open(url, method=method, headers=headers, data=form)
+    yield "lone CR in a form", client.open(url, method=method, headers=headers,
+                                           data=dict(form, text="a\rb"))
+    yield "lone surrogate in JSON", client.open(url, method=method, headers=headers,
+                                                data=raw_json, content_type="application/json")
+    yield "C0 in a JSON key", client.open(url, method=method, headers=headers,
+                                          json={"te\x07xt": "x"})
+    yield "JSON nested too deep", client.open(url, method=method, headers=headers,
+                                              data="[" * 3000, content_type="application/json")
+
+
+def test_every_route_refuses_odd_input_before_any_work(app, services):
+    client = app.test_client()
+    assert login(client, ADMIN, ADMIN_PASSWORD).status_code == 302
+    client.get("/admin/users")
+    headers = {"X-CSRF-Token": csrf(client), **bearer(token(services, name="walker"))}
+    before, since = stored(services), last_audit(services)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for what, resp in odd_requests(client, rule, method, headers):
+                assert resp.status_code == 400, (what, method, rule.rule, resp.status_code)
+                body = resp.get_data(as_text=True)
+                assert "使えない文字" in body or what == "JSON nested too deep", (what, rule.rule)
+                checked += 1
+    assert checked >= 200
+    assert stored(services) == before
+    assert [r["action"] for r in services.accounts.audit_log(limit=50)
+            if r["rowid"] > since] == []
+
+
+def test_ids_beyond_sqlite_are_404_on_every_int_route(app, services):
+    client = app.test_client()
+    assert login(client, ADMIN, ADMIN_PASSWORD).status_code == 302
+    client.get("/")
+    headers = {"X-CSRF-Token": csrf(client), **bearer(token(services))}
+    int_rules = [r for r in app.url_map.iter_rules() if "<int:" in r.rule]
+    assert {r.rule for r in int_rules} >= {"/api/airlog/<int:rowid>/ack",
+                                           "/staff/airlog/<int:rowid>/ack"}
+    before = stored(services)
+    for rule in int_rules:
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            for number in (HUGE, str(2 ** 63)):
+                resp = client.open(rule.rule.replace("<int:rowid>", number), method=method,
+                                   headers=headers, json={})
+                assert resp.status_code == 404, (method, rule.rule, number)
+                assert resp.get_json()["error"]
+            ok = client.open(rule.rule.replace("<int:rowid>", str(2 ** 63 - 1)), method=method,
+                             headers=headers, json={})
+            assert ok.status_code == 404  # in range, and no such row: the view's own 404
+    assert stored(services) == before
+
+
+@pytest.mark.parametrize("field,value", [("text", "避難してください。\ud800"),
+                                         ("title", "避難\ud800"),
+                                         ("text", "避難\x00してください。"),
+                                         ("text", "避難してください。\x0c")])
+def test_odd_bulletins_and_previews_are_400_and_nothing_airs(client, services, staff, field,
+                                                              value):
+    import json as jsonlib
+
+    body = jsonlib.dumps({"text": "避難してください。", "test": True, field: value})
+    api_token = token(services)
+    before = stored(services)
+    for url, headers in (("/api/bulletins", bearer(api_token)),
+                         ("/staff/bulletins", {"X-CSRF-Token": csrf(staff)}),
+                         ("/staff/preview", {"X-CSRF-Token": csrf(staff)}),
+                         ("/staff/reading", {"X-CSRF-Token": csrf(staff)})):
+        resp = client.post(url, data=body, content_type="application/json", headers=headers)
+        assert resp.status_code == 400, url
+        assert resp.get_json()["error"].startswith("使えない文字"), url
+    assert stored(services) == before
+    assert services.store.open_bulletins() == []
+
+
+def test_line_breaks_and_tabs_stay_accepted(staff):
+    for text in ("真岡市\n役所", "真岡市\r\n役所", "真岡市\t役所"):
+        resp = staff.post("/staff/reading", json={"text": text},
+                          headers={"X-CSRF-Token": csrf(staff)})
+        assert resp.status_code == 200, repr(text)
+
+
 def test_admin_routes_refuse_operators(app, staff):
     admin_rules = [r for r in app.url_map.iter_rules()
                    if r.endpoint.startswith("admin.") or r.endpoint.startswith("audit.")]
@@ -218,10 +343,15 @@ def test_the_page_says_how_long_to_wait(services):
     "\\\\evil.example", "/\x00", "é", "/" + "a" * 3000,
 ])
 def test_next_after_login_never_leaves_the_site(services, target):
+    from announcer.web.inputs import bad_text
+
     client = fresh_app(services).test_client()
     client.get("/login")
     resp = client.post("/login", query_string={"next": target},
                        data={"csrf_token": csrf(client), "name": OPERATOR, "password": PASSWORD})
+    if bad_text(target):  # a control character: refused at the door (issue 21)
+        assert resp.status_code == 400 and target == "/\x00"
+        return
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/"
 
@@ -540,6 +670,128 @@ def test_admin_creates_and_revokes_tokens(admin, client, services):
     assert client.get("/api/status", headers=bearer(value)).status_code == 401
     actions = [(r["action"], r["detail"].get("name")) for r in services.accounts.audit_log(limit=9)]
     assert ("token.revoke", name) in actions and ("token.create", name) in actions
+
+
+# -- accounts: the last admin, one's own password, tokens of a removed admin (issue 21) ------
+def test_the_last_admin_cannot_be_demoted_disabled_or_removed(tmp_path, services):
+    from announcer.access.accounts import AccountError, Accounts
+    from announcer.record.store import Store
+
+    store = Store(tmp_path / "announcer.db", services.config.station.timezone)
+    try:
+        accounts = Accounts(store, services.clock)
+        accounts.add_user("kanri", "right-password", "admin")
+        accounts.add_user("sokuho", "right-password", "operator")
+        for change in (lambda: accounts.set_role("kanri", "operator", by="cli"),
+                       lambda: accounts.set_disabled("kanri", True, by="cli"),
+                       lambda: accounts.remove_user("kanri", by="cli")):
+            with pytest.raises(AccountError, match="kanri はただひとりの有効な管理者です"):
+                change()
+            assert accounts.user("kanri") == {"name": "kanri", "role": "admin"}
+        accounts.set_role("kanri", "admin", by="cli")  # no change, not refused
+        accounts.remove_user("sokuho", by="cli")       # operators come and go
+        with pytest.raises(AccountError, match="ユーザー nobody はありません"):
+            accounts.set_role("nobody", "operator", by="cli")
+    finally:
+        store.close()
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(tmp_path, services):
+    from announcer.access.accounts import AccountError, Accounts
+    from announcer.record.store import Store
+
+    tz = services.config.station.timezone
+    stores = [Store(tmp_path / "announcer.db", tz) for _ in range(2)]  # two processes
+    try:
+        pair = [Accounts(store, services.clock) for store in stores]
+        for round_ in range(15):
+            a, b = f"ra{round_}", f"rb{round_}"
+            pair[0].add_user(a, "right-password", "admin")
+            pair[0].add_user(b, "right-password", "admin")
+            for u in pair[0].users():  # the last round's survivor: a and b are the admins
+                if u["name"] not in (a, b):
+                    pair[0].remove_user(u["name"], by="cli")
+            barrier, outcome = threading.Barrier(2), []
+
+            def demote(accounts, name, by):
+                barrier.wait()
+                try:
+                    accounts.set_role(name, "operator", by=by)
+                    outcome.append("demoted")
+                except AccountError:
+                    outcome.append("refused")
+
+            threads = [threading.Thread(target=demote, args=(pair[0], b, a)),
+                       threading.Thread(target=demote, args=(pair[1], a, b))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(outcome) == ["demoted", "refused"], outcome
+            assert len([u for u in pair[1].users() if u["role"] == "admin"]) == 1
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_changing_ones_own_password_needs_the_current_one(admin, services):
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert page.count('name="current_password"') == 1  # on the admin's own row only
+    post = lambda **data: admin.post(f"/admin/users/{ADMIN}/password",  # noqa: E731
+                                     data={"csrf_token": csrf(admin), **data})
+    resp = post(password="taken-over-123")
+    assert resp.status_code == 422
+    assert "今のパスワードを正しく入力してください" in resp.get_data(as_text=True)
+    assert post(password="taken-over-123", current_password="wrong").status_code == 422
+    assert services.accounts.verify(ADMIN, ADMIN_PASSWORD) is not None
+    assert post(password="new-admin-pass-789", current_password=ADMIN_PASSWORD).status_code == 303
+    try:
+        assert services.accounts.verify(ADMIN, "new-admin-pass-789") is not None
+    finally:
+        services.accounts.set_password(ADMIN, ADMIN_PASSWORD, by="cli")
+
+
+def test_removing_an_admin_says_which_tokens_stay_or_revokes_them(admin, client, services):
+    for keep in (True, False):
+        name = f"adm{uuid.uuid4().hex[:6]}"
+        services.accounts.add_user(name, "right-password", "admin")
+        value = services.accounts.create_token(f"{name}-city", by=name)
+        data = {"csrf_token": csrf(admin)} if keep else {"csrf_token": csrf(admin),
+                                                         "revoke_tokens": "1"}
+        resp = admin.post(f"/admin/users/{name}/remove", data=data, follow_redirects=True)
+        page = resp.get_data(as_text=True)
+        status = client.get("/api/status", headers=bearer(value)).status_code
+        if keep:
+            assert f"{name} が作った API トークン（{name}-city）は有効なままです" in page
+            assert status == 200
+            services.accounts.revoke_token(f"{name}-city")
+        else:
+            assert f"{name} が作った API トークン（{name}-city）も無効にしました" in page
+            assert status == 401
+
+
+def test_cli_remove_user_revokes_tokens_when_asked(station_dir):
+    from tests.daemonutil import cli
+
+    assert cli(station_dir, "user", "add", "kanri", "--role", "admin", "--password-stdin",
+               stdin="first-password\n").returncode == 0
+    assert cli(station_dir, "user", "add", "kanri2", "--role", "admin", "--password-stdin",
+               stdin="first-password\n").returncode == 0
+    from announcer.access.accounts import Accounts
+    from announcer.core.clock import TOKYO, SystemClock
+    from announcer.record.store import Store
+
+    store = Store(station_dir / "var" / "announcer.db", TOKYO)
+    try:
+        Accounts(store, SystemClock(TOKYO)).create_token("city", by="kanri")
+    finally:
+        store.close()
+    result = cli(station_dir, "user", "remove", "kanri", "--revoke-tokens")
+    assert result.returncode == 0, result.stderr
+    assert "kanri が作った API トークンも無効にしました: city" in result.stdout
+    assert "city" not in cli(station_dir, "token", "list").stdout
+    last = cli(station_dir, "user", "remove", "kanri2")
+    assert last.returncode == 1 and "ただひとりの有効な管理者です" in last.stderr
 
 
 # -- configuration and the command line --------------------------------------------------------

@@ -31,7 +31,7 @@ def test_green_only_when_nothing_is_wrong():
 @pytest.mark.parametrize("kind, level", [
     ("audio", "bad"), ("silence", "bad"), ("on_air_silence", "bad"), ("speech", "bad"),
     ("jma_stale", "bad"), ("record", "bad"), ("jma_intake", "warn"), ("clock", "warn"),
-    ("cache", "warn"), ("disk", "warn"), ("notice_file", "warn")])
+    ("cache", "warn"), ("disk", "warn"), ("notice_file", "warn"), ("notify", "warn")])
 def test_every_kind_on_the_bus_has_a_reason_what_to_do_and_a_colour(kind, level):
     v = verdict(FINE, bad((kind, "k", "技術的な内容")))
     (p,) = v["problems"]

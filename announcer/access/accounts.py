@@ -7,6 +7,13 @@ Rules:
   and an optional expiry.
 - Removing or disabling a user, or changing their role or password, ends every session
   of theirs at once (``announcer.access.sessions``).
+- The station always keeps an enabled admin: a demotion, disabling or removal that would
+  leave none is refused, the count taken inside the same SQL statement as the change (so
+  two admins demoting each other at the same moment cannot both succeed).
+- Changing one's own password needs the current one (a session left open on a shared PC
+  must not be enough to take the account).
+- API tokens belong to the station, not to the admin who made them: removing that admin
+  leaves them valid unless asked (``revoke_tokens``); the caller is told which remain.
 - The audit log is append-only (SQLite triggers refuse UPDATE and DELETE), and nothing
   written to it is longer than ``AUDIT_TEXT`` characters a value: whoever reaches the
   login form cannot grow it by sending long names.
@@ -121,28 +128,55 @@ class Accounts:
         self.audit(by, "user.add", {"name": name, "role": role})
 
     def _change(self, name: str, sql: str, args: tuple, action: str, detail: dict,
-                by: str) -> None:
-        if not self.store.execute(sql, (*args, name)).rowcount:
+                by: str, keep_admin: bool = False) -> None:
+        if keep_admin:  # the row may change only if it is not the last enabled admin
+            sql += (" AND (NOT (role='admin' AND disabled=0) OR (SELECT COUNT(*) FROM users"
+                    " WHERE role='admin' AND disabled=0 AND name<>?) > 0)")
+            args_ = (*args, name, name)
+        else:
+            args_ = (*args, name)
+        if not self.store.execute(sql, args_).rowcount:
+            if keep_admin and self.store.query("SELECT 1 FROM users WHERE name=?", (name,)):
+                raise AccountError(f"{name} はただひとりの有効な管理者です。先にほかの人を管理者に"
+                                   "してください（管理者がいなくなると、アカウントを誰も管理できません）")
             raise AccountError(f"ユーザー {name} はありません")
         ended = self.sessions.end_user(name)
         self.audit(by, action, dict(detail, name=name, sessions_ended=ended))
 
-    def remove_user(self, name: str, by: str = "cli") -> None:
-        self._change(name, "DELETE FROM users WHERE name=?", (), "user.remove", {}, by)
+    def remove_user(self, name: str, by: str = "cli", revoke_tokens: bool = False) -> list[str]:
+        """Remove ``name``; returns the names of the tokens they created: revoked with
+        them when ``revoke_tokens``, otherwise still valid (say so to whoever asked)."""
+        made = self.tokens_by(name)
+        self._change(name, "DELETE FROM users WHERE name=?", (), "user.remove",
+                     {"tokens_revoked": made if revoke_tokens else []}, by, keep_admin=True)
+        if revoke_tokens:
+            for token_name in made:
+                self.revoke_token(token_name, by=by)
+        return made
 
     def set_role(self, name: str, role: str, by: str = "cli") -> None:
         _check_role(role)
         self._change(name, "UPDATE users SET role=? WHERE name=?", (role,), "user.role",
-                     {"role": role}, by)
+                     {"role": role}, by, keep_admin=role != "admin")
 
-    def set_password(self, name: str, password: str, by: str = "cli") -> None:
+    def set_password(self, name: str, password: str, by: str = "cli",
+                     current: str | None = None) -> None:
+        """``by`` changing their own password must give ``current`` too."""
         _check_password(password)
+        if by == name and self.verify(name, current or "") is None:
+            raise AccountError("自分のパスワードを変えるときは、今のパスワードを正しく入力してください")
         self._change(name, "UPDATE users SET password_hash=? WHERE name=?",
                      (_hasher.hash(password),), "user.password", {}, by)
 
     def set_disabled(self, name: str, disabled: bool, by: str = "cli") -> None:
         self._change(name, "UPDATE users SET disabled=? WHERE name=?", (int(disabled),),
-                     "user.disable" if disabled else "user.enable", {}, by)
+                     "user.disable" if disabled else "user.enable", {}, by,
+                     keep_admin=disabled)
+
+    def tokens_by(self, name: str) -> list[str]:
+        """The names of the API tokens ``name`` created."""
+        return [r["name"] for r in self.store.query(
+            "SELECT name FROM tokens WHERE created_by=? ORDER BY name", (name,))]
 
     def users(self) -> list[dict]:
         return [dict(r, disabled=bool(r["disabled"])) for r in self.store.query(

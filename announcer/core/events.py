@@ -17,7 +17,8 @@ Rules:
 Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
 studio (``speech``: a worker crashed, until the workers answer again), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
-JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
+JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale), the
+alerts' couriers (``notify``, key: the channel, when it refuses a message for good).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
 composition root attaches the listener and tests make a ``Bus()`` of their own.
@@ -40,9 +41,10 @@ RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
 DISK = "disk"                       # the data disk is under the free-space limit
 SPEECH = "speech"                   # speech workers crash / restart; fine once they answer
+NOTIFY = "notify"                   # an alert channel refuses our messages for good
 TEST = "test"                       # ``announcer notify-test``
 KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, SPEECH,
-         TEST)
+         NOTIFY, TEST)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 

@@ -7,9 +7,9 @@ Rules:
   notices (``schedules/``), the reading dictionary (``voices/dict/``) and the config, with
   ``MANIFEST.json`` (SHA-256 of every file) inside and ``<archive>.sha256`` beside it
   (``sha256sum -c`` reads it).
-- ``restore`` checks the whole archive (checksums, paths, ``PRAGMA integrity_check``)
-  before touching anything, refuses while the daemon runs (it holds ``var/announcer.lock``),
-  and moves what it replaces aside (``*.before-restore-…``) instead of deleting it.
+- The archives hold password hashes: the backup folder is made (or tightened to) mode
+  0700 and every archive and checksum file is 0600, readable by nobody but the owner.
+- Restoring is ``announcer.watch.restore``.
 """
 
 import datetime as dt
@@ -17,17 +17,19 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
-import shutil
 import socket
 import sqlite3
+import stat
 import tarfile
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from announcer.core.errors import AnnouncerError
 from announcer.core.fsutil import fsync_dir, write_synced
 
+log = logging.getLogger(__name__)
 LOCK_NAME = "announcer.lock"
 DB_NAME = "announcer.db"
 PREFIX = "announcer-backup-"
@@ -53,7 +55,7 @@ def take_lock(data_dir: Path):
 
 
 # -- backup -------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -85,9 +87,21 @@ def _tree(folder: Path, arc: str) -> list[tuple[Path, str]]:
             if p.is_file() and not p.is_symlink() and not p.name.endswith((".part", ".tmp"))]
 
 
+def private_folder(dest: Path) -> None:
+    """``dest`` exists and only its owner may read it (when it is ours to change)."""
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(dest.stat().st_mode)
+    if mode & 0o077:
+        try:
+            os.chmod(dest, mode & 0o700)
+        except OSError as exc:
+            log.warning("Backup folder %s is readable by others and cannot be changed: %s",
+                        dest, exc)
+
+
 def make_backup(config, dest: Path, now: dt.datetime) -> Path:
     """Write one dated archive into ``dest``; returns its path."""
-    dest.mkdir(parents=True, exist_ok=True)
+    private_folder(dest)
     name = f"{PREFIX}{now:%Y%m%d-%H%M%S}.tar.gz"
     with tempfile.TemporaryDirectory(dir=dest, prefix=".backup-") as tmp:
         db = Path(tmp) / DB_NAME
@@ -97,7 +111,7 @@ def make_backup(config, dest: Path, now: dt.datetime) -> Path:
         members += _tree(config.paths.voices / "dict", "dict")
         manifest = {"format": 1, "created_at": now.isoformat(timespec="seconds"),
                     "station": config.station.name, "host": socket.gethostname(),
-                    "files": {arc: {"sha256": _sha256(p), "size": p.stat().st_size}
+                    "files": {arc: {"sha256": sha256_file(p), "size": p.stat().st_size}
                               for p, arc in members}}
         part = Path(tmp) / (name + ".part")
         with tarfile.open(part, "w:gz") as tar:
@@ -107,11 +121,14 @@ def make_backup(config, dest: Path, now: dt.datetime) -> Path:
             tar.addfile(info, io.BytesIO(data))
             for path, arc in members:
                 tar.add(path, arcname=arc, recursive=False)
+        os.chmod(part, 0o600)
         with open(part, "rb") as f:
             os.fsync(f.fileno())
-        digest = _sha256(part)
+        digest = sha256_file(part)
         part.replace(dest / name)
-    write_synced(dest / (name + ".sha256"), f"{digest}  {name}\n".encode())
+    sidecar = dest / (name + ".sha256")
+    write_synced(sidecar, f"{digest}  {name}\n".encode())
+    os.chmod(sidecar, 0o600)
     fsync_dir(dest)
     return dest / name
 
@@ -124,94 +141,3 @@ def prune(dest: Path, keep: int) -> list[Path]:
         path.unlink()
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
     return gone
-
-
-# -- verify and restore -------------------------------------------------------------------
-def verify(archive: Path, staging: Path) -> dict:
-    """Check ``archive`` completely and unpack it into ``staging``; returns the manifest.
-    Raises AnnouncerError saying what is wrong."""
-    if not archive.is_file():
-        raise AnnouncerError(f"バックアップがありません: {archive}")
-    sidecar = archive.with_name(archive.name + ".sha256")
-    if sidecar.exists():
-        expected = sidecar.read_text(encoding="utf-8", errors="replace").split()[:1]
-        if expected != [_sha256(archive)]:
-            raise AnnouncerError(f"{archive.name}: チェックサムが一致しません（壊れているか書き換えられています）")
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            manifest = _unpack(tar, staging)
-    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-        raise AnnouncerError(f"{archive.name}: バックアップとして読めません: {exc}") from None
-    db = sqlite3.connect(f"file:{staging / DB_NAME}?mode=ro", uri=True)
-    try:
-        check = db.execute("PRAGMA integrity_check").fetchone()[0]
-        db.execute("SELECT COUNT(*) FROM bulletins").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise AnnouncerError(f"{archive.name}: データベースが読めません: {exc}") from None
-    finally:
-        db.close()
-    if check != "ok":
-        raise AnnouncerError(f"{archive.name}: データベースが壊れています: {check}")
-    return manifest
-
-
-def _unpack(tar: tarfile.TarFile, staging: Path) -> dict:
-    members = {m.name: m for m in tar.getmembers()}
-    if "MANIFEST.json" not in members:
-        raise AnnouncerError("MANIFEST.json がありません（announcer backup で作ったものではありません）")
-    manifest = json.loads(tar.extractfile(members.pop("MANIFEST.json")).read())
-    files = manifest.get("files") or {}
-    if DB_NAME not in files or set(members) != set(files):
-        raise AnnouncerError("中身が MANIFEST.json と一致しません")
-    for name, member in members.items():  # every name first, before writing anything
-        parts = PurePosixPath(name).parts
-        if not member.isfile() or name.startswith("/") or ".." in parts or not parts:
-            raise AnnouncerError(f"不正な項目があります: {name}")
-    for name, member in members.items():
-        target = staging.joinpath(*PurePosixPath(name).parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tar.extractfile(member) as src, open(target, "wb") as out:
-            shutil.copyfileobj(src, out)
-        if _sha256(target) != files[name].get("sha256"):
-            raise AnnouncerError(f"{name}: チェックサムが一致しません")
-    return manifest
-
-
-def targets(config=None, folder: Path | None = None) -> dict[str, Path]:
-    """Where each part goes: the config's own places, or a station folder's usual ones."""
-    if folder is not None:
-        return {"station.yaml": folder / "station.yaml", "schedules": folder / "schedules",
-                "dict": folder / "voices" / "dict", DB_NAME: folder / "var" / DB_NAME}
-    return {"station.yaml": Path(config.path).absolute(), "schedules": config.paths.schedules,
-            "dict": config.paths.voices / "dict", DB_NAME: config.paths.data / DB_NAME}
-
-
-def restore(archive: Path, places: dict[str, Path], now: dt.datetime) -> dict:
-    """Verify, then put every part in place (moving what was there aside)."""
-    data_dir = places[DB_NAME].parent
-    try:
-        release = take_lock(data_dir)
-    except AnnouncerError:
-        raise AnnouncerError(RUNNING) from None
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=data_dir, prefix=".restore-") as tmp:
-            staging = Path(tmp)
-            manifest = verify(archive, staging)
-            stamp = f".before-restore-{now:%Y%m%d-%H%M%S}"
-            for part, target in places.items():
-                _put(staging / part, target, stamp, part == DB_NAME)
-        return manifest
-    finally:
-        release()
-
-
-def _put(staged: Path, target: Path, stamp: str, database: bool) -> None:
-    if not staged.exists() and not database:
-        staged.mkdir(parents=True)  # an empty schedules/ or dict/ in the backup
-    target.parent.mkdir(parents=True, exist_ok=True)
-    extras = [target.with_name(target.name + s) for s in ("-wal", "-shm")] if database else []
-    for old in [target, *extras]:
-        if old.exists():
-            old.replace(old.with_name(old.name + stamp))
-    os.replace(staged, target) if staged.is_file() else shutil.move(str(staged), str(target))

@@ -3,6 +3,8 @@ started and stopped as one pair by the daemon (``announcer.daemon``).
 
 Neither may stop the station from airing: if they cannot start (an unreadable SMTP
 password file, a broken monitor device) the daemon logs it loudly and airs anyway.
+The alerts start first: the silence alarms they still hold open from before a restart
+are handed to the monitor, so it neither repeats nor forgets them.
 """
 
 import logging
@@ -31,7 +33,8 @@ class Oversight:
         from announcer.watch.notify.service import Alerts
 
         try:
-            self.alerts = Alerts(self.config, build_channels(self.config.notify), self.bus)
+            self.alerts = Alerts(self.config, build_channels(self.config.notify), self.bus,
+                                 store=self.store)
             self.alerts.start()
         except Exception:
             log.exception("ALERTS ARE NOT AVAILABLE: nobody will be told about trouble")
@@ -39,9 +42,10 @@ class Oversight:
         if self.config.monitor.device:
             from announcer.watch.monitor.service import Monitor
 
+            held = self.alerts.open_alarms("monitor") if self.alerts is not None else set()
             try:
                 self.monitor = Monitor(self.config.monitor, self.store,
-                                       on_air_title(self.station), self.bus)
+                                       on_air_title(self.station), self.bus, open_alarms=held)
                 self.monitor.start()
             except Exception:
                 log.exception("THE SILENCE MONITOR IS NOT AVAILABLE")

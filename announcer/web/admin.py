@@ -67,17 +67,30 @@ def _user_change(name: str, action: str) -> str:
         accounts.set_role(name, role, by=by)
         return f"{name} の役割を変えました。{name} はログインし直す必要があります"
     if action == "password":
-        accounts.set_password(name, request.form.get("password", "")[:300], by=by)
+        accounts.set_password(name, request.form.get("password", "")[:300], by=by,
+                              current=request.form.get("current_password", "")[:300])
         return f"{name} のパスワードを変えました。{name} のログインはすべて終了しました"
     if action in ("disable", "remove"):
         _not_self(name, "無効化や削除")
         if action == "remove":
-            accounts.remove_user(name, by=by)
-            return f"ユーザー {name} を削除しました"
+            revoke = request.form.get("revoke_tokens") == "1"
+            made = accounts.remove_user(name, by=by, revoke_tokens=revoke)
+            return f"ユーザー {name} を削除しました" + _tokens_note(name, made, revoke)
         accounts.set_disabled(name, True, by=by)
-        return f"{name} を無効にしました（ログインできません）"
+        return (f"{name} を無効にしました（ログインできません）"
+                + _tokens_note(name, accounts.tokens_by(name), False))
     accounts.set_disabled(name, False, by=by)
     return f"{name} を有効に戻しました"
+
+
+def _tokens_note(name: str, made: list[str], revoked: bool) -> str:
+    if not made:
+        return ""
+    names = "、".join(made)
+    if revoked:
+        return f"。{name} が作った API トークン（{names}）も無効にしました"
+    return (f"。{name} が作った API トークン（{names}）は有効なままです。"
+            "不要なら「API トークン」の画面で無効にしてください")
 
 
 @bp.post("/users/add", defaults={"name": "", "action": "add"})

@@ -37,8 +37,9 @@ def secret_key(config) -> bytes:
 
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
-    from announcer.web import (admin, alerts, api, audit, auth, errors, monitor, notice_preview,
-                               notices, pages, readings, reair, staff, timetable)
+    from announcer.web import (admin, alerts, api, audit, auth, errors, inputs, monitor,
+                               notice_preview, notices, pages, readings, reair, staff,
+                               timetable)
 
     web = services.config.web
     services.accounts.sessions.idle = web.session_idle
@@ -63,6 +64,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     if web.behind_tls_proxy:  # only then is X-Forwarded-Proto the browser's word
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)
     errors.register(app)
+    inputs.bound_ints(app)  # before any rule is added
 
     @app.get("/healthz")
     def healthz():
@@ -97,6 +99,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(monitor.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(admin.bp)
+    inputs.register(app)  # after auth's Host check and login body limit, before any view
     return app
 
 

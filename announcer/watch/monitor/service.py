@@ -9,7 +9,9 @@ Rules:
   monitor's own PortAudio cannot touch the output stream.
 - Every block of level goes to the ``SilenceDetector``; while the input is down the
   detector is fed "no level", which counts as silence (we cannot hear the air).
-  Alarms go out as events (``silence``, ``on_air_silence``) on the bus.
+  Alarms go out as events (``silence``, ``on_air_silence``) on the bus, key ``monitor``.
+- Alarms still open from before a restart (``open_alarms``, from the alerts' saved
+  episodes) start raised: sound clears them, silence confirms them, neither repeats them.
 - One value per second goes to the level history (``LevelHistory``, 7 days); ``current()``
   is the live meter for the status page.
 """
@@ -41,12 +43,13 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 class Monitor:
     def __init__(self, cfg, store, on_air: Callable[[], str | None],
                  bus: events.Bus = events.BUS, python: str = sys.executable,
-                 wall=time.time, mono=time.monotonic, env: dict | None = None):
+                 wall=time.time, mono=time.monotonic, env: dict | None = None,
+                 open_alarms=()):
         self.cfg, self.on_air, self.bus, self.env = cfg, on_air, bus, env
         self.python, self.wall, self.mono = python, wall, mono
         self.history = LevelHistory(store)
         self.detector = SilenceDetector(cfg.silence_dbfs, cfg.silence_seconds,
-                                        cfg.on_air_seconds)
+                                        cfg.on_air_seconds, open_alarms=open_alarms)
         self.input_ok, self.input_detail, self.input_name = False, "starting", cfg.device
         self._window: collections.deque = collections.deque(maxlen=round(1 / BLOCK))
         self._fed_until = mono()

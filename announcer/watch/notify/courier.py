@@ -7,6 +7,9 @@ Rules:
 - Messages go out in order. A failed attempt is retried after ``RETRY`` seconds (growing),
   the same message again, until it is ``GIVE_UP`` seconds old; newer ones wait behind it
   so an alarm never arrives after its own recovery.
+- A permanent refusal (``PermanentError``: an SMTP 5xx, a webhook 4xx) is not retried:
+  the message is dropped, logged once, and handed to ``on_refused`` (the alerts report it
+  on the other channels). ``on_sent`` hears every delivery.
 - Each channel has its own courier: a dead mail server delays only the mail.
 """
 
@@ -14,6 +17,8 @@ import collections
 import logging
 import threading
 import time
+
+from announcer.watch.notify.channels import PermanentError
 
 log = logging.getLogger(__name__)
 OUTBOX = 100
@@ -23,13 +28,14 @@ GIVE_UP = 24 * 3600.0
 
 class Courier:
     def __init__(self, channel, retry=RETRY, give_up: float = GIVE_UP, limit: int = OUTBOX,
-                 on_sent=None):
+                 on_sent=None, on_refused=None):
         self.channel, self.retry, self.give_up, self.limit = channel, retry, give_up, limit
         self.on_sent = on_sent or (lambda channel, message: None)
+        self.on_refused = on_refused or (lambda channel, message, error: None)
         self._outbox: collections.deque = collections.deque()
         self._wake = threading.Condition()
         self._stopping = False
-        self.sent = self.dropped = self.failures = 0
+        self.sent = self.dropped = self.failures = self.refused = 0
         self._thread: threading.Thread | None = None
 
     def start(self, name: str) -> None:
@@ -78,6 +84,15 @@ class Courier:
             queued, message = head
             try:
                 self.channel.send(message)
+            except PermanentError as exc:
+                self.failures += 1
+                self.refused += 1
+                attempt = 0
+                log.error("%s: refused %r for good, not retried: %s", self.channel.name,
+                          message.subject, exc)
+                self._done(head, sent=False)
+                self._tell(self.on_refused, self.channel, message, exc)
+                continue
             except Exception as exc:
                 self.failures += 1
                 delay = self.retry[min(attempt, len(self.retry) - 1)]
@@ -95,7 +110,13 @@ class Courier:
             attempt = 0
             self._done(head, sent=True)
             log.info("Alert sent via %s: %s", self.channel.name, message.subject)
-            self.on_sent(self.channel, message)
+            self._tell(self.on_sent, self.channel, message)
+
+    def _tell(self, listener, *args) -> None:
+        try:
+            listener(*args)
+        except Exception:  # a listener's bug must not end the courier
+            log.exception("%s: courier listener failed", self.channel.name)
 
     def _done(self, head, sent: bool) -> None:
         with self._wake:

@@ -9,9 +9,13 @@ Rules, per ``(kind, key)``:
 - A one-shot kind (a failed airing) sends its first event at once, then groups the same
   key for ``repeat`` seconds: at the end of that window one ``repeat`` message counts what
   came after the first (nothing is sent if nothing came).
+- Open episodes survive a restart (``snapshot`` / ``restore``, saved by the service). A
+  restored condition is *unconfirmed*: an ``ok=False`` within its grace confirms it
+  (no second alarm), an ``ok=True`` ends it as usual; if neither comes within the grace,
+  nothing reports it any more, so it ends with a ``recovered`` dated at the restart.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from announcer.core.events import ONE_SHOT, Event
 
@@ -43,6 +47,11 @@ class _Episode:
     fine_since: float | None = None
     count: int = 1
     last_at: float = 0.0
+    unconfirmed_until: float | None = None  # restored: ends unless confirmed by then
+    restored_at: float | None = None
+
+
+UNCONFIRMED = "再起動のあと、この問題はもう報告されていません（回復したとみなします）"
 
 
 class Episodes:
@@ -54,6 +63,35 @@ class Episodes:
         """The (kind, key) of every episode still open."""
         return list(self._open)
 
+    def unconfirmed(self) -> set[tuple[str, str]]:
+        """Restored conditions not yet reported again."""
+        return {ident for ident, ep in self._open.items() if ep.unconfirmed_until is not None}
+
+    def snapshot(self) -> list[dict]:
+        """Every open episode as plain data (JSON-able), for saving."""
+        return [asdict(ep) for ep in self._open.values()]
+
+    def restore(self, rows, now: float, grace) -> int:
+        """Take back saved episodes after a restart; ``grace(kind)`` is how long a
+        condition has to be reported again (None: until it is). Rows that do not fit are skipped (a damaged
+        save must not stop the alerts). Returns how many were taken."""
+        names = {f.name for f in fields(_Episode)}
+        taken = 0
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                ep = _Episode(**{k: v for k, v in row.items() if k in names})
+                float(ep.since), float(ep.last_sent)
+            except (TypeError, ValueError, AttributeError):
+                continue
+            if not (isinstance(ep.kind, str) and isinstance(ep.key, str)):
+                continue
+            wait = None if ep.kind in ONE_SHOT else grace(ep.kind)
+            ep.unconfirmed_until = None if wait is None else now + wait
+            ep.restored_at = now
+            self._open[(ep.kind, ep.key)] = ep
+            taken += 1
+        return taken
+
     def feed(self, event: Event, now: float) -> list[Alert]:
         """The alerts ``event`` causes right away."""
         if event.kind in ONE_SHOT:
@@ -62,12 +100,13 @@ class Episodes:
         if event.ok:
             if episode is not None and episode.fine_since is None:
                 episode.fine_since = event.at
+                episode.unconfirmed_until = None
             return []
         if episode is None:
             self._open[(event.kind, event.key)] = _Episode(
                 event.kind, event.key, event.detail, event.at, last_sent=now)
             return [Alert(ALARM, event.kind, event.key, event.detail, event.at, now)]
-        episode.fine_since = None
+        episode.fine_since = episode.unconfirmed_until = None
         episode.detail = event.detail or episode.detail
         return []
 
@@ -89,6 +128,9 @@ class Episodes:
         """Reminders, recoveries and group summaries due at ``now``."""
         alerts = []
         for ident, ep in list(self._open.items()):
+            if ep.unconfirmed_until is not None and now >= ep.unconfirmed_until:
+                ep.unconfirmed_until, ep.fine_since = None, ep.restored_at
+                ep.detail = UNCONFIRMED
             if ep.kind in ONE_SHOT:
                 if now - ep.since >= self.repeat:
                     del self._open[ident]
@@ -108,6 +150,8 @@ class Episodes:
         """Seconds until ``due`` may have something (for the caller's wait)."""
         times = []
         for ep in self._open.values():
+            if ep.unconfirmed_until is not None:
+                times.append(ep.unconfirmed_until)
             if ep.kind in ONE_SHOT:
                 times.append(ep.since + self.repeat)
             elif ep.fine_since is not None:
