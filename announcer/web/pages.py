@@ -69,7 +69,7 @@ TEMPLATES = tuple((*script, subject) for script, subject in zip(_SCRIPTS, _SUBJE
 # The header's menu: which entry a page belongs to (marked as the current page).
 _SECTIONS = {"pages.index": "status", "pages.emergency": "emergency",
              "pages.emergency_post": "emergency", "audit.index": "audit",
-             "reair.confirm": "status", "reair.air": "status"}
+             "reair.confirm": "status"}
 
 
 def _services():
