@@ -141,4 +141,7 @@ def _start_jma(config, station, store, clock, started: list):
     jma.start()
     started.append(jma.stop)
     station.health_extras["jma"] = jma.health
+    # A person outranks a machine: a relay cut by a staff bulletin airs again only while
+    # JMA still has it in force (without that method: while unexpired).
+    station.relay_in_force = getattr(jma, "in_force", None)
     return jma

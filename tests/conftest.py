@@ -14,6 +14,19 @@ REPO = Path(__file__).resolve().parents[1]
 RATE = 48000
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fresh_trouble_bus():
+    """Each test module starts with an empty trouble bus: a condition another module
+    left bad (a stale feed, a lost device) must not colour this module's health verdict."""
+    from announcer.core import events
+
+    # Cleared in place: parts hold the bus object itself (default arguments).
+    with events.BUS._lock:
+        events.BUS._bad.clear()
+        events.BUS._failing.clear()
+    yield events.BUS
+
+
 @pytest.fixture
 def station_dir(tmp_path) -> Path:
     """A station folder: station.yaml (device "file"), an empty schedules/ and the

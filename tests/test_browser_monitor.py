@@ -1,5 +1,6 @@
 """The silence monitor's block on the status page, in headless Chromium, with the real
-monitor listening to a PulseAudio null sink's monitor source; and its JSON."""
+monitor listening to a PulseAudio null sink's monitor source; its JSON; and the status
+box, never green while a silence alarm is open (issue 17)."""
 
 import dataclasses
 
@@ -7,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from announcer.core.config_sections import MonitorConfig
-from announcer.core.events import Bus
+from announcer.core import events
 from announcer.watch.monitor.service import Monitor
 from announcer.web.app import create_app
 from tests.conftest import started_pulse
@@ -30,7 +31,8 @@ def services(tmp_path_factory, output, pulse):
     with running_services(make_station_dir(tmp_path_factory.mktemp("station")), output) as s:
         cfg = MonitorConfig(device="pulse", pulse_source="onair.monitor", silence_seconds=2,
                             retry_seconds=0.5)
-        monitor = Monitor(cfg, s.store, lambda: None, bus=Bus(), env=pulse.env)
+        # On the station's bus, as the daemon wires it: its alarms reach the status box.
+        monitor = Monitor(cfg, s.store, lambda: None, bus=events.BUS, env=pulse.env)
         monitor.start()
         try:
             yield dataclasses.replace(s, monitor=monitor)
@@ -56,6 +58,25 @@ def test_meter_state_and_chart(page, pulse):
         expect(page.locator("#monitor-chart polygon").first).to_be_attached(timeout=5000)
         expect(page.locator("#monitor-chart line.monitor-threshold")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "monitor-sound.png"), full_page=True)
+    finally:
+        tone.stop()
+
+
+@pytest.mark.parametrize("size", [{"width": 1024, "height": 768}, {"width": 390, "height": 844}])
+def test_an_open_silence_alarm_turns_the_status_box_red_until_sound_is_back(page, pulse, size):
+    page.set_viewport_size(size)
+    log_in(page)
+    health = page.locator("#health")
+    expect(health).to_have_class("health health-bad", timeout=15_000)  # nothing plays
+    expect(health.locator(".health-state")).to_have_text(
+        "放送の音が止まっています（無音を検知しました）")
+    expect(health).to_contain_text("ミキサーのフェーダーと送出の切り替え")
+    (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "screenshots" / f"staff-status-silence-{size['width']}.png"),
+                    full_page=False)
+    tone = Tone(pulse.env)
+    try:
+        expect(health).to_have_class("health health-ok", timeout=15_000)
     finally:
         tone.stop()
 

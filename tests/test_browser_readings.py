@@ -103,6 +103,8 @@ def test_fix_a_reading_and_hear_the_preview_change(page, services):
     page.get_by_role("link", name="直す").click()
     expect(page.locator("#entry-title")).to_have_text("「大前神社」を直す")
     page.get_by_role("button", name="「大前神社」を辞書から削除").click()
+    expect(page.locator("#confirm-dialog-title")).to_have_text("「大前神社」を辞書から削除しますか？")
+    page.get_by_role("button", name="削除する").click()  # it asks first (issue 17)
     expect(page.locator("#saved")).to_have_text("「大前神社」を辞書から削除しました")
     expect(rows(page)).to_have_count(SHIPPED_WORDS)
 

@@ -3,6 +3,9 @@ crash, and keeps nothing of a failed render; an older as-run database is migrate
 
 import os
 import sqlite3
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -40,8 +43,17 @@ def test_the_entry_just_stored_is_never_pruned(tmp_path):
     assert cache.load("big") is not None
 
 
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def test_start_removes_unfinished_files_and_prunes(tmp_path):
-    (tmp_path / "k.tmp123-456").write_bytes(b"\0" * 10)
+    (tmp_path / f"k.tmp{dead_pid()}-456").write_bytes(b"\0" * 10)  # a crash's leftover
+    old = tmp_path / f"j.tmp{os.getpid()}-789"  # this process, but an hour old
+    old.write_bytes(b"\0" * 10)
+    os.utime(old, (os.path.getmtime(old) - 7200,) * 2)
     RenderCache(tmp_path, max_bytes=1 << 30).store("x", [SECOND])
     RenderCache(tmp_path, max_bytes=1 << 30).store("y", [SECOND])
     RenderCache(tmp_path, max_bytes=100_000)
@@ -60,6 +72,41 @@ def test_a_failed_render_leaves_nothing(tmp_path):
         cache.store("k", blocks())
     assert list(tmp_path.iterdir()) == []
     assert cache.load("k") is None
+
+
+def test_concurrent_renders_of_one_key_and_a_second_cache_never_fail(tmp_path):
+    """The false 「作れません」 of issue 17: a reading saved while the minute's pass and a
+    cue rendered the same notice, and another cache (the CLI's) started meanwhile."""
+    cache = RenderCache(tmp_path)
+    started, release = threading.Barrier(9), threading.Event()
+    results, errors = [], []
+
+    def blocks():
+        yield SECOND
+        release.wait(10)  # every writer holds its temporary file open at once
+        yield SECOND
+
+    def render():
+        try:
+            started.wait(10)
+            results.append(cache.store("same", blocks()))
+        except Exception as exc:  # pragma: no cover - the failure this test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=render) for _ in range(8)]
+    for t in threads:
+        t.start()
+    started.wait(10)
+    while len(list(tmp_path.glob("*.tmp*"))) < 8:  # every writer has its own file
+        threading.Event().wait(0.01)
+    RenderCache(tmp_path)  # a second cache starting now must not take them away
+    assert len(list(tmp_path.glob("*.tmp*"))) == 8
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert len(results) == 8 and all(len(r) == 2 * len(SECOND) for r in results)
+    assert [p.name for p in tmp_path.iterdir()] == ["same.s16"]
 
 
 OLD_AIRLOG = """

@@ -32,9 +32,9 @@ def entry(surface, pronunciation, accent_type="0", priority=""):
                          "accent_type": accent_type, "priority": priority})
 
 
-def refusal(call, *args) -> DictionaryError:
+def refusal(call, *args, **kwargs) -> DictionaryError:
     with pytest.raises(DictionaryError) as caught:
-        call(*args)
+        call(*args, **kwargs)
     return caught.value
 
 
@@ -144,11 +144,28 @@ def test_duplicate_surfaces_are_refused(dictionary):
     exc = refusal(dictionary.edit, "根古屋台", entry("大前神社", "ネゴヤダイ"), dictionary.version())
     assert exc.fields == {"surface": ["表記「大前神社」はすでに web.csv（3 行目）にあります"]}
 
-    # Open JTalk widens ASCII, so ＦＭもおか is FMもおか: caught by the files' own check
+    # Open JTalk widens ASCII, so ＦＭもおか is FMもおか: the same word as the file's
     exc = refusal(dictionary.add, entry("ＦＭもおか", "エフエム"), dictionary.version())
-    assert (str(exc), exc.fields) == ("この内容では保存できません", {"surface": [
-        f"表記「ＦＭもおか」は moka.csv:{line_of(moka, 'FMもおか')} にもあります"]})
+    message = f"表記「ＦＭもおか」はすでに moka.csv（{line_of(moka, 'FMもおか')} 行目）にあります"
+    assert (str(exc), exc.fields, exc.status) == (message, {"surface": [message]}, 409)
     assert [w.surface for w in dictionary.words() if w.editable] == ["大前神社", "根古屋台"]
+
+
+def test_a_hand_made_word_is_overridden_from_the_page_and_back(dictionary):
+    """Staff words win over hand-made ones (README): with ``override`` the page may
+    register a hand-made surface; deleting it brings the file's reading back."""
+    moka = dictionary.folder / "moka.csv"
+    before = moka.read_bytes()
+    word = dictionary.add(entry("真岡", "マオカ"), dictionary.version(), override=True)
+    assert (word.file, word.pronunciation) == ("web.csv", "マオカ")
+    mooka = [w for w in dictionary.words() if w.surface == "真岡"]
+    assert [(w.file, w.pronunciation) for w in mooka] == [("web.csv", "マオカ")]
+    assert moka.read_bytes() == before  # the file is untouched
+    exc = refusal(dictionary.add, entry("真岡", "シンオカ"), dictionary.version(), override=True)
+    assert exc.status == 409  # once in web.csv, like any word
+    dictionary.delete("真岡", dictionary.version())
+    mooka = [w for w in dictionary.words() if w.surface == "真岡"]
+    assert [(w.file, w.pronunciation) for w in mooka] == [("moka.csv", "モーカ")]
 
 
 def test_shipped_and_unknown_words_cannot_be_changed(dictionary):

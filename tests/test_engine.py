@@ -245,3 +245,49 @@ def test_a_real_bulletin_without_interrupt_waits_for_a_drill(engine, out, events
     engine.enqueue(bulletin("real", 0.5, interrupt=False))
     out.run(1.5)
     assert out.tags() == ["bulletin-drill", "bulletin-real", None]
+
+
+# -- a person outranks a machine (issue 17) ------------------------------------------------
+def relay(item_id, seconds=1.0, interrupt=True):
+    return Item("alert", item_id, ArraySource(tone(seconds)), EMERGENCY, item_id,
+                interrupt=interrupt, relay=True)
+
+
+def test_a_persons_interrupt_cuts_an_automatic_relay_and_names_itself(engine, out, events):
+    engine.enqueue(relay("quake", 5.0))
+    out.run(0.5)
+    engine.enqueue(bulletin("evacuate", 0.5, interrupt=True))
+    out.run(0.2)
+    engine.drain_events()
+    assert out.tags() == ["alert-quake", "bulletin-evacuate"]
+    (end,) = [info for ev, tag, info in events if ev == "end"]
+    assert (end["status"], end["detail"]) == ("interrupted", "cut in by bulletin evacuate")
+
+
+def test_no_cut_without_interrupt_by_a_drill_or_by_another_relay(engine, out, events):
+    engine.enqueue(relay("quake", 1.0))
+    out.run(0.3)
+    engine.enqueue(bulletin("after", 0.3, interrupt=False))
+    engine.enqueue(bulletin("drill", 0.3, interrupt=True, drill=True))
+    engine.enqueue(relay("rain", 0.3))
+    out.run(2.5)
+    engine.drain_events()
+    assert out.tags()[:4] == ["alert-quake", "alert-rain", "bulletin-after", "bulletin-drill"]
+    assert ("alert-quake", "aired") in ends(events)
+
+
+def test_staff_bulletins_still_never_cut_each_other(engine, out, events):
+    engine.enqueue(bulletin("first", 1.0, interrupt=True))
+    out.run(0.3)
+    engine.enqueue(bulletin("second", 0.3, interrupt=True))
+    out.run(1.5)
+    engine.drain_events()
+    assert ends(events)[:2] == [("bulletin-first", "aired"), ("bulletin-second", "aired")]
+
+
+def test_a_persons_interrupt_queues_ahead_of_a_waiting_relay(engine, out):
+    engine.enqueue(bulletin("on-air", 1.0, interrupt=True))
+    out.run(0.2)
+    engine.enqueue(relay("quake", 0.3))
+    engine.enqueue(bulletin("evacuate", 0.3, interrupt=True))
+    assert [i.id for i in engine.queued()] == ["evacuate", "quake"]

@@ -33,7 +33,10 @@ class FakeStudio:
             raise NothingToSay()
         return [text]
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None,
+                         on_spoken=None):
+        if on_spoken is not None:
+            on_spoken()
         yield np.full(2 * RATE, 0.25, np.float32)
 
 
@@ -313,3 +316,72 @@ def test_an_old_database_gets_the_title_column(config, tmp_path):
         assert store.bulletin("new")["title"] == "新しい"
     finally:
         store.close()
+
+
+# -- a person outranks a machine (issue 17) ------------------------------------------------
+def rows_of(store, bid):
+    return [(r["status"], r["detail"]) for r in store.airlog(dt.date(2026, 12, 3))
+            if r["id"] == bid]
+
+
+@pytest.mark.parametrize("in_force", [True, False])
+def test_a_staff_interrupt_cuts_a_relay_which_airs_again_only_while_in_force(
+        station, store, in_force):
+    asked = []
+    station.relay_in_force = lambda bid: asked.append(bid) or in_force
+    relay, _ = station.submit_bulletin("気象庁の発表です。震度5弱。" * 5, kind="alert",
+                                       title="震度5弱", by="jma")
+    settle(station)
+    station.out.run(0.3)
+    staff, _ = station.submit_bulletin("避難指示です。", interrupt=True, by="tanaka")
+    settle(station)
+    station.out.run(3.0)
+    settle(station)
+    station.out.run(12.0)
+    settle(station)
+    assert asked == [relay]
+    cut = f"cut in by bulletin {staff}; "
+    if in_force:
+        assert rows_of(store, relay) == [
+            ("interrupted", cut + "airs again (still in force)"),
+            ("aired", "aired again after a staff bulletin cut it")]
+        assert store.bulletin(relay)["state"] == "aired"
+    else:
+        assert rows_of(store, relay) == [
+            ("interrupted", cut + "not aired again (no longer in force)")]
+        assert store.bulletin(relay)["state"] == "expired"
+    assert rows_of(store, staff) == [("aired", "")]
+    aired = [tag for i, (_, tag) in enumerate(station.out.blocks)
+             if tag and (i == 0 or station.out.blocks[i - 1][1] != tag)]
+    assert aired == [f"alert-{relay}", f"bulletin-{staff}"] + ([f"alert-{relay}"] * in_force)
+
+
+def test_without_a_jma_answer_an_unexpired_cut_relay_airs_again(station, store):
+    relay, _ = station.submit_bulletin("気象庁の発表です。" * 5, kind="alert", by="jma")
+    settle(station)
+    station.out.run(0.3)
+    station.submit_bulletin("避難指示です。", interrupt=True, by="tanaka")
+    settle(station)
+    station.out.run(3.0)
+    settle(station)
+    station.out.run(12.0)
+    settle(station)
+    assert [s for s, _ in rows_of(store, relay)] == ["interrupted", "aired"]
+
+
+def test_stop_item_stops_every_kind_on_air_or_queued(station, store):
+    relay, _ = station.submit_bulletin("気象庁の発表です。" * 5, kind="alert", by="jma")
+    settle(station)
+    station.out.run(0.3)
+    queued, _ = station.submit_bulletin("あとの放送です。", interrupt=False, by="t")
+    settle(station)
+    assert not station.stop_item("bulletin", relay, by="tanaka")  # kind must match
+    assert station.stop_item("bulletin", queued, by="tanaka")
+    assert station.stop_item("alert", relay, by="tanaka")
+    settle(station)
+    station.out.run(0.5)
+    settle(station)
+    assert rows_of(store, relay) == [("cancelled", "tanaka が停止しました")]
+    assert rows_of(store, queued) == [("cancelled", "tanaka が停止しました")]
+    assert not station.stop_item("alert", relay, by="tanaka")  # already over
+    assert not station.stop_item("notice", "gomi")  # not on air or queued

@@ -4,11 +4,11 @@ boundary with 「…」, and limited to 40 characters on one line."""
 import pytest
 
 from announcer.text.title import MAX_TITLE, TitleError, check_title, derive_title
-from announcer.web.pages import TEMPLATES
+from announcer.web.pages import BLANK, TEMPLATES
 
 
 def test_every_template_skips_the_shared_preamble():
-    titles = [derive_title(script.replace("【　　】", "中郷")) for _, script, _, _ in TEMPLATES]
+    titles = [derive_title(BLANK.sub("中郷", script)) for _, script, _, _ in TEMPLATES]
     assert titles == ["中郷地区に、避難指示を発令しました", "中郷地区に、土砂災害警戒情報が発表されました",
                       "ただいま、真岡市で震度中郷の地震がありました",
                       "大雨のため、中郷川の水位が上がり、氾濫の危険が高まっています",

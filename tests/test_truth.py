@@ -142,10 +142,24 @@ def test_a_bulletin_queued_at_a_stop_airs_after_the_restart(config, store):
 class MissingStudio(FakeStudio):
     """A bulletin whose second sentence cannot be synthesized."""
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None,
+                         on_spoken=None):
+        on_spoken()
         yield np.full(RATE, 0.25, np.float32)
         on_missing(SentenceFailed("二文目です。", RuntimeError("worker died")))
+        on_spoken()
         yield np.full(RATE, 0.25, np.float32)
+
+
+class SpeechlessStudio(FakeStudio):
+    """A bulletin none of whose sentences can be synthesized: only the chimes air."""
+
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None,
+                         on_spoken=None):
+        yield np.full(RATE, 0.25, np.float32)  # the chime
+        for sentence in ("一文目です。", "二文目です。"):
+            on_missing(SentenceFailed(sentence, RuntimeError("worker died")))
+        yield np.full(RATE, 0.25, np.float32)  # the chime
 
 
 def test_a_bulletin_with_a_failed_sentence_is_partial(config, store):
@@ -163,6 +177,23 @@ def test_a_bulletin_with_a_failed_sentence_is_partial(config, store):
         assert [r["rowid"] for r in store.unacknowledged(at(8, 0))] == [row["rowid"]]
         assert store.acknowledge(row["rowid"], "tanaka", clock.now())
         assert store.unacknowledged(at(8, 0)) == []
+    finally:
+        station.stop()
+
+
+def test_a_bulletin_without_any_speech_is_failed_not_partial(config, store):
+    clock = FakeClock(at(9, 0))
+    station = started(config, store, clock, studio=SpeechlessStudio(), started_at=at(9, 0))
+    try:
+        bid, _ = station.submit_bulletin("一文目です。二文目です。", by="t")
+        settle(station)
+        station.out.run(3)
+        settle(station)
+        (row,) = rows(store)
+        assert row["status"] == "failed"
+        assert row["detail"] == "no speech; missing: 「一文目です。」 / 「二文目です。」"
+        assert store.bulletin(bid)["state"] == "failed"
+        assert [r["rowid"] for r in store.unacknowledged(at(8, 0))] == [row["rowid"]]
     finally:
         station.stop()
 

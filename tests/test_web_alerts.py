@@ -11,7 +11,7 @@ from announcer.core.config_sections import JmaConfig
 from announcer.jma.service import JmaService
 from announcer.web.app import create_app
 from tests import jmautil
-from tests.jmautil import landslide_auto, storm_approve
+from tests.jmautil import landslide_auto, sample, storm_approve, variant
 from tests.webutil import (KNOWN_LEAKS, OPERATOR, cancel_open_bulletins, client, csrf,
                            login, services, staff)
 
@@ -117,3 +117,92 @@ def test_a_stale_message_is_listed_as_stale(client, jma, token, services):
     items = client.get("/api/alerts", headers=bearer(token)).get_json()
     assert items[-1]["status"] == "stale" and items[-1]["type"] == "VXSE53"
     assert jma.item(items[-1]["id"])["bulletin"] is None
+
+
+# -- stopping a JMA item, and what the page tells (issue 17) ----------------------------
+def fresh_auto(n: int) -> bytes:
+    """A 震度5弱 震度速報 of an earthquake of its own (auto: queued at once; one event
+    cuts in once, so every call is another event)."""
+    return jmautil.edit(jmautil.quake_flash(), (f"<EventID>{jmautil.QUAKE_EVENT}",
+                                                f"<EventID>2026120700{n:04d}"))
+
+
+def test_delete_api_stops_a_queued_jma_item_once_and_is_audited(client, jma, token, services):
+    assert jma.handle(fresh_auto(1), "inbox:stop.xml") == (True, "approved")
+    item = next(i for i in reversed(jma.items(services.clock.now().date()))
+                if i["status"] == "approved")
+    bid = jma.bulletin_of(item["id"])
+    reader = services.accounts.create_token("reader", by="test", scope="read")
+    assert client.delete(f"/api/alerts/{item['id']}", headers=bearer(reader)).status_code == 403
+    assert client.delete(f"/api/alerts/{item['id']}").status_code == 401
+    resp = client.delete(f"/api/alerts/{item['id']}", headers=bearer(token))
+    assert resp.status_code == 200
+    assert resp.get_json() == {"id": item["id"], "bulletin": bid, "status": "cancelled"}
+    services.station.engine.drain_events()
+    assert services.station.bulletin(bid)["state"] == "cancelled"
+    assert bid not in [q["id"] for q in services.station.status()["queue"]]
+    again = client.delete(f"/api/alerts/{item['id']}", headers=bearer(token))
+    assert again.status_code == 409
+    assert again.get_json() == {"error": "この情報はいま放送中でも放送待ちでもありません"}
+    assert client.delete("/api/alerts/nope", headers=bearer(token)).status_code == 404
+    (audit,) = [a for a in services.accounts.audit_log() if a["action"] == "alert.stop"]
+    assert (audit["who"], audit["detail"]) == (
+        "token:city", {"id": item["id"], "bulletin": bid, "title": item["title"]})
+    jma.tick()
+    assert jma.item(item["id"])["status"] == "withdrawn"
+
+
+def test_a_pending_draft_is_not_on_air_or_queued(client, jma, token, services):
+    assert jma.handle(jmautil.tornado_south(), "inbox:tornado.xml") == (True, "pending")
+    (draft,) = [i for i in jma.db.open_items() if i["status"] == "pending"]
+    assert client.delete(f"/api/alerts/{draft['id']}", headers=bearer(token)).status_code == 409
+    jma.discard(draft["id"], "test")
+
+
+def test_the_status_page_stops_a_queued_jma_item(staff, jma, services):
+    assert jma.handle(fresh_auto(2), "inbox:stop2.xml") == (True, "approved")
+    item = next(i for i in reversed(jma.items(services.clock.now().date()))
+                if i["status"] == "approved")
+    (queued,) = [q for q in staff.get("/staff/status").get_json()["queue"]
+                 if q["id"] == jma.bulletin_of(item["id"])]
+    html = staff.get("/").get_data(as_text=True)
+    assert f'action="/staff/items/alert/{queued["id"]}/stop"' in html
+    resp = staff.post(f"/staff/items/alert/{queued['id']}/stop", json={},
+                      headers={"X-CSRF-Token": csrf(staff)})
+    assert resp.status_code == 200 and resp.get_json()["by"] == OPERATOR
+    services.station.engine.drain_events()
+    assert services.station.bulletin(queued["id"])["state"] == "cancelled"
+    wrong_kind = staff.post(f"/staff/items/bulletin/{queued['id']}/stop", json={},
+                            headers={"X-CSRF-Token": csrf(staff)})
+    assert wrong_kind.status_code == 404
+    actions = [(a["who"], a["action"], a["detail"].get("id")) for a in services.accounts.audit_log()]
+    assert (OPERATOR, "alert.stop", queued["id"]) in actions
+
+
+def test_the_page_says_who_approved_what_was_not_for_us_and_no_contradiction(
+        staff, jma, services):
+    later = jmautil.now() + dt.timedelta(minutes=1)  # another 竜巻注意情報 of its own
+    assert jma.handle(jmautil.tornado_south(later), "inbox:tornado2.xml") == (True, "pending")
+    (draft,) = [i for i in jma.db.open_items() if i["status"] == "pending"]
+    confirm = staff.post(f"/alerts/{draft['id']}/confirm", data={"csrf_token": csrf(staff)})
+    html = confirm.get_data(as_text=True)
+    assert "いま放送中のものが終わりしだい（途中で切りません）" in html
+    assert "2 回（あいだに「繰り返します。」）" in html and "までに放送できなければ" in html
+    assert 'id="approve-btn" data-autofocus>放送する</button>' in html
+    staff.post(f"/alerts/{draft['id']}/approve", data={"csrf_token": csrf(staff)})
+    elsewhere = jmautil.at(sample("15_16_01_241031_VPWW56.xml"))  # 稚内市: not ours
+    assert jma.handle(elsewhere, "inbox:wakkanai.xml")[1].startswith("ignored")
+    assert jma.handle(variant(fresh_auto(3), status="訓練"), "inbox:drill.xml") == (
+        True, "ignored")
+    page = staff.get("/alerts").get_data(as_text=True)
+    row = page[page.index(f'data-id="{draft["id"]}"'):]
+    assert f'承認: {OPERATOR}' in row[:row.index("</tr>")]
+    drill = next(i for i in jma.items(services.clock.now().date())
+                 if i["title"].startswith("【訓練】"))
+    row = page[page.index(f'data-id="{drill["id"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert "自動で放送" not in row and "放送しない" in row
+    passed = page[page.index('id="passed-over"'):]
+    assert "放送の対象外だった電文" in passed and "wakkanai.xml" in passed
+    assert "対象地域外" in passed
+    cancel_open_bulletins(services)

@@ -108,3 +108,52 @@ def test_details_are_shown_in_staff_words(detail, words):
     row = {"kind": "notice", "id": "n", "title": "t", "scheduled_at": None,
            "started_at": None, "ended_at": None, "status": "missed", "detail": detail}
     assert words in airlog_csv_text([row])
+
+
+# -- re-air from the red card (issue 17) ---------------------------------------------------
+def test_reair_from_the_red_card_is_a_new_linked_bulletin_after_a_confirm(staff, services):
+    bid, _ = services.station.submit_bulletin("中郷地区に避難指示。直ちに避難してください。",
+                                              interrupt=False, title="避難指示（中郷地区）",
+                                              by="someone")
+    now = services.clock.now()
+    row = services.store.airing_started("bulletin", bid, "避難指示（中郷地区）", None, now)
+    services.store.airing_ended(row, "failed", now, "no speech; missing: 「中郷地区に避難指示。」")
+    (card,) = [a for a in attention(staff) if a["rowid"] == row]
+    assert card["reair"] is True
+    html = staff.get("/").get_data(as_text=True)
+    assert f'href="/reair/{row}"' in html and "もう一度放送する…" in html
+    confirm = staff.get(f"/reair/{row}")
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and confirm.headers["Cache-Control"] == "no-store"
+    assert "もう一度放送しますか？" in page and "中郷地区に避難指示。直ちに避難してください。" in page
+    assert 'id="reair-btn" data-autofocus>放送する</button>' in page
+    assert "音声が一文も出なかった（チャイムだけ）" in page
+    key = page.split('name="request_key" value="')[1].split('"')[0]
+    assert staff.post(f"/reair/{row}", data={"request_key": key}).status_code == 400
+    resp = staff.post(f"/reair/{row}", data={"csrf_token": csrf(staff), "request_key": key})
+    assert resp.status_code == 303
+    new = resp.headers["Location"].split("sent=")[1]
+    b = services.station.bulletin(new)
+    assert (b["text"], b["title"], b["reair_of"], b["created_by"]) == (
+        "中郷地区に避難指示。直ちに避難してください。", "再放送：避難指示（中郷地区）", bid, OPERATOR)
+    assert [a for a in attention(staff) if a["rowid"] == row] == []  # the card goes
+    (audit,) = [r for r in services.accounts.audit_log() if r["action"] == "bulletin.reair"]
+    assert (audit["who"], audit["detail"]["reair_of"], audit["detail"]["id"]) == (
+        OPERATOR, bid, new)
+    again = staff.post(f"/reair/{row}", data={"csrf_token": csrf(staff),
+                                                    "request_key": key})
+    assert again.status_code == 404  # resent from the history: aired once
+    sent = staff.get(f"/?sent={new}").get_data(as_text=True)
+    assert "放送待ちの" in sent or "いま放送中です" in sent
+    for b_id in (bid, new):
+        services.station.cancel_bulletin(b_id)
+
+
+def test_a_notice_row_has_no_reair_button(staff, services):
+    now = services.clock.now()
+    row = services.store.airing_record("notice", "late", "夜のお知らせ", now, "failed",
+                                       "render failed: x", at=now)
+    (card,) = [a for a in attention(staff) if a["rowid"] == row]
+    assert card["reair"] is False
+    assert staff.get(f"/reair/{row}").status_code == 409
+    services.store.acknowledge(row, "t", now)

@@ -11,7 +11,7 @@ import pytest
 
 from announcer.audio.fake import FakeOutput
 from announcer.web.app import create_app
-from announcer.web.pages import TEMPLATES
+from announcer.web.pages import BLANK, TEMPLATES
 from announcer.web.preview import PREVIEW_CHARS, preview_text
 from announcer.web.throttle import LoginThrottle
 from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, LATE_NOTICE, OPERATOR, app,
@@ -87,7 +87,7 @@ def test_login_then_status_page(client):
     assert "<h1>放送の状態</h1>" in html
     assert "いま放送しているものはありません" in html
     assert '<section id="health" class="health health-ok"' in html
-    assert "正常：音声・お知らせファイル・サーバー接続に問題はありません" in html
+    assert "正常：音声・お知らせ・気象庁の情報・音声合成・監視に問題はありません" in html
     assert ">緊急放送を出す</a>" in html
     assert LATE_NOTICE in html
 
@@ -222,7 +222,7 @@ def test_submit_then_double_submit_queues_once(staff, services):
 
 def test_two_bulletins_from_one_template_have_their_own_subjects(staff, services):
     _, script, _, _ = TEMPLATES[0]
-    texts = [script.replace("【　　】", place) for place in ("中郷", "大内")]
+    texts = [BLANK.sub(place, script) for place in ("中郷", "大内")]
     ids = [submit(staff, text, interrupt=False, title=f"避難指示（{place}地区）").get_json()["id"]
            for text, place in zip(texts, ("中郷", "大内"))]
     ids.append(submit(staff, texts[0], interrupt=False).get_json()["id"])  # no subject given
@@ -328,7 +328,7 @@ def test_status_json(staff, services):
                               "reason": "現在の放送のあとに：受け付けた順"}]
     assert {"at": "23:59", "id": "late", "title": LATE_NOTICE} in data["today"]
     html = staff.get("/").get_data(as_text=True)
-    assert f'action="/staff/bulletins/{bid}/stop"' in html
+    assert f'action="/staff/items/bulletin/{bid}/stop"' in html
     assert '<span class="title">状態表示の試験です</span>' in html
 
 
@@ -535,19 +535,19 @@ def test_stop_a_notice_on_air(staff, services, output):
     services.station.engine.drain_events()
     assert services.station.engine.on_air().id == "late"
     html = staff.get("/").get_data(as_text=True)
-    assert 'action="/staff/notices/late/stop"' in html
-    resp = post_json(staff, "/staff/notices/late/stop", {})
+    assert 'action="/staff/items/notice/late/stop"' in html
+    resp = post_json(staff, "/staff/items/notice/late/stop", {})
     assert resp.status_code == 200 and resp.get_json()["by"] == "tanaka"
     output.run(0.3)
     services.station.engine.drain_events()
     row = staff.get("/staff/status").get_json()["airlog"][0]
     assert (row["id"], row["status_label"], row["detail"]) == ("late", "取り消し",
                                                                "tanaka が停止しました")
-    assert audit_actions(services, "notice.stop")[0]["detail"] == {"id": "late",
-                                                                   "title": LATE_NOTICE}
-    again = post_json(staff, "/staff/notices/late/stop", {})
+    assert audit_actions(services, "notice.stop")[0]["detail"] == {
+        "id": "late", "title": LATE_NOTICE, "state": "on_air"}
+    again = post_json(staff, "/staff/notices/late/stop", {})  # the older address
     assert again.status_code == 409
-    assert again.get_json() == {"error": "そのお知らせはいま放送していません"}
+    assert again.get_json() == {"error": "そのお知らせはいま放送中でも放送待ちでもありません"}
 
 
 def test_no_page_reloads_notices_on_get(staff, services, app):
@@ -616,3 +616,85 @@ def test_the_confirm_step_reads_in_the_try_out_slots_and_never_blocks_airing(
             slots.release()
     resp = form(staff, "confirm", "真岡市の中郷地区に避難指示を発令しました。")
     assert "モーカシ" in resp.get_data(as_text=True)
+
+
+# -- one health verdict (issue 17) --------------------------------------------------------
+def test_page_api_and_healthz_give_the_same_verdict_never_green_while_bad(staff, services,
+                                                                        app):
+    from announcer.core import events
+
+    token = services.accounts.create_token("verdict", by="test", scope="read")
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    events.publish("jma_stale", "feed", False, "250 秒以上読めていません")
+    events.publish("speech", "workers", False, "60 秒間に 3 回、音声合成の処理が異常終了")
+    events.publish("printer", "p1", False, "unknown kind")
+    try:
+        health = api.get("/healthz", headers=headers).get_json()["verdict"]
+        status = api.get("/api/status", headers=headers).get_json()["verdict"]
+        board = staff.get("/staff/status").get_json()
+        html = staff.get("/").get_data(as_text=True)
+    finally:
+        for kind, key in (("jma_stale", "feed"), ("speech", "workers"), ("printer", "p1")):
+            events.publish(kind, key, True)
+    assert health == status == board["verdict"]
+    assert health["level"] == "bad"
+    assert [p["kind"] for p in health["problems"]] == ["jma_stale", "speech", "printer"]
+    assert health["headline"].startswith("気象庁の情報が届いていません")
+    assert '<section id="health" class="health health-bad"' in html
+    assert "音声合成が異常終了しています" in html and "異常があります（printer）" in html
+    assert board["health_view"]["level"] == "bad"
+    assert "status" in api.get("/healthz").get_json()  # without a token: no details
+    assert "verdict" not in api.get("/healthz").get_json()
+    assert staff.get("/staff/status").get_json()["verdict"]["level"] == "ok"
+
+
+# -- the smaller items of issue 17 ----------------------------------------------------------
+def test_admin_pages_say_roles_in_words_ask_before_removing_and_keep_revoked_tokens(
+        app, services):
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    users = admin.get("/admin/users").get_data(as_text=True)
+    assert '<option value="operator" selected>オペレーター</option>' in users
+    assert ">operator</option>" not in users
+    assert f'data-confirm="{OPERATOR} を削除しますか？"' in users
+    services.accounts.create_token("legacy", by=ADMIN)
+    tokens = admin.get("/admin/tokens").get_data(as_text=True)
+    assert 'data-confirm="トークン legacy を無効にしますか？"' in tokens
+    assert admin.post("/admin/tokens/legacy/revoke",
+                      data={"csrf_token": csrf(admin)}).status_code == 303
+    tokens = admin.get("/admin/tokens").get_data(as_text=True)
+    revoked = tokens[tokens.index('<table class="log revoked cards"'):]
+    assert '<td data-label="名前">legacy</td>' in revoked and f">{ADMIN}</td>" in revoked
+
+
+def test_audit_rows_fold_whole_scripts_away(app, services):
+    script = "中郷地区に避難指示を発令しました。" * 20
+    services.accounts.audit("kimura", "bulletin.stop", {"id": "b1", "text": script})
+    services.accounts.audit("kimura", "user.role", {"name": "sato", "role": "operator"})
+    admin = app.test_client()
+    login(admin, ADMIN, ADMIN_PASSWORD)
+    html = admin.get("/audit?who=kimura").get_data(as_text=True)
+    assert "<dt>役割</dt><dd>オペレーター</dd>" in html  # in words, never raw
+    assert f"<dd>{script[:60]}…（全 {len(script)} 文字）<details class=\"whole\">" in html
+    assert html.count(script) == 1  # once, folded away
+
+
+def test_at_night_the_status_page_says_when_the_next_notice_is():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from announcer.core.clock import TOKYO
+    from announcer.web.board import next_notice
+
+    now = dt.datetime(2026, 12, 3, 23, 59, 59, 500000, tzinfo=TOKYO)  # a Thursday
+    gomi = SimpleNamespace(title="ごみ収集のお知らせ")
+
+    def view(*airings):
+        return SimpleNamespace(upcoming=lambda hours, start: list(airings))
+
+    assert next_notice(view((dt.datetime(2026, 12, 4, 7, 30, tzinfo=TOKYO), gomi)), now) == \
+        "次は 明日 07:30「ごみ収集のお知らせ」です"
+    assert next_notice(view((dt.datetime(2026, 12, 5, 7, 30, tzinfo=TOKYO), gomi)), now) == \
+        "次は 12月5日（土） 07:30「ごみ収集のお知らせ」です"
+    assert next_notice(view(), now) == "これから 1 週間、放送するお知らせはありません"

@@ -148,7 +148,7 @@ def test_add_word_changes_reading_and_rendered_notice(staff, services, audits):
     assert "「大前神社」を オーサキジンジャ と読むように登録しました" in html
     assert surfaces(html) == [SHRINE]
     assert f">{SENTENCE}</textarea>" in html  # the try-out sentence is still there
-    assert 'href="/readings?edit=%E5%A4%A7%E5%89%8D%E7%A5%9E%E7%A4%BE#entry-card">直す</a>' in html
+    assert 'href="/readings?edit=%E5%A4%A7%E5%89%8D%E7%A5%9E%E7%A4%BE#entry-card">直す<span' in html
 
     assert studio.reading(SHRINE) == SHRINE_KANA
     assert studio.reading(SENTENCE) == "オーサキジンジャノオマツリデス"
@@ -303,3 +303,20 @@ def test_preview_audio_now_and_with_the_unsaved_word(staff):
     resp = post_json(staff, "/staff/readings/preview", {"text": "{大前|おおさき}神社"})
     assert (resp.status_code, resp.get_json()["error"]) == (
         422, "音声を作れませんでした: 読みはカタカナで書いてください: {大前|おおさき}")
+
+
+def test_a_hand_made_reading_is_overridden_from_the_page(staff, services):
+    html = text_of(staff.get("/readings", query_string={"q": "真岡"}))
+    assert 'href="/readings?override=%E7%9C%9F%E5%B2%A1#entry-card">画面で上書き' in html
+    form = text_of(staff.get("/readings", query_string={"override": "真岡"}))
+    assert "「真岡」の読みを画面で上書き" in form and 'name="override" value="1"' in form
+    assert 'value="モーカ"' in form and re.search(r'id="accent_type"[^>]*value="0"', form)
+    refused = add(staff, surface="真岡", pronunciation="マオカ")  # without override: no
+    assert refused.status_code == 409
+    resp = staff.post("/readings/add", data={
+        "csrf_token": csrf(staff), "version": version(staff), "surface": "真岡",
+        "pronunciation": "マオカ", "accent_type": "0", "priority": "7", "override": "1"})
+    assert resp.status_code == 303
+    assert services.studio.reading("真岡") == "マオカ"
+    assert post_form(staff, "/readings/delete", surface="真岡").status_code == 303
+    assert services.studio.reading("真岡") == "モーカ"

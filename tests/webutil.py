@@ -202,3 +202,26 @@ def log_in(page):
     page.get_by_label("パスワード").fill(PASSWORD)
     page.get_by_role("button", name="ログイン").click()
     expect(page.locator("h1")).to_have_text("放送の状態")
+
+
+def overflowing(page) -> list[str]:
+    """Elements whose box reaches past the right edge of the viewport and that no
+    scrolling or clipping ancestor holds in, plus the page's own horizontal scroll."""
+    return page.evaluate("""() => {
+      const width = document.documentElement.clientWidth;
+      const out = [];
+      if (document.documentElement.scrollWidth > width) {
+        out.push("page scrolls sideways: " + document.documentElement.scrollWidth);
+      }
+      for (const el of document.body.querySelectorAll("*")) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.right <= width + 0.5) continue;
+        let held = false;
+        for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+          const o = getComputedStyle(p).overflowX;
+          if (o !== "visible") { held = true; break; }
+        }
+        if (!held) out.push(el.tagName + "." + el.className + " right=" + Math.round(r.right));
+      }
+      return out;
+    }""")

@@ -15,6 +15,7 @@ Rules:
   (the alerts start after the station) first hears every condition that is bad now.
 
 Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
+studio (``speech``: a worker crashed, until the workers answer again), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
 JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale), the
 JMA intake (``publish(JMA_INTAKE, "intake", ok, detail)``: ``ok=False`` while the inbox
@@ -42,10 +43,11 @@ RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
 JMA_INTAKE = "jma_intake"           # JMA intake: inbox backlog, rejected files, overruns
 DISK = "disk"                       # the data disk is under the free-space limit
+SPEECH = "speech"                   # speech workers crash / restart; fine once they answer
 NOTIFY = "notify"                   # an alert channel refuses our messages for good
 TEST = "test"                       # ``announcer notify-test``
 KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, JMA_INTAKE,
-         DISK, NOTIFY, TEST)
+         DISK, SPEECH, NOTIFY, TEST)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 
@@ -95,6 +97,12 @@ class Bus:
         for listener in listeners:
             self._call(listener, event)
 
+    def bad_now(self) -> list[Event]:
+        """Every condition that is bad now (its last publish was ``ok=False``), oldest
+        first: what the station's health verdict reads."""
+        with self._lock:
+            return sorted(self._bad.values(), key=lambda e: e.at)
+
     @staticmethod
     def _call(listener: Listener, event: Event) -> None:
         try:
@@ -128,6 +136,11 @@ def publish(kind: str, key: str, ok: bool, detail: str = "") -> None:
 
 def publish_state(kind: str, failing: dict) -> None:
     BUS.publish_state(kind, failing)
+
+
+def bad_now() -> list[Event]:
+    """Every condition bad now on the station's bus (see ``Bus.bad_now``)."""
+    return BUS.bad_now()
 
 
 def airing_ended(kind: str, item_id: str, title: str, status: str, detail: str) -> None:

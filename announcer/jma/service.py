@@ -325,6 +325,8 @@ class JmaService:
         return st.in_force(self.db.state(), item["id"], self.clock.now())
 
     def bulletin_of(self, item_id: str) -> str | None:
+        """The station bulletin that airs this item (None: not queued yet, or no such
+        item): how the page and ``DELETE /api/alerts/<id>`` stop it through the station."""
         item = self.db.item(item_id)
         return item.get("bulletin") if item else None
 

@@ -197,6 +197,14 @@ class JmaStore:
             args += list(expect)
         return self.db.execute(sql, args).rowcount == 1
 
+    def passed_over(self, start: dt.datetime, end: dt.datetime) -> list[dict]:
+        """Messages received in [start, end) that were not for us (another region, a
+        type we do not air): ``{"at", "source", "reason"}``, oldest first (the page)."""
+        return [{"at": r["at"], "source": r["source"], "reason": r["outcome"][len("ignored: "):]}
+                for r in self._q("SELECT at, source, outcome FROM jma_processed WHERE at >= ?"
+                                 " AND at < ? AND outcome LIKE 'ignored: %' ORDER BY at LIMIT 500",
+                                 (iso(start), iso(end)))]
+
     def set_bulletin(self, item_id: str, bulletin_id: str) -> None:
         self._x("UPDATE jma_items SET bulletin=? WHERE id=?", (bulletin_id, item_id))
 

@@ -6,12 +6,15 @@ never block, events (started, ended) are handed to a listener thread that may do
 
 Rules: one item at a time; lower ``priority`` first (emergency 0 < manual 1 < notice 2);
 within a priority a real item before a drill, then an ``interrupt`` item before one
-without, then earlier ``not_before``, then ``order`` (items due at the same instant, a
-schedule's twins, keep it whatever order they were enqueued in), then arrival. An item
-with ``interrupt`` cuts into a lower-priority item on air with a short fade, and a real
-one also cuts into a drill of its own priority; an emergency never cuts another real
-emergency (the one on air finishes, the interrupting one goes next). A cut item is never
-resumed.
+without, then a person's item before an automatic ``relay`` (official information), then
+earlier ``not_before``, then ``order`` (items due at the same instant, a schedule's
+twins, keep it whatever order they were enqueued in), then arrival. An item with
+``interrupt`` cuts into a lower-priority item on air with a short fade, and a real one
+also cuts into a drill of its own priority. A person outranks a machine: a real
+``interrupt`` item that is not a relay also cuts into a ``relay`` of its own priority.
+Otherwise an emergency never cuts another real emergency (the one on air finishes, the
+interrupting one goes next). A cut item is never resumed (its owner may queue it again
+from the start); its end detail names what cut it (``cut in by <kind> <id>``).
 
 Every item ends with exactly one "end" event: ``aired`` (every sample went out),
 ``partial`` (its source reports sentences it could not synthesize), ``failed``,
@@ -44,19 +47,24 @@ def _outcome(source) -> tuple[str, str]:
         return "failed", f"audio could not be produced: {source.error}"
     missing = getattr(source, "missing", None)
     if missing:
-        return "partial", "missing: " + " / ".join(str(m) for m in missing)
+        what = "missing: " + " / ".join(str(m) for m in missing)
+        tally = getattr(source, "tally", None)
+        if tally is not None and tally.get("spoken", 0) == 0:
+            return "failed", "no speech; " + what  # listeners heard only the chimes
+        return "partial", what
     return "aired", ""
 
 
 @dataclass(eq=False)
 class Item:
-    kind: str  # "notice" | "bulletin"
+    kind: str  # "notice" | "bulletin" | "alert"
     id: str
     source: object  # ArraySource | StreamSource
     priority: int = NOTICE
     title: str = ""
     interrupt: bool = False
     drill: bool = False  # a test/drill: never ahead of a real item of its priority
+    relay: bool = False  # an automatic relay (JMA): a person's interrupt of its priority cuts it
     not_before: float = 0.0  # clock.monotonic() at which it may start
     deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
     scheduled_at: object = None  # aware datetime, for the as-run log
@@ -69,8 +77,8 @@ class Item:
         return f"{self.kind}-{self.id}"
 
     def sort_key(self):
-        return (self.priority, self.drill, not self.interrupt, self.not_before, self.order,
-                self.seq)
+        return (self.priority, self.drill, not self.interrupt, self.relay, self.not_before,
+                self.order, self.seq)
 
 
 Listener = Callable[[str, Item, dict], None]  # (event, item, info)
@@ -209,8 +217,9 @@ class Engine:
         first = self._ready()
         current = self._current
         if first and first.interrupt and (first.priority < current.priority or (
-                first.priority == current.priority and current.drill and not first.drill)):
-            self._begin_fade(FADE_CUT, "interrupted")
+                first.priority == current.priority and not first.drill and (
+                    current.drill or (current.relay and not first.relay)))):
+            self._begin_fade(FADE_CUT, "interrupted", f"cut in by {first.kind} {first.id}")
 
     def _begin_fade(self, seconds: float, status: str, detail: str = "") -> None:
         self._end_status, self._end_detail = status, detail

@@ -46,15 +46,18 @@ class StreamSource:
     The producer runs ahead by at most ``depth`` blocks, so a 5,000-character bulletin
     never sits in memory whole. ``first_block`` is set when audio is first available.
     ``missing`` collects what the producer reports it could not make (sentences that
-    failed to synthesize): the item then ends ``partial``, not ``aired``.
+    failed to synthesize): the item then ends ``partial``, not ``aired``; ``tally``
+    (``{"spoken": n}``), when given, counts the sentences of speech that were made: with
+    sentences missing and none spoken the item ends ``failed`` (only chimes went out).
     """
 
     _END = object()
 
     def __init__(self, blocks: Iterable[np.ndarray], depth: int = 6, name: str = "stream",
-                 missing: list | None = None):
+                 missing: list | None = None, tally: dict | None = None):
         self._blocks = blocks
         self.missing = missing if missing is not None else []
+        self.tally = tally
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._current = np.zeros(0, np.float32)
         self._pos = 0

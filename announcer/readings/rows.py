@@ -12,9 +12,10 @@ default 5) decides how hard the word beats the system dictionary.
 
 Three kinds of file, by name (``kind_of``): ``area.csv`` is generated from Japan Post's
 postal data (``scripts/make_area_dict.py``), ``web.csv`` is written by the staff page, every
-other file is edited by hand. A surface may appear once among the hand-made and staff
-files; an area word with the same surface is dropped (shadowed), so what a person wrote
-always wins over the generated list.
+other file is edited by hand. A surface may appear once among the hand-made files and
+once in web.csv; the staff page's word shadows a hand-made one of the same surface (staff
+override a file from the page), and any word a person wrote shadows an area word, so
+what a person wrote always wins over the generated list: staff > hand-made > area.
 """
 
 import csv
@@ -78,19 +79,21 @@ def find_dictionaries(directory: Path) -> list[Path]:
 
 
 def load_entries(paths: Iterable[Path]) -> list[Entry]:
-    """Every entry of every file, in file order, area words shadowed by a person's word
-    dropped; ConfigError lists every problem found."""
+    """Every entry of every file, in file order, shadowed words dropped (a hand-made word
+    under a staff word, an area word under either); ConfigError lists every problem."""
     entries: list[Entry] = []
     problems: list[str] = []
     for path in paths:
         _read_file(Path(path), entries, problems)
-    written = [e for e in entries if e.kind != AREA]
-    _check_duplicates(written, problems)
-    _check_duplicates([e for e in entries if e.kind == AREA], problems)
+    for kind in (HAND, STAFF, AREA):
+        _check_duplicates([e for e in entries if e.kind == kind], problems)
     if problems:
         raise ConfigError(problems)
-    taken = {dict_surface(e.surface) for e in written}
-    return [e for e in entries if e.kind != AREA or dict_surface(e.surface) not in taken]
+    staff = {dict_surface(e.surface) for e in entries if e.kind == STAFF}
+    taken = staff | {dict_surface(e.surface) for e in entries if e.kind == HAND}
+    return [e for e in entries if e.kind == STAFF
+            or (e.kind == HAND and dict_surface(e.surface) not in staff)
+            or (e.kind == AREA and dict_surface(e.surface) not in taken)]
 
 
 def _read_file(path: Path, entries: list[Entry], problems: list[str]) -> None:

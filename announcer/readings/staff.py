@@ -19,9 +19,9 @@ from pathlib import Path
 
 from announcer.core.fsutil import fsync_dir, write_synced
 from announcer.core.errors import AnnouncerError, ConfigError
-from announcer.readings.rows import (AREA, HEADER, KIND_LABELS, WEB_CSV, Entry,
-                                     find_dictionaries, kind_of, load_entries, mora_count,
-                                     parse_row)
+from announcer.readings.rows import (AREA, HAND, HEADER, KIND_LABELS, WEB_CSV, Entry,
+                                     dict_surface, find_dictionaries, kind_of, load_entries,
+                                     mora_count, parse_row)
 from announcer.speech.accent import morae
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,10 @@ class WebDictionary:
         return word_of(entry)
 
     # -- changing ----------------------------------------------------------------------
-    def add(self, entry: Entry, version: str) -> Word:
-        return self._commit(version, None, entry)[1]
+    def add(self, entry: Entry, version: str, override: bool = False) -> Word:
+        """``override``: the word may have the surface of a hand-made word, whose reading
+        it then replaces (staff words win)."""
+        return self._commit(version, None, entry, override)[1]
 
     def edit(self, surface: str, entry: Entry, version: str) -> tuple[Word, Word]:
         return self._commit(version, surface, entry)
@@ -181,8 +183,8 @@ class WebDictionary:
     def delete(self, surface: str, version: str) -> Word:
         return self._commit(version, surface, None)[0]
 
-    def _commit(self, version: str, surface: str | None,
-                entry: Entry | None) -> tuple[Word | None, Word | None]:
+    def _commit(self, version: str, surface: str | None, entry: Entry | None,
+                override: bool = False) -> tuple[Word | None, Word | None]:
         with self._lock:
             before = self._bytes()
             if hashlib.sha256(before or b"").hexdigest()[:16] != version:
@@ -191,7 +193,7 @@ class WebDictionary:
             web = [w for w in words if w.editable]
             old = self._find(words, surface) if surface is not None else None
             if entry is not None:
-                self._refuse_duplicate(words, entry.surface, old)
+                self._refuse_duplicate(words, entry.surface, old, override)
             rows = [w.row() for w in web if w is not old]
             if entry is not None:
                 new_row = Word(*_fields(entry), WEB_CSV, 0).row()
@@ -222,16 +224,24 @@ class WebDictionary:
         return word
 
     @staticmethod
-    def _refuse_duplicate(words: list[Word], surface: str, editing: Word | None) -> None:
-        clash = next((w for w in words if w.surface == surface and w is not editing
-                      and w.kind != AREA), None)
+    def _refuse_duplicate(words: list[Word], surface: str, editing: Word | None,
+                          override: bool = False) -> None:
+        """A staff word may share its surface with an area word, and with a hand-made
+        one only when ``override`` (it then replaces that reading)."""
+        key = dict_surface(surface)
+        clash = next((w for w in words if dict_surface(w.surface) == key and w is not editing
+                      and w.kind != AREA and not (override and w.kind == HAND)), None)
         if clash is not None:
             message = f"表記「{surface}」はすでに {clash.file}（{clash.line} 行目）にあります"
             raise DictionaryError(message, {"surface": [message]}, status=409)
 
     def _write_checked(self, text: str) -> None:
-        """Validate the new web.csv like the files, then move it into place atomically."""
-        tmp = self.path.with_name(f".{WEB_CSV}.{os.getpid()}.tmp")
+        """Validate the new web.csv like the files, then move it into place atomically.
+        It is checked under its own name (in a private folder), so it is read as the
+        staff file it will be (staff words may shadow hand-made ones)."""
+        private = self.folder / f".check-{os.getpid()}-{threading.get_ident()}"
+        private.mkdir(exist_ok=True)
+        tmp = private / WEB_CSV
         try:
             write_synced(tmp, text.encode("utf-8"))
             others = [p for p in find_dictionaries(self.folder) if p.name != WEB_CSV]
@@ -244,6 +254,7 @@ class WebDictionary:
             fsync_dir(self.folder)
         finally:
             tmp.unlink(missing_ok=True)
+            private.rmdir()
 
     def _reload_or_restore(self, before: bytes | None) -> None:
         try:

@@ -31,7 +31,14 @@ _OUTCOMES = {"replayed from start": "再起動後に最初から放送し直し"
              "airs at its time": "再起動後に予定どおり放送"}
 _PREFIXES = {"missing: ": "合成できず抜けた文: ", "render failed: ": "音声を作れませんでした: ",
              "output lost: ": "出力機器の異常: ",
-             "audio could not be produced: ": "音声を作れませんでした: "}
+             "audio could not be produced: ": "音声を作れませんでした: ",
+             "re-air of ": "再放送（元の放送: "}
+# Parts of a detail joined by "; " (a person's cut of a relay, a re-air, no speech).
+_PARTS = {"airs again (still in force)": "まだ有効なので、そのあと最初から放送し直し",
+          "not aired again (no longer in force)": "もう有効でないので放送し直さず",
+          "aired again after a staff bulletin cut it": "職員の緊急放送で中断したあと、最初から放送し直し",
+          "no speech": "音声が一文も出なかった（チャイムだけ）"}
+_CUT_BY = {"bulletin": "緊急放送の割り込みで中断", "alert": "気象庁の情報の割り込みで中断"}
 
 
 def detail_words(detail: str | None) -> str:
@@ -42,10 +49,23 @@ def detail_words(detail: str | None) -> str:
     cause, _, outcome = detail.partition("; ")
     if cause in _CAUSES and outcome in _OUTCOMES:
         return f"{_CAUSES[cause]}中断・{_OUTCOMES[outcome]}"
+    if detail.startswith("no speech; "):  # sentences may hold "; " themselves
+        return f"{_PARTS['no speech']}・{_part(detail[len('no speech; '):])}"
+    if detail.startswith("missing: "):
+        return _part(detail)
+    return "・".join(_part(p) for p in detail.split("; "))
+
+
+def _part(part: str) -> str:
+    if part in DETAIL_WORDS or part in _PARTS:
+        return DETAIL_WORDS.get(part) or _PARTS[part]
+    if part.startswith("cut in by "):
+        kind = part[len("cut in by "):].split(" ", 1)[0]
+        return _CUT_BY.get(kind, "割り込みで中断")
     for prefix, words in _PREFIXES.items():
-        if detail.startswith(prefix):
-            return words + detail[len(prefix):]
-    return detail
+        if part.startswith(prefix):
+            return words + part[len(prefix):] + ("）" if prefix == "re-air of " else "")
+    return part
 
 
 # (store key, header)

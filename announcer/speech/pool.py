@@ -120,7 +120,10 @@ class WorkerProcess:
 
 
 class WorkerGroup:
-    """A fixed set of warm workers of one kind, shared by threads by priority."""
+    """A fixed set of warm workers of one kind, shared by threads by priority.
+
+    ``listener(ok, detail)``, when set, hears every crash (``False``) and every answer
+    (``True``): the studio turns that into the ``speech`` health condition."""
 
     def __init__(self, count: int, args: tuple[str, ...] = ()):
         self.workers = [WorkerProcess(args) for _ in range(count)]
@@ -130,6 +133,7 @@ class WorkerGroup:
         self._tickets = itertools.count()
         self.crashes = 0
         self.stopped = False
+        self.listener = None
 
     def start(self) -> None:
         self.stopped = False
@@ -176,15 +180,25 @@ class WorkerGroup:
                     break
                 except WorkerCrashed as exc:
                     self.crashes += 1
+                    self._tell(False, str(exc))
                     log.warning("Worker crashed on %r (attempt %d): %s",
                                 header.get("text", header.get("op", ""))[:40], attempt, exc)
                     if attempt == 2 or self.stopped:  # no new worker during shutdown
                         raise
         finally:
             self._checkin(worker)
+        self._tell(True, "")
         if not reply.get("ok"):
             raise SpeechError(reply.get("error", "worker failed"))
         return reply, data
+
+
+    def _tell(self, ok: bool, detail: str) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(ok, detail)
+            except Exception:  # health reporting must never fail a synthesis
+                log.exception("speech health listener failed")
 
 
 class SpeechPool:
@@ -215,6 +229,11 @@ class SpeechPool:
             group.stopped = True
         self.synth.stop()
         self.dsp.stop()
+
+    def ping(self) -> None:
+        """Every kind of worker answers (a dead one is restarted first), or raises."""
+        self.synth.call({"op": "ping"})
+        self.dsp.call({"op": "ping"})
 
     def _call(self, header: dict, priority: int = NORMAL) -> tuple[dict, bytes]:
         header = dict(header, userdict=self.userdict, dict_version=self.dict_version)

@@ -7,8 +7,15 @@ Rules:
 - accepted bulletins are kept in the database until they end, and re-air after a
   restart (unless expired), or from the start when a lost device comes back;
 - a sentence that cannot be synthesized is skipped and named: the airing ends
-  ``partial``;
-- a real emergency cutting into a drill ends the drill (it does not air again).
+  ``partial``, or ``failed`` when no sentence of speech went out (only the chimes);
+- a real emergency cutting into a drill ends the drill (it does not air again);
+- a person outranks a machine: official information (kind ``alert``) is a relay that a
+  staff bulletin sent "interrupt" cuts on air (``announcer.playout.engine``). The cut
+  relay airs again from the start, after the person's bulletin, only while it is still
+  in force (``relay_in_force(bulletin id)``, the JMA service's word) and unexpired;
+  its as-run row says which, and the re-airing's row says it was a re-air;
+- a re-air from the red card is a new bulletin with the same script, linked to the
+  first (``reair_of``).
 """
 
 import datetime as dt
@@ -34,6 +41,12 @@ class BulletinDesk:
         self.config, self.clock, self.studio = config, clock, studio
         self.store, self.engine = store, engine
         self._stopped_by = stopped_by
+        store.ensure_column("bulletins", "reair_of", "TEXT")  # the bulletin it re-airs
+        # bulletin id -> bool: whether the JMA item is still in force (the daemon wires
+        # ``JmaService.in_force``); None: only the bulletin's own expiry counts.
+        self.relay_in_force = None
+        self._cut: dict[str, bool] = {}  # relay cut by a person -> airs again
+        self._reaired: set[str] = set()  # relays queued again after a cut
 
     def validate(self, text, repeat=2, test=False):
         if not isinstance(text, str) or not text.strip():
@@ -54,7 +67,7 @@ class BulletinDesk:
                chime: bool = True, test: bool = False,
                expires_at: dt.datetime | None = None, by: str = "",
                request_key: str | None = None, kind: str = "bulletin",
-               title: str | None = None) -> tuple[str, bool]:
+               title: str | None = None, reair_of: str | None = None) -> tuple[str, bool]:
         """Validate, commit to disk, then queue. Returns (id, created). ``kind`` names it
         in the as-run log (official information airs as ``alert``); without a ``title``
         the subject is derived from the script (``announcer.text.title``). What is
@@ -91,6 +104,8 @@ class BulletinDesk:
         if not created:
             source.close()
         else:
+            if reair_of:
+                self.store.execute("UPDATE bulletins SET reair_of=? WHERE id=?", (reair_of, bid))
             self.enqueue(self.store.bulletin(bid), source)
             log.info("Bulletin %s accepted from %s (%d chars, interrupt=%s)", bid, by or "-",
                      len(text), interrupt)
@@ -116,19 +131,22 @@ class BulletinDesk:
             deadline = mono + (expires - self.clock.now()).total_seconds()
         title = ("【訓練】" if b["test"] else "") + (b.get("title") or derive_title(b["text"]))
         source = source or self._source(b)
-        self.engine.enqueue(Item(b.get("kind", "bulletin"), b["id"], source, EMERGENCY, title,
+        kind = b.get("kind", "bulletin")
+        self.engine.enqueue(Item(kind, b["id"], source, EMERGENCY, title,
                                  interrupt=b["interrupt"], not_before=0.0, deadline=deadline,
-                                 drill=bool(b["test"])))
+                                 drill=bool(b["test"]), relay=kind == "alert"))
 
     def _source(self, b: dict) -> StreamSource:
         """Synthesis starts now (the producer thread runs ahead of the engine); a
         sentence that cannot be synthesized is skipped and named, the item ends
         ``partial``."""
         missing: list = []
+        tally = {"spoken": 0}
         program = self.studio.bulletin_program(
             b["text"], repeat=b["repeat"], chime=b["chime"], drill=b["test"],
-            on_missing=lambda exc: missing.append(f"「{exc.sentence[:40]}」"))
-        return StreamSource(program, name=b["id"], missing=missing)
+            on_missing=lambda exc: missing.append(f"「{exc.sentence[:40]}」"),
+            on_spoken=lambda: tally.update(spoken=tally["spoken"] + 1))
+        return StreamSource(program, name=b["id"], missing=missing, tally=tally)
 
     def cancel(self, bid: str, by: str = "") -> bool:
         b = self.store.bulletin(bid)
@@ -143,6 +161,54 @@ class BulletinDesk:
         if b["state"] in ("queued", "on_air"):  # not in the engine (e.g. device down)
             self.store.set_bulletin_state(bid, "cancelled", self.clock.now())
         return True
+
+    def reair(self, bid: str, by: str, request_key: str | None = None) -> str:
+        """Air the same script again as a new bulletin linked to the first (the red
+        card's 「もう一度放送する」); returns the new id."""
+        b = self.store.bulletin(bid)
+        if b is None:
+            raise BulletinError("その放送はありません", 404)
+        title = shorten("再放送：" + (b.get("title") or derive_title(b["text"])))
+        new, _ = self.submit(b["text"], repeat=b["repeat"], interrupt=b["interrupt"],
+                             chime=b["chime"], test=bool(b["test"]), by=by,
+                             request_key=request_key, kind=b.get("kind", "bulletin"),
+                             title=title, reair_of=bid)
+        log.warning("Bulletin %s re-airs %s (asked by %s)", new, bid, by)
+        return new
+
+    # -- the end of an airing ----------------------------------------------------------
+    def detail_for(self, item: Item, status: str, detail: str, stopping: bool) -> str:
+        """The as-run detail of an airing that ended. For a relay a person cut it
+        decides whether it airs again (``ended`` carries that out)."""
+        if item.relay and status == "interrupted" and not stopping \
+                and detail.startswith("cut in by bulletin"):
+            again = self._still_valid(item.id)
+            self._cut[item.id] = again
+            return f"{detail}; " + ("airs again (still in force)" if again
+                                    else "not aired again (no longer in force)")
+        notes = []
+        if item.id in self._reaired and status != "interrupted":
+            self._reaired.discard(item.id)
+            notes.append("aired again after a staff bulletin cut it")
+        b = self.store.bulletin(item.id)
+        if b and b.get("reair_of") and status != "interrupted":
+            notes.append(f"re-air of {b['reair_of']}")
+        return "; ".join(notes + ([detail] if detail else []))
+
+    def _still_valid(self, bid: str) -> bool:
+        """A cut relay's bulletin is unexpired and (by the JMA service) still in force."""
+        b = self.store.bulletin(bid)
+        now = self.clock.now()
+        if b is None or (b.get("expires_at") and
+                         dt.datetime.fromisoformat(b["expires_at"]) <= now):
+            return False
+        if self.relay_in_force is None:
+            return True
+        try:
+            return bool(self.relay_in_force(bid))
+        except Exception:  # an official warning that may be in force is not dropped
+            log.exception("Cannot tell whether relay %s is in force: airing it again", bid)
+            return True
 
     def ended(self, item: Item, status: str, detail: str, stopping: bool) -> None:
         """The bulletin's state after its airing ended (``stopping``: the daemon is)."""
@@ -161,6 +227,17 @@ class BulletinDesk:
             self.enqueue(self.store.bulletin(item.id))
         elif status == "failed":
             self.store.set_bulletin_state(item.id, "failed", now)
+        elif status == "interrupted" and item.id in self._cut and not stopping:
+            if self._cut.pop(item.id):  # a person cut a relay still in force: again, after
+                log.warning("Relay %s was cut by a staff bulletin: it airs again after it",
+                            item.id)
+                self.store.set_bulletin_state(item.id, "queued", now)
+                self._reaired.add(item.id)
+                self.enqueue(self.store.bulletin(item.id))
+            else:
+                log.warning("Relay %s was cut by a staff bulletin and is no longer in force",
+                            item.id)
+                self.store.set_bulletin_state(item.id, "expired", now)
         elif status == "interrupted" and item.drill and not stopping:
             # A real emergency cut into a drill: the drill is not aired again after it.
             self.store.set_bulletin_state(item.id, "cancelled", now)

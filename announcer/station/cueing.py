@@ -115,7 +115,11 @@ class NoticeDesk:
                 continue
             seen.add(notice.id)
             try:
-                self._notice_audio(notice)
+                try:
+                    self._notice_audio(notice)
+                except Exception as exc:  # once more before any alarm: a passing fault
+                    log.warning("Render of notice %s failed, trying again: %s", notice.id, exc)
+                    self._notice_audio(notice)
                 done += 1
             except Exception as exc:
                 log.error("Cannot render notice %s (%s): %s", notice.id, notice.source, exc)

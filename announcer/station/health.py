@@ -3,10 +3,17 @@ airings staff must look at.
 
 Rules: reading never changes anything, except ``acknowledge`` (staff saw a partial or
 failed airing). ``starting`` until speech is warm and the output first reported.
+``status()`` and ``health()`` carry the same ``verdict`` (``announcer.station.verdict``):
+the station's own fields plus every condition bad now on the trouble bus.
 """
 
 import datetime as dt
 import logging
+from pathlib import Path
+
+from announcer.core import events
+from announcer.notices.editing import WEB_FOLDER
+from announcer.station.verdict import verdict
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +25,7 @@ class StationHealth:
         self.audio_detail = "not started"
         self.reported = False  # the output has reported at least once
         self.extras: dict = {}  # name -> callable: more /healthz fields (jma)
+        self.bus = None  # where conditions bad now are read: None is the station's bus
 
     def output_reported(self, detail: str) -> None:
         self.audio_detail = detail
@@ -51,16 +59,26 @@ class StationHealth:
                for at, n in self._notices.upcoming(24)[:20]]
         return {"on_air": on_air, "queue": queue, "next": nxt,
                 "audio": "ok" if self.audio_ok else "degraded", "state": self.state,
-                "attention": self.needs_attention()}
+                "attention": self.needs_attention(), "verdict": self.health()["verdict"]}
 
     def health(self) -> dict:
         notices = self._notices.notices
-        return {"status": self.state,
-                "audio": {"ok": self.audio_ok, "detail": self.audio_detail},
-                "notices": len(notices.notices),
-                "schedule_errors": [p for ps in notices.errors.values() for p in ps],
-                "on_air": self.engine.on_air() is not None,
-                **{name: extra() for name, extra in self.extras.items()}}
+        own = {"status": self.state,
+               "audio": {"ok": self.audio_ok, "detail": self.audio_detail},
+               "notices": len(notices.notices),
+               "schedule_errors": [p for ps in notices.errors.values() for p in ps],
+               "on_air": self.engine.on_air() is not None,
+               **{name: extra() for name, extra in self.extras.items()}}
+        own["verdict"] = verdict(dict(own, state=own["status"],
+                                      broken_files=[str(f) for f in notices.errors]),
+                                 (self.bus or events.BUS).bad_now(), page_files=self._page_file,
+                                 tz=getattr(self.clock, "tz", None))
+        return own
+
+    def _page_file(self, path) -> bool:
+        """Whether the staff page can edit (and so fix) this notice file."""
+        web = Path(self._notices.config.paths.schedules) / WEB_FOLDER
+        return Path(path).parent == web
 
     # -- items staff must look at ------------------------------------------------------
     def needs_attention(self, days: int = 7) -> list[dict]:
@@ -68,7 +86,8 @@ class StationHealth:
         since = self.clock.now() - dt.timedelta(days=days)
         return [{"rowid": r["rowid"], "kind": r["kind"], "id": r["id"], "title": r["title"],
                  "status": r["status"], "detail": r["detail"],
-                 "at": r["ended_at"] or r["started_at"] or r["scheduled_at"]}
+                 "at": r["ended_at"] or r["started_at"] or r["scheduled_at"],
+                 "started_at": r["started_at"] or r["scheduled_at"]}
                 for r in self.store.unacknowledged(since)]
 
     def acknowledge(self, rowid: int, by: str) -> bool:

@@ -22,7 +22,7 @@ import time
 from announcer.core import events
 from announcer.core.config import Config
 from announcer.playout.engine import Engine, Item
-from announcer.record.store import STOPPED, Store
+from announcer.record.store import OPEN_STATES, STOPPED, Store
 from announcer.station.bulletins import BULLETIN_KINDS, BulletinDesk
 from announcer.station.cueing import NoticeDesk
 from announcer.station.health import StationHealth
@@ -91,6 +91,9 @@ class Station:
 
     def heartbeat(self) -> None:
         self.store.set_state("last_alive", self.clock.now().isoformat(), durable=False)
+        tick = getattr(self.studio, "tick", None)  # speech health (crashing workers)
+        if tick is not None:
+            tick()
 
     def _on_health(self, ok: bool, detail: str) -> None:
         self.watch.output_reported(detail)
@@ -122,16 +125,29 @@ class Station:
         self.desk.wait_cues(timeout)
 
     def stop_notice(self, notice_id: str, by: str = "") -> bool:
-        """Take a notice off air (short fade); it is not replayed. False if that notice
-        is not on air."""
+        """Take a notice off air (short fade) or out of the queue; it is not replayed.
+        False if that notice is neither on air nor queued."""
         current = self.engine.on_air()
-        if current is None or (current.kind, current.id) != ("notice", notice_id):
+        queued = any((i.kind, i.id) == ("notice", notice_id) for i in self.engine.queued())
+        if not queued and (current is None or (current.kind, current.id) != ("notice", notice_id)):
             return False
         self._stopped_by[("notice", notice_id)] = by
         if self.engine.cancel("notice", notice_id):
             return True
         self._stopped_by.pop(("notice", notice_id), None)
         return False
+
+    def stop_item(self, kind: str, item_id: str, by: str = "") -> bool:
+        """Stop any item on air or queued, whatever its kind (notice, bulletin, alert);
+        False if no such item is on air or queued."""
+        if kind == "notice":
+            return self.stop_notice(item_id, by)
+        if kind not in BULLETIN_KINDS:
+            return False
+        b = self.store.bulletin(item_id)
+        if b is None or b.get("kind", "bulletin") != kind or b["state"] not in OPEN_STATES:
+            return False
+        return self.cancel_bulletin(item_id, by)
 
     # -- bulletins (``bulletins``) ---------------------------------------------------
     def validate_bulletin(self, text, repeat=2, test=False):
@@ -143,6 +159,20 @@ class Station:
 
     def cancel_bulletin(self, bid: str, by: str = "") -> bool:
         return self.bulletins.cancel(bid, by)
+
+    def reair_bulletin(self, bid: str, by: str, request_key: str | None = None) -> str:
+        """The same script again, as a new bulletin linked to ``bid``; the new id."""
+        return self.bulletins.reair(bid, by, request_key)
+
+    @property
+    def relay_in_force(self):
+        """``bulletin id -> bool``: whether a cut relay (JMA) is still in force and so
+        airs again after the person's bulletin (the daemon wires the JMA service)."""
+        return self.bulletins.relay_in_force
+
+    @relay_in_force.setter
+    def relay_in_force(self, check) -> None:
+        self.bulletins.relay_in_force = check
 
     def bulletin(self, bid: str) -> dict | None:
         return self.store.bulletin(bid)
@@ -196,6 +226,8 @@ class Station:
             # Queued at a stop: it stays open in the database and airs after the restart.
             log.info("%s %s stays queued for after the restart", item.kind, item.id)
             return
+        if item.kind in BULLETIN_KINDS:  # a person's cut of a relay, a re-air
+            detail = self.bulletins.detail_for(item, status, detail, self.stopping)
         if row is None:
             self.store.airing_record(item.kind, item.id, item.title, item.scheduled_at, status,
                                      detail, at)

@@ -106,8 +106,8 @@ class Renderer:
         return Finish(self.s.rate, self.s.loudness + offset_db, self.s.peak)
 
     def speech(self, sentences: list[Sentence], voice: Voice, urgent: bool = False,
-               on_missing: Callable[[SentenceFailed], None] | None = None
-               ) -> Iterator[np.ndarray]:
+               on_missing: Callable[[SentenceFailed], None] | None = None,
+               on_spoken: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
         """Yield each sentence's audio followed by its pause, in order.
 
         The first sentence is synthesized alone (on a two-core machine its rivals would
@@ -117,7 +117,8 @@ class Renderer:
 
         A sentence that cannot be synthesized raises SentenceFailed, unless
         ``on_missing`` is given (bulletins: lives may depend on the rest): then it is
-        reported there and the rest still airs.
+        reported there and the rest still airs. ``on_spoken()`` hears of each sentence
+        that has audio (so a bulletin can tell "no speech at all" from "some").
         """
         pending: deque[tuple[Sentence, Future]] = deque()
         submit = self._executors[urgent].submit
@@ -138,6 +139,8 @@ class Renderer:
                     audio = np.zeros(0, np.float32)
                 self._fill(pending, todo, submit, voice, urgent)
                 if audio.size:
+                    if on_spoken is not None:
+                        on_spoken()
                     yield audio
                     if pending:
                         yield silence(_pause(voice, sentence.pause), self.s.rate)
@@ -154,15 +157,15 @@ class Renderer:
 
     def program(self, sentences: list[Sentence], voice: Voice, *, pre=None, post=None,
                 head: bool = True, urgent: bool = False,
-                on_missing: Callable[[SentenceFailed], None] | None = None
-                ) -> Iterator[np.ndarray]:
+                on_missing: Callable[[SentenceFailed], None] | None = None,
+                on_spoken: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
         """A whole item: [head silence] [pre chime] speech [post chime] tail silence."""
         if head:
             yield silence(self.s.head, self.s.rate)
         if pre is not None:
             yield pre
             yield silence(self.s.chime_gap, self.s.rate)
-        yield from self.speech(sentences, voice, urgent, on_missing)
+        yield from self.speech(sentences, voice, urgent, on_missing, on_spoken)
         if post is not None:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post

@@ -19,6 +19,7 @@ from announcer.readings.live import ReadingDictionary
 from announcer.readings.rows import Entry
 from announcer.studio.render import Renderer, RenderSettings, end_at_silence, load_clip, silence
 from announcer.speech.pool import Finish, SpeechPool
+from announcer.studio.speechwatch import SpeechWatch
 from announcer.text.script import Sentence, quick_start, script_sentences
 from announcer.studio.voices import Voice, load_voices
 
@@ -44,6 +45,9 @@ class Studio:
                                           config.paths.data / "dict" / "user.dic",
                                           on_change=self._use_dictionary)
         self.pool = SpeechPool(config.speech.workers)
+        self.speech_watch = SpeechWatch()  # the ``speech`` health condition
+        self.pool.synth.listener = self.speech_watch.listener("synthesis")
+        self.pool.dsp.listener = self.speech_watch.listener("dsp")
         self.renderer = Renderer(self.pool, self.settings, config.speech.workers)
         self.cache = RenderCache(config.paths.data / "cache",
                                  config.playout.cache_max_mb * 1024 * 1024)
@@ -74,6 +78,10 @@ class Studio:
                 self.ready.set()
         self._starter = threading.Thread(target=run, name="studio-start", daemon=True)
         self._starter.start()
+
+    def tick(self) -> None:
+        """Once a second: crashing speech workers are probed until they answer again."""
+        self.speech_watch.tick(self.pool.ping)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self.ready.wait(timeout)
@@ -175,13 +183,14 @@ class Studio:
 
     def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
                          drill: bool = False, urgent: bool = True,
-                         on_missing=None, sentences: list[Sentence] | None = None
-                         ) -> Iterator[np.ndarray]:
+                         on_missing=None, sentences: list[Sentence] | None = None,
+                         on_spoken=None) -> Iterator[np.ndarray]:
         """An emergency bulletin, streamed: no head silence, station signals untouched.
 
         Its first phrase is cut short (``quick_start``) so the first speech comes fast.
         ``on_missing(SentenceFailed)`` hears of sentences that could not be synthesized
-        (the rest airs); without it such a sentence ends the program with the error.
+        (the rest airs); without it such a sentence ends the program with the error;
+        ``on_spoken()`` hears of each sentence that has audio.
         ``urgent=False`` is for previews: they must not take an airing bulletin's threads;
         ``sentences`` (already cut to size, as previews are) replace the text's.
         """
@@ -192,7 +201,7 @@ class Studio:
         yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=urgent,
                                          pre=self.pre if chime else None,
                                          post=self.post if chime else None,
-                                         on_missing=on_missing)
+                                         on_missing=on_missing, on_spoken=on_spoken)
         if self.signal_stop is not None:
             yield self.signal_stop
             yield silence(self.settings.tail, self.settings.rate)

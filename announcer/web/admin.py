@@ -106,10 +106,23 @@ def change_user(name: str, action: str):
 
 
 # -- API tokens ----------------------------------------------------------------------------
+def _revoked() -> list[dict]:
+    """Tokens revoked (newest first), from the audit log: a revoked token no longer
+    exists, but the page still says when it went and who revoked it."""
+    from announcer.web.board import station_view
+
+    tz = current_app.extensions["announcer"].config.station.timezone
+    rows, _ = station_view().audit_page(action="token.revoke", per_page=50)
+    return [{"name": r["detail"].get("name", ""), "who": r["who"],
+             "when": dt.datetime.fromisoformat(r["at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")}
+            for r in rows if isinstance(r["detail"], dict)]
+
+
 def _tokens_page(error: str = "", status: int = 200, new_token: str = "", new_name: str = ""):
     return _no_store(render_template("admin_tokens.html", tokens=_accounts().tokens(),
                                      scopes=SCOPES, scope_labels=SCOPE_LABELS, error=error,
-                                     new_token=new_token, new_name=new_name), status)
+                                     new_token=new_token, new_name=new_name,
+                                     revoked=_revoked()), status)
 
 
 @bp.get("/tokens")

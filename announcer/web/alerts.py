@@ -3,9 +3,12 @@ waiting for approval, and history.
 
 The page only reads through ``JmaService.items/item`` and acts through its
 ``approve``/``discard``; approving takes a confirm step showing the exact text that
-will air with its reading and an audio preview. ``GET /api/alerts?date=`` (token) lists
-a day's items; ``POST /api/alerts/<id>/approve`` takes a token or a staff session.
-Every approval and discard is audited.
+will air with its reading, an audio preview, and when and how often it will air.
+``GET /api/alerts?date=`` (token) lists a day's items; ``POST /api/alerts/<id>/approve``
+takes a token or a staff session; ``DELETE /api/alerts/<id>`` (a ``bulletins`` token)
+stops an item on air or queued through the station, like the status page's 停止.
+Every approval, discard and stop is audited. The page also shows who approved an
+item (from the audit log) and the messages that were not for us (another region…).
 """
 
 import datetime as dt
@@ -20,6 +23,7 @@ from announcer.jma.policy import DEFAULTS
 from announcer.jma.service import STATUS_LABELS, AlertError
 from announcer.studio.render import write_wav
 from announcer.web.auth import login_required, token_required
+from announcer.web.board import station_view
 from announcer.web.preview import Busy, bounded_sentences, preview_slot
 
 bp = Blueprint("alerts", __name__)
@@ -96,6 +100,22 @@ def api_approve(item_id):
     return jsonify({k: item[k] for k in API_KEYS}), 202
 
 
+@bp.delete("/api/alerts/<item_id>")
+@token_required("bulletins")
+def api_stop(item_id):
+    """Stop a JMA item on air or queued (its station bulletin), audited ``alert.stop``."""
+    jma = _need_jma()
+    item = jma.item(item_id)
+    if item is None:
+        return jsonify(error="その情報はありません"), 404
+    bid = jma.bulletin_of(item_id)
+    if not bid or not _services().station.stop_item("alert", bid, by=g.user["name"]):
+        return jsonify(error="この情報はいま放送中でも放送待ちでもありません"), 409
+    _services().accounts.audit(g.user["name"], "alert.stop",
+                               {"id": item_id, "bulletin": bid, "title": item["title"]})
+    return jsonify(id=item_id, bulletin=bid, status="cancelled"), 200
+
+
 def _approve(item_id: str) -> dict:
     item = _need_jma().approve(item_id, g.user["name"])
     _services().accounts.audit(g.user["name"], "alert.approve",
@@ -104,13 +124,37 @@ def _approve(item_id: str) -> dict:
 
 
 # -- the page ----------------------------------------------------------------------------
-def _view(item: dict, tz) -> dict:
+def _view(item: dict, tz, approvers: dict | None = None) -> dict:
     at = dt.datetime.fromisoformat(item["received_at"]).astimezone(tz)
     expires = item["expires_at"] and dt.datetime.fromisoformat(item["expires_at"]).astimezone(tz)
+    # A message we do not air (a drill, an older one) has no decision to show: "自動で
+    # 放送" beside "放送しない" would contradict itself.
+    decision = "—" if item["status"] == "ignored" else \
+        DECISION_LABELS.get(item["decision"], item["decision"])
+    approver = (approvers or {}).get(item["id"])
     return dict(item, time=at.strftime("%H:%M:%S"),
                 expires=expires.strftime("%H:%M") if expires else "",
-                decision_label=DECISION_LABELS.get(item["decision"], item["decision"]),
+                decision_label=decision, approver=approver,
                 status_label=STATUS_LABELS.get(item["status"], item["status"]))
+
+
+def _approvers() -> dict:
+    """JMA item id -> who approved it (the audit log is the record of it)."""
+    rows, _ = station_view().audit_page(action="alert.approve", per_page=500)
+    return {r["detail"].get("id"): r["who"] for r in reversed(rows)
+            if isinstance(r["detail"], dict)}
+
+
+def _passed_over(jma, day: dt.date, tz) -> list[dict]:
+    start = dt.datetime.combine(day, dt.time(), tz)
+    return [dict(r, time=dt.datetime.fromisoformat(r["at"]).astimezone(tz).strftime("%H:%M:%S"),
+                 source=r["source"].removeprefix("inbox:"))
+            for r in jma.db.passed_over(start, start + dt.timedelta(days=1))]
+
+
+def airing_plan(emergency) -> dict:
+    """When and how often an approved item airs (the confirm page says it)."""
+    return {"repeat": emergency.repeat, "chime": emergency.chime}
 
 
 def _reading(text: str) -> str:
@@ -127,14 +171,16 @@ def index():
     day, error = _day()
     if jma is None:
         return render_template("alerts.html", off=OFF, day=day, error=error, items=[],
-                               pending=[], policy=[])
+                               pending=[], policy=[], passed=[])
     tz = s.config.station.timezone
     pending = [dict(_view(i, tz), reading=_reading(i["text"]))
                for i in jma.db.open_items() if i["status"] == "pending"]
-    items = [_view(i, tz) for i in reversed(jma.items(day))]
+    approvers = _approvers()
+    items = [_view(i, tz, approvers) for i in reversed(jma.items(day))]
     policy = [(CATEGORY_LABELS[c], DECISION_LABELS[jma.settings.decision(c)]) for c in DEFAULTS]
     return render_template("alerts.html", off="", day=day, error=error, items=items,
-                           pending=pending, policy=policy, done=request.args.get("done", ""))
+                           pending=pending, policy=policy, done=request.args.get("done", ""),
+                           passed=_passed_over(jma, day, tz))
 
 
 @bp.post("/alerts/<item_id>/confirm")
@@ -143,9 +189,11 @@ def confirm(item_id):
     item = _need_jma().item(item_id)
     if item is None:
         raise AlertError("その情報はありません", 404)
-    tz = _services().config.station.timezone
+    s = _services()
+    tz = s.config.station.timezone
     return render_template("alert_confirm.html", item=_view(item, tz),
-                           reading=_reading(item["text"]))
+                           reading=_reading(item["text"]),
+                           plan=airing_plan(s.config.emergency))
 
 
 @bp.post("/alerts/<item_id>/approve")

@@ -38,7 +38,8 @@ def secret_key(config) -> bytes:
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
     from announcer.web import (admin, alerts, api, audit, auth, errors, inputs, monitor,
-                               notice_preview, notices, pages, readings, staff, timetable)
+                               notice_preview, notices, pages, readings, reair, staff,
+                               timetable)
 
     web = services.config.web
     services.accounts.sessions.idle = web.session_idle
@@ -89,6 +90,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(reair.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(notice_preview.bp)

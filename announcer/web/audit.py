@@ -29,7 +29,8 @@ ACTION_LABELS = {"login": "ログイン", "login.failed": "ログイン失敗",
                  "notice.duplicate": "お知らせの複製", "notice.pause": "お知らせの一時停止",
                  "notice.resume": "お知らせの再開", "notice.delete": "お知らせの削除",
                  "notice.stop": "お知らせの停止", "airlog.export": "放送記録の書き出し", "airlog.ack": "一部のみ・失敗の放送の確認",
-                 "alert.approve": "気象庁の情報の承認", "alert.discard": "気象庁の情報の破棄"}
+                 "alert.approve": "気象庁の情報の承認", "alert.discard": "気象庁の情報の破棄",
+                 "alert.stop": "気象庁の情報の停止", "bulletin.reair": "緊急放送の再放送"}
 # The filter's groups (an action's first word).
 GROUP_LABELS = {"bulletin": "緊急放送", "notice": "お知らせ", "reading": "読み辞書",
                 "login": "ログイン", "user": "ユーザー", "token": "トークン",
@@ -39,7 +40,8 @@ KEY_LABELS = {"id": "ID", "title": "件名", "text": "原稿", "repeat": "繰り
               "state": "そのときの状態", "name": "名前", "role": "役割", "addr": "接続元",
               "surface": "表記", "source": "複製元", "date": "日付", "month": "月",
               "rows": "行数", "reason": "理由", "expires_at": "有効期限", "file": "ファイル",
-              "version": "版"}
+              "version": "版", "reair_of": "元の放送", "scope": "できること", "bulletin": "放送の ID",
+              "rowid": "放送記録の番号"}
 _WORDS = {True: "はい", False: "いいえ", None: "—"}
 
 
@@ -70,9 +72,25 @@ def diff_lines(before, after) -> list[tuple[str, str]]:
     return out
 
 
-def _detail(detail: dict) -> tuple[list[tuple[str, str]], list | None]:
-    items = [(KEY_LABELS.get(k, k), _value(v)) for k, v in detail.items()
-             if k not in ("before", "after")]
+SHORT = 60  # characters of a long value (a script) shown in the row; the rest folds away
+
+
+# Values shown in words, as the admin pages show them (never a raw "operator").
+VALUE_WORDS = {"role": {"operator": "オペレーター", "admin": "管理者"},
+               "scope": {"bulletins": "緊急放送の送出・停止と読み取り", "read": "読み取りだけ"}}
+
+
+def _fact(key: str, value) -> tuple[str, str, str]:
+    """(label, what the row shows, the whole text when it was shortened else "")."""
+    text = VALUE_WORDS.get(key, {}).get(value, None) if isinstance(value, str) else None
+    text = text or _value(value)
+    if len(text) <= SHORT + 10:
+        return KEY_LABELS.get(key, key), text, ""
+    return KEY_LABELS.get(key, key), f"{text[:SHORT]}…（全 {len(text)} 文字）", text
+
+
+def _detail(detail: dict) -> tuple[list[tuple[str, str, str]], list | None]:
+    items = [_fact(k, v) for k, v in detail.items() if k not in ("before", "after")]
     change = diff_lines(detail["before"], detail["after"]) \
         if "before" in detail or "after" in detail else None
     return items, change

@@ -2,11 +2,11 @@
 each place, today's notices and as-run log, and the health box — all read through the
 station's read-only view (``announcer.station.view``), in staff words.
 
-Health rule: the box is green ("ok") only when the audio output, every schedule file and
-the server connection are fine. A broken schedule file is amber ("warn": the station
-keeps airing that file's last good version); no sound is red ("bad"). The server
-connection is judged by the page itself (``status.js``) when a poll fails. Each state
-says what to do in plain Japanese; the technical detail is folded away.
+Health rule: the box shows the station's one verdict (``announcer.station.verdict``, the
+same as ``/api/status`` and ``/healthz``): green only when nothing at all is wrong, else
+amber or red from the worst problem, each problem with what to do in plain Japanese;
+the technical detail is folded away. The server connection is judged by the page itself
+(``status.js``) when a poll fails.
 """
 
 import datetime as dt
@@ -20,11 +20,14 @@ from announcer.station.view import StationView
 ORDER_RULE = ("放送中の緊急放送は、別の緊急放送で途中で切られることはありません。"
               "「今すぐ割り込む」で送った放送は、放送中のものが終わりしだい、"
               "割り込みなしで待っている放送より先に流れます。お知らせは緊急放送が来るとすぐ中断し、"
-              "訓練放送は本番の「今すぐ割り込む」でただちに中断します。")
+              "訓練放送は本番の「今すぐ割り込む」でただちに中断します。"
+              "人が機械より先です：気象庁の情報の自動放送は、職員の「今すぐ割り込む」でただちに中断し、"
+              "まだ有効なら、そのあと最初から放送し直します。")
 
 
 # The short form of it, under the timing choice on the emergency form.
-ORDER_HINT = ("お知らせはすぐ中断します。緊急放送の放送中は、それが終わりしだい、"
+ORDER_HINT = ("お知らせと、気象庁の情報の自動放送はすぐ中断します（気象庁の情報はあとで最初から流し直します）。"
+              "職員の緊急放送の放送中は、それが終わりしだい、"
               "割り込みなしで待っている放送より先に流れます（途中では切りません）。")
 
 
@@ -54,6 +57,9 @@ def queue_reason(q: dict, tz) -> str:
         return f"お知らせ（{at} の予定）。緊急放送のあと" if at else "お知らせ。緊急放送のあと"
     if q.get("test"):
         return "訓練：本番の緊急放送がすべて終わってから"
+    if q["kind"] == "alert":
+        return ("気象庁の情報（自動）：放送中のものが終わりしだい。"
+                "職員の「今すぐ割り込む」はこれより先に流れます")
     if q.get("interrupt"):
         return "今すぐ割り込む：割り込みなしの放送より先（放送中のものが終わりしだい）"
     return "現在の放送のあとに：受け付けた順"
@@ -61,23 +67,16 @@ def queue_reason(q: dict, tz) -> str:
 
 def health_view(health: dict) -> dict:
     """{"level": ok|warn|bad, "headline", "advice": [...], "details": [...]}."""
-    audio, problems = health["audio"], health["schedule_errors"]
-    if not audio["ok"]:
-        advice = ["受け付けた緊急放送は消えません。機器が戻りしだい、最初から放送します。",
-                  "出力機器（ミキサー・USB 音声機器）の電源とケーブルを確かめてください。"
-                  "直らなければ技術担当に連絡してください。"]
-        if problems:
-            advice.append(f"お知らせファイルにも誤りがあります（{len(problems)} 件）。")
-        return {"level": "bad", "headline": "音が出ていません（出力機器の異常）",
-                "advice": advice, "details": [f"出力機器: {audio['detail']}", *problems]}
-    if problems:
-        return {"level": "warn",
-                "headline": f"お知らせファイルに誤りがあります（{len(problems)} 件）",
-                "advice": ["誤りのあるファイルは、直前の正しい内容で放送を続けています。",
-                           "「お知らせ」画面で確かめて直すか、技術担当に連絡してください。"],
-                "details": problems}
-    return {"level": "ok", "headline": "正常：音声・お知らせファイル・サーバー接続に問題はありません",
-            "advice": [], "details": [f"出力機器: {audio['detail']}"]}
+    v = health["verdict"]
+    problems = v["problems"]
+    if len(problems) == 1:
+        advice = [problems[0]["todo"]]
+    else:
+        advice = [f"{p['reason']}：{p['todo']}" for p in problems]
+    details = [f"{p['kind']}: {d}" for p in problems for d in p["details"]] + \
+        [f"{p['kind']}: {p['since'][11:19]} から" for p in problems if p["since"]]
+    return {"level": v["level"], "headline": v["headline"], "advice": advice,
+            "details": details or [f"出力機器: {health['audio']['detail']}"]}
 
 
 def _remaining_today(view: StationView, now: dt.datetime) -> list[dict]:
@@ -85,6 +84,21 @@ def _remaining_today(view: StationView, now: dt.datetime) -> list[dict]:
     hours = (midnight - now).total_seconds() / 3600
     return [{"at": at.strftime("%H:%M"), "id": n.id, "title": n.title}
             for at, n in view.upcoming(hours, now)[:50]]
+
+
+_DAYS = "月火水木金土日"
+
+
+def next_notice(view: StationView, now: dt.datetime) -> str:
+    """When today has no more notices: when the next one is (within a week), in words."""
+    upcoming = view.upcoming(24 * 7, now)
+    if not upcoming:
+        return "これから 1 週間、放送するお知らせはありません"
+    at, notice = upcoming[0]
+    at = at.astimezone(now.tzinfo)
+    day = "明日" if at.date() == now.date() + dt.timedelta(days=1) else \
+        f"{at.month}月{at.day}日（{_DAYS[at.weekday()]}）"
+    return f"次は {day} {at:%H:%M}「{notice.title}」です"
 
 
 def airlog_rows(view: StationView, day: dt.date, tz) -> list[dict]:
@@ -98,11 +112,25 @@ def airlog_rows(view: StationView, day: dt.date, tz) -> list[dict]:
 
 
 def attention_rows(status: dict, tz) -> list[dict]:
-    """Partial and failed airings nobody acknowledged yet (red until someone does)."""
-    return [dict(a, time=hms(a["at"], tz), kind_label=KIND_LABELS.get(a["kind"], a["kind"]),
+    """Partial and failed airings nobody acknowledged yet (red until someone does), with
+    the time the airing started (as the as-run log shows it) and whether it can be
+    aired again from here (bulletins and official information)."""
+    return [dict(a, time=hms(a.get("started_at") or a["at"], tz),
+                 kind_label=KIND_LABELS.get(a["kind"], a["kind"]),
                  detail=detail_words(a["detail"]),
-                 status_label=STATUS_LABELS.get(a["status"], a["status"]))
+                 status_label=STATUS_LABELS.get(a["status"], a["status"]),
+                 reair=a["kind"] in ("bulletin", "alert"))
             for a in status.get("attention", [])]
+
+
+def sent_note(status: dict, bid: str) -> str:
+    """Where a bulletin just sent is now: on air, its place in the queue, or done."""
+    if status["on_air"] and status["on_air"]["id"] == bid:
+        return "いま放送中です（下の「いま放送中」）。"
+    place = next((n for n, q in enumerate(status["queue"], 1) if q["id"] == bid), None)
+    if place is not None:
+        return f"放送待ちの {place} 番目です（下の「放送待ち（流れる順）」）。"
+    return "放送はもう終わりました（下の「今日の放送記録」）。"
 
 
 def board() -> dict:
@@ -118,7 +146,9 @@ def board() -> dict:
     queue = [dict(q, label=KIND_LABELS.get(q["kind"], q["kind"]), position=n,
                   reason=queue_reason(q, tz)) for n, q in enumerate(status["queue"], 1)]
     health = view.health()
+    today = _remaining_today(view, now)
     return dict(status, on_air=on_air, queue=queue, now=now.strftime("%H:%M:%S"),
                 attention=attention_rows(status, tz),
-                health=health, health_view=health_view(health),
-                today=_remaining_today(view, now), airlog=airlog_rows(view, now.date(), tz))
+                health=health, health_view=health_view(health), today=today,
+                next_notice="" if today else next_notice(view, now),
+                airlog=airlog_rows(view, now.date(), tz))

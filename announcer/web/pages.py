@@ -20,37 +20,47 @@ from announcer.studio.service import DRILL_PREFIX
 from announcer.text.title import MAX_TITLE, TitleError, check_title, derive_title
 from announcer.web.api import parse_bulletin
 from announcer.web.auth import login_required
-from announcer.web.board import ORDER_HINT, ORDER_RULE, board, station_view
+from announcer.web.board import ORDER_HINT, ORDER_RULE, board, sent_note, station_view
 from announcer.web.preview import Busy, reading_slot
 
 bp = Blueprint("pages", __name__)
 
-BLANK = re.compile(r"【[\s　○〇＿_]*】")  # keep in sync with web/static/emergency.js
+# A blank is empty (【　　】) or named (【　地区名　】: the name between spaces). Staff
+# must fill every blank before airing; in the form, filling a named blank fills every
+# blank of that name (emergency.js). Keep in sync with BLANK in web/static/emergency.js.
+BLANK = re.compile(r"【[\s　○〇＿_]*】|【[\s　]+[^\s　【】]{1,12}[\s　]+】")
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9-]{16,64}")
-_BLANK = "【　　】"
 
-# (label, script, drill, subject). Blanks are what staff must complete before airing;
-# {1} in a subject is what staff wrote into the script's first blank (emergency.js).
+
+def _blank(name: str) -> str:
+    return f"【　{name}　】"
+
+
+_AREA, _PLACE = _blank("地区名"), _blank("避難場所")
+
+# (label, script, drill, subject). {1} in a subject is what staff wrote into the
+# script's first blank (emergency.js).
 _SCRIPTS = (
     ("避難指示", "緊急放送、緊急放送。こちらは、真岡市役所です。"
-     f"{_BLANK}地区に、避難指示を発令しました。{_BLANK}地区の方は、"
-     f"直ちに{_BLANK}などの安全な場所へ避難してください。"
+     f"{_AREA}地区に、避難指示を発令しました。{_AREA}地区の方は、"
+     f"直ちに{_PLACE}などの安全な場所へ避難してください。"
      "外に出るのが危険な場合は、建物の2階以上など、少しでも安全な場所に移ってください。", False),
     ("土砂災害", "緊急放送、緊急放送。こちらは、真岡市役所です。"
-     f"{_BLANK}地区に、土砂災害警戒情報が発表されました。がけや斜面の近くにお住まいの方は、"
-     f"直ちに{_BLANK}へ避難してください。"
+     f"{_AREA}地区に、土砂災害警戒情報が発表されました。がけや斜面の近くにお住まいの方は、"
+     f"直ちに{_PLACE}へ避難してください。"
      "がけから小石が落ちる、わき水が濁るなどの前触れに注意してください。", False),
     ("地震", "緊急放送、緊急放送。こちらは、真岡市役所です。"
-     f"ただいま、真岡市で震度{_BLANK}の地震がありました。まず、身の安全を確保してください。"
+     f"ただいま、真岡市で震度{_blank('震度')}の地震がありました。まず、身の安全を確保してください。"
      "揺れがおさまったら、火の始末をし、倒れた家具や割れたガラスに注意してください。"
      "今後の情報に注意してください。", False),
     ("大雨・洪水", "緊急放送、緊急放送。こちらは、真岡市役所です。"
-     f"大雨のため、{_BLANK}川の水位が上がり、氾濫の危険が高まっています。"
-     f"{_BLANK}地区の方は、直ちに{_BLANK}へ避難してください。"
+     f"大雨のため、{_blank('川の名前')}川の水位が上がり、氾濫の危険が高まっています。"
+     f"{_AREA}地区の方は、直ちに{_PLACE}へ避難してください。"
      "川や用水路には、絶対に近づかないでください。", False),
     ("訓練/テスト", "こちらは、真岡市役所です。ただいまから、"
-     f"{_BLANK}の訓練放送を行います。実際の災害ではありません。", True),
+     f"{_blank('訓練の名前')}の訓練放送を行います。実際の災害ではありません。", True),
 )
+ROLE_NAMES = {"operator": "オペレーター", "admin": "管理者"}
 
 _SUBJECTS = ("避難指示（{1}地区）", "土砂災害（{1}地区）", "地震（震度{1}）", "大雨・洪水（{1}川）",
              "訓練（{1}）")
@@ -58,7 +68,8 @@ TEMPLATES = tuple((*script, subject) for script, subject in zip(_SCRIPTS, _SUBJE
 
 # The header's menu: which entry a page belongs to (marked as the current page).
 _SECTIONS = {"pages.index": "status", "pages.emergency": "emergency",
-             "pages.emergency_post": "emergency", "audit.index": "audit"}
+             "pages.emergency_post": "emergency", "audit.index": "audit",
+             "reair.confirm": "status"}
 
 
 def _services():
@@ -73,7 +84,8 @@ def _tz():
 def inject():
     endpoint = request.endpoint or ""
     section = _SECTIONS.get(endpoint) or endpoint.split(".")[0]
-    return {"station_name": _services().config.station.name, "section": section}
+    return {"station_name": _services().config.station.name, "section": section,
+            "role_names": ROLE_NAMES}
 
 
 # -- the status board ------------------------------------------------------------------
@@ -82,7 +94,9 @@ def inject():
 def index():
     sent = request.args.get("sent")
     bulletin = station_view().bulletin(sent) if sent else None
-    return render_template("index.html", board=board(), sent=bulletin, order_rule=ORDER_RULE)
+    data = board()
+    return render_template("index.html", board=data, sent=bulletin, order_rule=ORDER_RULE,
+                           sent_note=sent_note(data, sent) if bulletin else "")
 
 
 # -- the emergency form ----------------------------------------------------------------

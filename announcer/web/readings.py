@@ -15,7 +15,7 @@ from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect
                    render_template, request, url_for)
 
 from announcer.core.errors import AnnouncerError, ConfigError, SpeechError
-from announcer.readings.rows import DEFAULT_PRIORITY, KIND_LABELS, mora_count, parse_row
+from announcer.readings.rows import DEFAULT_PRIORITY, HAND, KIND_LABELS, mora_count, parse_row
 from announcer.readings.staff import (FIELDS, DictionaryError, WebDictionary, accent_notation,
                                       field_of, matching, not_editable, parse_fields)
 from announcer.studio.render import write_wav
@@ -51,7 +51,8 @@ def _blank_form() -> dict:
 
 
 def _form_from(source, mode: str, errors: dict | None = None) -> dict:
-    values = {name: str(source.get(name) or "").strip() for name in FIELDS}
+    values = {name: "" if source.get(name) is None else str(source.get(name)).strip()
+              for name in FIELDS}  # accent type 0 is a value, not a blank
     return {"mode": mode, "original": str(source.get("original") or ""),
             "errors": errors or {}, "values": values}
 
@@ -90,7 +91,17 @@ def _page(form: dict, *, error: str = "", status: int = 200, q: str | None = Non
 def index():
     form, error = _blank_form(), ""
     surface = request.args.get("edit")
-    if surface:
+    override = request.args.get("override")
+    if override:  # a hand-made word's reading, replaced by one registered here
+        word = _shipped_word(override)
+        if word is None:
+            error = f"「{override}」は手作り辞書にありません"
+        else:
+            form = _form_from({"surface": word.surface, "pronunciation": word.pronunciation,
+                               "accent_type": word.accent_type, "priority": word.priority},
+                              "add")
+            form["override"] = word
+    elif surface:
         try:
             words = _dictionary().words()
         except ConfigError:
@@ -123,11 +134,21 @@ def _audit(action: str, surface: str, before, after) -> None:
         "after": after.row() if after else ""})
 
 
+def _shipped_word(surface: str):
+    try:
+        words = _dictionary().words()
+    except ConfigError:
+        return None
+    return next((w for w in words if w.surface == surface and w.kind == HAND), None)
+
+
 @bp.post("/readings/add")
 @login_required()
 def add():
+    override = request.form.get("override") == "1"
     try:
-        word = _dictionary().add(parse_fields(request.form), request.form.get("version", ""))
+        word = _dictionary().add(parse_fields(request.form), request.form.get("version", ""),
+                                 override=override)
     except DictionaryError as exc:
         return _refused(exc, "add")
     _audit("reading.add", word.surface, None, word)

@@ -1,6 +1,10 @@
 """The session-authenticated JSON that the status board and the emergency form's scripts
 call: the live board, the reading and the preview of a script, submit and stop.
 
+Stop is one action for every item on air or queued, whatever its kind (``notice``,
+``bulletin``, ``alert``): ``/staff/items/<kind>/<id>/stop``, audited ``<kind>.stop``
+(the older per-kind addresses lead there).
+
 Each answer is JSON (errors too, as ``{"error": ...}``) except the preview (audio/wav)
 and a stop posted by the plain form on the status page, which comes back to that page.
 """
@@ -87,34 +91,52 @@ def submit():
     return jsonify(id=bid, status="queued"), 202
 
 
+KIND_WORDS = {"bulletin": "緊急放送", "alert": "気象庁の情報", "notice": "お知らせ"}
+
+
+@bp.post("/staff/items/<any(notice, bulletin, alert):kind>/<item_id>/stop")
+@login_required(api=True)
+def stop_item(kind, item_id):
+    """Any item on air (short fade) or queued, whatever its kind: one model, one action.
+    A plain form post (no JavaScript) comes back to the status page. Audited as
+    ``<kind>.stop``."""
+    s = _services()
+    what = KIND_WORDS[kind]
+    state = "on_air" if station_view().on_air() == (kind, item_id) else "queued"
+    if kind == "notice":
+        notice = station_view().notice(item_id)
+        detail = {"id": item_id, "title": notice.title if notice else ""}
+    else:
+        b = station_view().bulletin(item_id)
+        if b is None or b.get("kind", "bulletin") != kind:
+            return jsonify(error=f"その{what}はありません"), 404
+        if b["state"] not in ("queued", "on_air"):
+            return jsonify(error=f"この{what}はすでに終わっています"
+                                 f"（{STATE_LABELS.get(b['state'], b['state'])}）"), 409
+        detail = {"id": item_id, "title": b["title"], "text": b["text"], "state": b["state"]}
+    if not s.station.stop_item(kind, item_id, by=g.user["name"]):
+        return jsonify(error=f"その{what}はいま放送中でも放送待ちでもありません"), 409
+    if kind == "notice":
+        detail["state"] = state
+    s.accounts.audit(g.user["name"], f"{kind}.stop", detail)
+    return _stopped(item_id)
+
+
 @bp.post("/staff/bulletins/<bid>/stop")
 @login_required(api=True)
 def stop(bid):
-    """Off air (short fade) or out of the queue. A plain form post (no JavaScript)
-    comes back to the status page."""
-    s = _services()
+    """The older address of a bulletin's stop (the kind is the bulletin's own)."""
     b = station_view().bulletin(bid)
     if b is None:
         return jsonify(error="その緊急放送はありません"), 404
-    if b["state"] not in ("queued", "on_air"):
-        return jsonify(error=f"この緊急放送はすでに終わっています（{STATE_LABELS.get(b['state'])}）"), 409
-    s.station.cancel_bulletin(bid, by=g.user["name"])
-    s.accounts.audit(g.user["name"], "bulletin.stop",
-                     {"id": bid, "title": b["title"], "text": b["text"], "state": b["state"]})
-    return _stopped(bid)
+    return stop_item(b.get("kind", "bulletin"), bid)
 
 
 @bp.post("/staff/notices/<notice_id>/stop")
 @login_required(api=True)
 def stop_notice(notice_id):
-    """Take a notice off air; it is not aired again until its next time."""
-    s = _services()
-    if not s.station.stop_notice(notice_id, by=g.user["name"]):
-        return jsonify(error="そのお知らせはいま放送していません"), 409
-    notice = station_view().notice(notice_id)
-    s.accounts.audit(g.user["name"], "notice.stop",
-                     {"id": notice_id, "title": notice.title if notice else ""})
-    return _stopped(notice_id)
+    """The older address of a notice's stop; it is not aired again until its next time."""
+    return stop_item("notice", notice_id)
 
 
 @bp.post("/staff/airlog/<int:rowid>/ack")

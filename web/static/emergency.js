@@ -2,12 +2,15 @@
    kana reading, the audio preview, and a submit that is sent once (the server also
    deduplicates on the form's request_key, so a retry after a network error is safe).
    Nothing typed is ever cut: over the limit, or with a blank left, the form says so
-   next to the field and does not go on. */
+   next to the field and does not go on. A named blank (【　地区名　】) filled once fills
+   every blank of that name; Ctrl+Enter goes to the confirm step from the keyboard. */
 "use strict";
 
 (function () {
   var A = window.Announcer;
-  var BLANK = /【[\s　○〇＿_]*】/g;  // keep in sync with BLANK in announcer/web/pages.py
+  // Empty (【　　】) or named (【　地区名　】) blanks; keep in sync with announcer/web/pages.py
+  var BLANK = /【[\s　○〇＿_]*】|【[\s　]+[^\s　【】]{1,12}[\s　]+】/g;
+  var NAMED = /^【[\s　]+([^\s　【】]{1,12})[\s　]+】$/;
   var MAX_TITLE = 40;
   var DRAFT = "announcer.draft";  // survives a reload or a login in this tab
 
@@ -42,8 +45,13 @@
     return (text.match(BLANK) || []).length;
   }
 
+  /* The named blank being typed into: what surrounds it, so that what was typed can
+     be told apart and fill every other blank of the same name. */
+  var active = null;
+
   /* Select the next blank after the caret (wrapping), so typing replaces it. */
   function selectNextBlank(textarea) {
+    fillSame(textarea);
     var re = new RegExp(BLANK.source, "g");
     re.lastIndex = textarea.selectionEnd || 0;
     var m = re.exec(textarea.value);
@@ -52,8 +60,34 @@
       m = re.exec(textarea.value);
     }
     textarea.focus();
-    if (m) { textarea.setSelectionRange(m.index, m.index + m[0].length); }
+    if (m) {
+      textarea.setSelectionRange(m.index, m.index + m[0].length);
+      var named = NAMED.exec(m[0]);
+      active = named ? {name: named[1], head: textarea.value.slice(0, m.index),
+                        tail: textarea.value.slice(m.index + m[0].length)} : null;
+    }
     return !!m;
+  }
+
+  /* What was typed into the active named blank fills every blank of that name. */
+  function fillSame(textarea) {
+    var a = active;
+    active = null;
+    if (!a) { return false; }
+    var v = textarea.value;
+    if (v.length < a.head.length + a.tail.length || v.slice(0, a.head.length) !== a.head ||
+        v.slice(v.length - a.tail.length) !== a.tail) { return false; }  // edited elsewhere
+    var fill = v.slice(a.head.length, v.length - a.tail.length);
+    if (!fill.trim() || new RegExp(BLANK.source).test(fill)) { return false; }
+    var quoted = a.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    var same = new RegExp("【[\\s　]+" + quoted + "[\\s　]+】", "g");
+    var head = a.head.replace(same, function () { return fill; });  // no $-patterns
+    var tail = a.tail.replace(same, function () { return fill; });
+    if (head === a.head && tail === a.tail) { return false; }
+    textarea.value = head + fill + tail;
+    textarea.setSelectionRange(head.length + fill.length, head.length + fill.length);
+    textarea.dispatchEvent(new Event("input", {bubbles: true}));
+    return true;
   }
 
   function showReading(form, button) {
@@ -164,12 +198,22 @@
       });
     });
     $("next-blank").addEventListener("click", function () { selectNextBlank(text); });
+    text.addEventListener("blur", function () { fillSame(text); });
+    /* Ctrl+Enter (⌘+Enter) goes to the confirm step from anywhere in the form. */
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        fillSame(text);
+        form.requestSubmit($("to-confirm"));
+      }
+    });
     $("reading-btn").addEventListener("click", function (e) { showReading(form, e.currentTarget); });
     $("preview-btn").addEventListener("click", function (e) { playPreview(form, e.currentTarget); });
 
     /* The confirm step is blocked, with the reason next to the field, while the
        script is too long, a blank is left or the subject is too long. */
     form.addEventListener("submit", function (event) {
+      fillSame(text);
       var over = overMessage();
       var blanks = countBlanks(text.value);
       var error = $("text-error");

@@ -1,4 +1,4 @@
-/* Notices: confirm before deleting; in the form, add time fields, show the kana
+/* Notices (deleting asks first: app.js's dialog for data-confirm); in the form, add time fields, show the kana
    reading and play an audio preview of what will air. Values reach the page only
    through textContent. */
 "use strict";
@@ -49,11 +49,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-      form.addEventListener("submit", function (event) {
-        if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
-      });
-    });
+    // forms with data-confirm (delete) ask in the page's own dialog (app.js)
     if ($("notice-form")) { setupForm(); }
   });
 })();

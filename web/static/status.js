@@ -1,6 +1,7 @@
 /* The status board: polls /staff/status every second and redraws a section only
-   when its data changed, so a button is never replaced under a finger. 停止 asks once
-   in a large in-page panel, then says when it stopped. When the server cannot be
+   when its data changed, so a button is never replaced under a finger. 停止 works for
+   every item (notice, bulletin, JMA alert), asks once in a large in-page dialog (Tab
+   stays inside, Esc closes it and focus returns), then says when it stopped. When the server cannot be
    reached the health box turns red: the page no longer knows what is on air. */
 "use strict";
 
@@ -29,10 +30,14 @@
     return form;
   }
 
-  function stopForm(kind, id, title) {
-    var form = postForm("stop-form", (kind === "bulletin" ? "/staff/bulletins/" :
-      "/staff/notices/") + encodeURIComponent(id) + "/stop", "btn btn-stop", "停止");
+  /* 停止 for any item, whatever its kind (notice, bulletin, alert): one URL shape. */
+  function stopForm(kind, id, title, label) {
+    var form = postForm("stop-form", "/staff/items/" + encodeURIComponent(kind) + "/" +
+      encodeURIComponent(id) + "/stop", "btn btn-stop", "停止");
+    form.querySelector("button").append(A.el("span", "sr-only", "：「" + title + "」"));
     form.dataset.title = title;
+    form.dataset.label = label || "";
+    form.dataset.item = kind + ":" + id;
     return form;
   }
 
@@ -41,15 +46,23 @@
                     "確認しました");
   }
 
+  function reairLink(rowid) {
+    var a = A.el("a", "btn btn-danger", "もう一度放送する…");
+    a.href = "/reair/" + encodeURIComponent(rowid);
+    return a;
+  }
+
   /* Partial and failed airings stay here, in red, until someone acknowledges them. */
   function drawAttention(rows) {
     $("attention").hidden = rows.length === 0;
     $("attention-rows").replaceChildren(...rows.map(function (a) {
       var li = A.el("li");
+      var actions = A.el("span", "card-actions");
+      if (a.reair) { actions.append(reairLink(a.rowid)); }
+      actions.append(ackForm(a.rowid));
       li.append(A.el("span", "st st-" + a.status, a.status_label), " ",
                 A.el("span", "time", a.time), " ", tag(a.kind, a.kind_label), " ",
-                A.el("span", "title", a.title), " ", A.el("span", "why", a.detail),
-                ackForm(a.rowid));
+                A.el("span", "title", a.title), " ", A.el("span", "why", a.detail), actions);
       return li;
     }));
   }
@@ -70,7 +83,7 @@
                 " ", A.el("span", "since", onAir.since + " から"));
     var title = A.el("p", "on-air-title", onAir.title);
     title.id = "on-air-title";
-    box.replaceChildren(line, title, stopForm(onAir.kind, onAir.id, onAir.title));
+    box.replaceChildren(line, title, stopForm(onAir.kind, onAir.id, onAir.title, onAir.label));
   }
 
   function drawQueue(queue) {
@@ -78,7 +91,7 @@
       var li = A.el("li");
       li.append(A.el("span", "pos", q.position), " ", tag(q.kind, q.label), " ",
                 A.el("span", "title", q.title));
-      if (q.kind === "bulletin") { li.append(stopForm(q.kind, q.id, q.title)); }
+      li.append(stopForm(q.kind, q.id, q.title, q.label));
       li.append(A.el("span", "why", q.reason));
       return li;
     });
@@ -86,13 +99,15 @@
     $("queue").replaceChildren(...items);
   }
 
-  function drawToday(today) {
+  function drawToday(today, data) {
     var items = today.map(function (n) {
       var li = A.el("li");
       li.append(A.el("span", "time", n.at), " ", A.el("span", "title", n.title));
       return li;
     });
-    if (!items.length) { items = [A.el("li", "empty", "今日これからのお知らせはありません")]; }
+    if (!items.length) {
+      items = [A.el("li", "empty", "今日これからのお知らせはありません。" + (data.next_notice || ""))];
+    }
     $("today").replaceChildren(...items);
   }
 
@@ -150,12 +165,29 @@
     health_view: drawHealthBox
   };
 
+  /* Where the bulletin just sent is now (the same words as board.sent_note). */
+  function drawSent(data) {
+    var where = $("sent-where");
+    if (!where) { return; }
+    var id = $("sent").dataset.id;
+    var text = "放送はもう終わりました（下の「今日の放送記録」）。";
+    if (data.on_air && data.on_air.id === id) {
+      text = "いま放送中です（下の「いま放送中」）。";
+    } else {
+      data.queue.forEach(function (q) {
+        if (q.id === id) { text = "放送待ちの " + q.position + " 番目です（下の「放送待ち（流れる順）」）。"; }
+      });
+    }
+    if (where.textContent !== text) { where.textContent = text; }
+  }
+
   function draw(data) {
+    drawSent(data);
     Object.keys(sections).forEach(function (key) {
-      var json = JSON.stringify(data[key]);
+      var json = JSON.stringify(key === "today" ? [data.today, data.next_notice] : data[key]);
       if (json !== last[key]) {
         last[key] = json;
-        sections[key](data[key]);
+        sections[key](data[key], data);
       }
     });
   }
@@ -187,16 +219,23 @@
     window.setTimeout(poll, POLL_MS);
   }
 
-  /* -- stop: ask once, then say when -------------------------------------------- */
+  /* -- stop: ask once (a dialog that keeps the keyboard), then say when ------------ */
+  var STOP_HINTS = {
+    alert: "止めた気象庁の情報は、あとから続きを流すことはできません。この発表はもう自動では放送しません。",
+    notice: "止めたお知らせは、次の予定の時刻まで放送しません。"
+  };
+
   function askStop(form) {
     pendingStop = form;
-    $("stop-confirm-what").textContent = "「" + (form.dataset.title || "") + "」";
-    $("stop-confirm").hidden = false;
-    $("stop-cancel").focus();
+    $("stop-confirm-what").textContent = (form.dataset.label || "") + "「" + (form.dataset.title || "") + "」";
+    $("stop-confirm-hint").textContent = STOP_HINTS[(form.dataset.item || "").split(":")[0]] ||
+      "止めた放送は、あとから続きを流すことはできません。";
+    A.openDialog($("stop-confirm"), form.querySelector("button"), $("stop-cancel"),
+                 $("on-air-card"));
   }
 
-  function closeAsk() {
-    $("stop-confirm").hidden = true;
+  function closeAsk(returnFocus) {
+    A.closeDialog(returnFocus);
     var form = pendingStop;
     pendingStop = null;
     return form;
@@ -204,6 +243,7 @@
 
   async function stop(form) {
     var button = form.querySelector("button");
+    var label = Array.from(button.childNodes).map(function (n) { return n.cloneNode(true); });
     button.disabled = true;
     button.textContent = "停止中…";
     var error = $("board-error");
@@ -217,6 +257,7 @@
         A.show(error, "");
         A.show($("stopped"), "停止しました（" + data.stopped_at + "）「" +
                (form.dataset.title || "") + "」");
+        $("stopped").focus();  // the button goes with the item: focus stays on the page
       } else {
         A.show(error, await A.errorText(resp));
       }
@@ -224,7 +265,7 @@
       A.show(error, "停止を送れませんでした。もう一度押してください。");
     }
     button.disabled = false;
-    button.textContent = "停止";
+    button.replaceChildren(...label);
     last = {};  // redraw everything on the next poll
   }
 
@@ -253,14 +294,10 @@
     }
   });
 
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && !$("stop-confirm").hidden) { closeAsk(); }
-  });
-
   document.addEventListener("DOMContentLoaded", function () {
-    $("stop-cancel").addEventListener("click", closeAsk);
+    $("stop-cancel").addEventListener("click", function () { closeAsk(); });
     $("stop-yes").addEventListener("click", function () {
-      var form = closeAsk();
+      var form = closeAsk(false);
       if (form) { stop(form); }
     });
     window.setTimeout(poll, POLL_MS);
