@@ -16,7 +16,9 @@ Rules:
 
 Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
-JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
+JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale), the
+public site (``PUBLISH``: key ``site`` for writing the folder, ``command`` for
+``publish.command``, ``audio`` for encoding).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
 composition root attaches the listener and tests make a ``Bus()`` of their own.
@@ -39,7 +41,9 @@ RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
 DISK = "disk"                       # the data disk is under the free-space limit
 TEST = "test"                       # ``announcer notify-test``
-KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, TEST)
+PUBLISH = "publish"                 # the public site cannot be written / sent (publish.command)
+KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, TEST,
+         PUBLISH)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 

@@ -38,7 +38,7 @@ def secret_key(config) -> bytes:
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
     from announcer.web import (admin, alerts, api, audit, auth, errors, monitor, notice_preview,
-                               notices, pages, readings, staff, timetable)
+                               notices, pages, public, readings, staff, timetable)
 
     web = services.config.web
     services.accounts.sessions.idle = web.session_idle
@@ -96,6 +96,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(monitor.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(public.bp)  # /public/: no login (the published folder)
     return app
 
 
