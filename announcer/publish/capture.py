@@ -65,11 +65,7 @@ class _Encoder:
         self.samples += len(block)
 
     def finish(self) -> Take:
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
+        try:  # closes ffmpeg's input (the end of the audio), then waits
             _, err = self.proc.communicate(timeout=ENCODE_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()

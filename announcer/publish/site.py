@@ -1,4 +1,5 @@
-"""The public folder: ``index.html``, one page per item, ``audio/``, ``feed.xml``, ``style.css``.
+"""The public folder: ``index.html``, one page per item, ``audio/``, ``feed.xml``,
+``style.css``, ``favicon.svg``.
 
 Rules:
 - Every file is written to a temp file in its own folder and renamed into place
@@ -23,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from announcer.publish.furigana import plain_text
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "public"
+FAVICON = Path(__file__).resolve().parents[2] / "web" / "static" / "favicon.svg"
 CSP = ("default-src 'none'; style-src 'self'; media-src 'self'; img-src 'self'; "
        "base-uri 'none'; form-action 'none'")
 KIND_LABELS = {"notice": "お知らせ", "bulletin": "緊急放送", "alert": "気象庁の情報"}
@@ -107,6 +109,8 @@ class Site:
 
     def files(self, views: list[dict], now: dt.datetime):
         yield "style.css", (TEMPLATES / "style.css").read_bytes()
+        if FAVICON.is_file():  # browsers ask for one; without it they log a 404
+            yield "favicon.svg", FAVICON.read_bytes()
         for v in views:
             html = self.env.get_template("item.html").render(e=v, **self._context("../"))
             yield f"items/{v['slug']}.html", html.encode("utf-8")

@@ -5,6 +5,7 @@ Rules:
   are plain text, not the staff error page; any other refusal's session is dropped).
   Only GET/HEAD.
 - Only the files the publisher writes: ``index.html``, ``feed.xml``, ``style.css``,
+  ``favicon.svg``,
   ``items/<name>.html``, ``audio/<name>.mp3``; names are checked against a pattern
   before any file system call (no dot files, no temp files, no traversal).
 - Bounded: at most ``MAX_CONCURRENT`` public responses are prepared at once; past that
@@ -25,10 +26,11 @@ from announcer.publish.site import CSP
 
 bp = Blueprint("public", __name__)
 MAX_CONCURRENT = 4
-_NAME = re.compile(r"(?:index\.html|feed\.xml|style\.css|items/[0-9]{8}-[0-9]{6}(?:-[0-9]{1,3})?"
-                   r"\.html|audio/[0-9]{8}-[0-9]{6}(?:-[0-9]{1,3})?\.mp3)")
+_SLUG = r"[0-9]{8}-[0-9]{6}(?:-[0-9]{1,3})?"
+_NAME = re.compile(rf"index\.html|feed\.xml|style\.css|favicon\.svg|items/{_SLUG}\.html"
+                   rf"|audio/{_SLUG}\.mp3")
 _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/rss+xml; charset=utf-8",
-          ".css": "text/css; charset=utf-8", ".mp3": "audio/mpeg"}
+          ".css": "text/css; charset=utf-8", ".mp3": "audio/mpeg", ".svg": "image/svg+xml"}
 
 
 def _slots() -> threading.BoundedSemaphore:
