@@ -136,10 +136,10 @@ class Publisher:
         elif take is not None:
             take.path.unlink(missing_ok=True)
         self.db.add(row)
-        self.published += 1
         log.info("Published %s %s as %s", item.kind, item.id, row["slug"])
         self._withdrawals()
         self._rebuild()
+        self.published += 1
 
     def _row(self, item, status: str, started: dt.datetime, ended: dt.datetime) -> dict:
         title, text, easy, series = self._script(item, started)

@@ -62,7 +62,7 @@ class PublicStore:
     def free_slug(self, started_at: dt.datetime) -> str:
         base = started_at.astimezone(self.tz).strftime("%Y%m%d-%H%M%S")
         slug, n = base, 1
-        while self._q("SELECT 1 FROM public_items WHERE slug=?", (slug,)):
+        while self._x("UPDATE public_items SET slug=slug WHERE slug=?", (slug,)):
             n += 1
             slug = f"{base}-{n}"
         return slug
