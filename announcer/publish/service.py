@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from pathlib import Path
 
 from announcer.core import events
@@ -130,16 +131,19 @@ class Publisher:
             if take is not None:
                 take.path.unlink(missing_ok=True)
             return
+        cpu = time.thread_time()
         row = self._row(item, status, started, info["at"])
         if take is not None and row["status"] != "withdrawn":
             row.update(self._store_audio(take, row["slug"]))
         elif take is not None:
             take.path.unlink(missing_ok=True)
         self.db.add(row)
-        log.info("Published %s %s as %s", item.kind, item.id, row["slug"])
         self._withdrawals()
         self._rebuild()
         self.published += 1
+        log.info("Published %s %s as %s (%.0f ms CPU in this thread, %d bytes of audio)",
+                 item.kind, item.id, row["slug"], (time.thread_time() - cpu) * 1000,
+                 row.get("audio_bytes", 0))
 
     def _row(self, item, status: str, started: dt.datetime, ended: dt.datetime) -> dict:
         title, text, easy, series = self._script(item, started)

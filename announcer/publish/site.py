@@ -90,6 +90,7 @@ class Site:
         self.folder, self.title, self.station = Path(folder), title, station
         self.url = url if url.endswith("/") else url + "/"
         self.days, self.tz = days, tz
+        self._pages: dict[str, tuple] = {}  # slug -> what its page was rendered from
         self.env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                                autoescape=select_autoescape(default=True, default_for_string=True),
                                trim_blocks=True, lstrip_blocks=True)
@@ -101,6 +102,9 @@ class Site:
     def write(self, rows: list[dict], now: dt.datetime) -> list[Path]:
         """Write every page of ``rows`` (newest first); returns the files that changed."""
         views = [public_view(r, self.tz) for r in rows]
+        for sub in ("", "items", "audio"):  # readable by a web server, whatever the umask
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+            os.chmod(self.folder / sub, 0o755)
         changed = []
         for name, data in self.files(views, now):
             if write_atomic(self.folder / name, data):
@@ -112,8 +116,14 @@ class Site:
         if FAVICON.is_file():  # browsers ask for one; without it they log a 404
             yield "favicon.svg", FAVICON.read_bytes()
         for v in views:
+            # a page changes only when its item is withdrawn: render the others once
+            key = (v["status"], v["withdrawn_at"], v["audio"], v["drill"])
+            name = f"items/{v['slug']}.html"
+            if self._pages.get(v["slug"]) == key and (self.folder / name).exists():
+                continue
             html = self.env.get_template("item.html").render(e=v, **self._context("../"))
-            yield f"items/{v['slug']}.html", html.encode("utf-8")
+            self._pages[v["slug"]] = key
+            yield name, html.encode("utf-8")
         days: dict[dt.date, list[dict]] = {}
         for v in views:
             days.setdefault(v["started_at"].date(), []).append(v)
