@@ -150,6 +150,7 @@ def _start_publisher(config, clock, store, studio, station, started: list):
         return None
     started.append(publisher.stop)
     station.engine.tap = publisher.tap
+    publisher.quiet = lambda: not station.engine.queued()
     station.airing_listeners.append(publisher.airing_ended)
     return publisher
 

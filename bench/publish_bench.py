@@ -117,28 +117,35 @@ def show_errors(label: str, errors: list[float]) -> None:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--notices", type=int, default=10)
+    parser.add_argument("--notices", type=int, default=8)
     parser.add_argument("--spacing", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="off/on pairs, alternated so that the machine's load hits both")
     parser.add_argument("--seed", type=int, default=280,
                         help="items already on the site (a week at 40 a day)")
     args = parser.parse_args()
-    off = run(args.notices, args.spacing, publish=False, seed=args.seed)
-    on = run(args.notices, args.spacing, publish=True, seed=args.seed)
-    n = max(1, on["published"] - args.seed)
-    print(f"{args.notices} notices, {args.spacing:g} s apart, {args.seed} items already on "
-          f"the site; {on['published'] - args.seed} published")
-    print(f"  CPU of the daemon tree: {off['cpu']:.2f} s without publishing, "
-          f"{on['cpu']:.2f} s with → {(on['cpu'] - off['cpu']) / n * 1000:.0f} ms per item "
-          "(ffmpeg, furigana, site, feed, the 2 s command's sh)")
-    if on["thread_ms"]:
-        print(f"  publisher thread per item: p50 {pct(on['thread_ms'], 50):.0f} ms, "
-              f"max {max(on['thread_ms']):.0f} ms CPU (furigana requests, pages, feed)")
-    s = on["sizes"]
-    print(f"  bytes per item: audio {s['audio'] / n / 1024:.1f} KiB, page "
-          f"{s['pages'] / max(1, on['published']) / 1024:.1f} KiB; index + feed + css "
-          f"{s['index+feed'] / 1024:.1f} KiB for {on['published']} items")
-    show_errors("without publishing", off["errors"])
-    show_errors("with publishing   ", on["errors"])
+    offs, ons = [], []
+    for _ in range(args.rounds):
+        offs.append(run(args.notices, args.spacing, publish=False, seed=args.seed))
+        ons.append(run(args.notices, args.spacing, publish=True, seed=args.seed))
+    n = max(1, sum(r["published"] - args.seed for r in ons))
+    cpu_off, cpu_on = sum(r["cpu"] for r in offs), sum(r["cpu"] for r in ons)
+    print(f"{args.rounds} × {args.notices} notices, {args.spacing:g} s apart, {args.seed} items "
+          f"already on the site; {n} published; load average {os.getloadavg()[0]:.1f}")
+    print(f"  CPU of the daemon tree: {cpu_off:.2f} s without publishing, {cpu_on:.2f} s with"
+          f" → {(cpu_on - cpu_off) / n * 1000:.0f} ms per item (ffmpeg, furigana, site, feed,"
+          " the command)")
+    thread_ms = [m for r in ons for m in r["thread_ms"]]
+    if thread_ms:
+        print(f"  publisher thread per item: p50 {pct(thread_ms, 50):.0f} ms, "
+              f"max {max(thread_ms):.0f} ms CPU (furigana requests, pages, feed)")
+    s, pages = ons[-1]["sizes"], ons[-1]["published"]
+    per = args.notices
+    print(f"  bytes per item: audio {s['audio'] / per / 1024:.1f} KiB, page "
+          f"{s['pages'] / max(1, pages) / 1024:.1f} KiB; index + feed + css "
+          f"{s['index+feed'] / 1024:.1f} KiB for {pages} items")
+    show_errors("without publishing", [e for r in offs for e in r["errors"]])
+    show_errors("with publishing   ", [e for r in ons for e in r["errors"]])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from announcer.publish.site import write_atomic
 from announcer.publish.sync import Sync
 from announcer.record.store import Store
 from tests.conftest import REPO, write_config
-from tests.webutil import KNOWN_LEAKS, output, services  # noqa: F401 (fixtures)
+from tests.webutil import (KNOWN_LEAKS, app, client, csrf, output, services,  # noqa: F401
+                           staff)
 
 pytestmark = KNOWN_LEAKS
 
@@ -160,19 +161,23 @@ def site(p):
 
 def test_only_what_went_out_is_published(publisher):
     store = publisher.store
-    for bid, title in (("b1", "冠水"), ("b2", "訓練"), ("b3", "誤報"), ("b4", "中断")):
+    for bid, title in (("b1", "冠水"), ("b2", "訓練"), ("b3", "誤報"), ("b4", "中断"),
+                       ("b5", "一部")):
         store.add_bulletin(bid, f"{title}の放送です。", {"repeat": 1, "test": bid == "b2"},
                            publisher.clock.now(), None, "token:tanaka", title=title)
     air(publisher, "bulletin", "b1", "aired")
     air(publisher, "bulletin", "b2", "aired", drill=True)
     air(publisher, "bulletin", "b4", "interrupted")
     air(publisher, "bulletin", "b3", "cancelled")  # staff stopped it on air
-    wait(lambda: publisher.published == 2)
+    air(publisher, "bulletin", "b5", "partial")  # what was heard, with a note
+    wait(lambda: publisher.published == 3)
     entries = {e.title: e for e in site(publisher).entries}
-    assert set(entries) == {"冠水", "【取り消し】誤報"}
+    assert set(entries) == {"冠水", "【取り消し】誤報", "一部"}
+    assert entries["一部"].enclosures
     assert entries["冠水"].enclosures and not entries["【取り消し】誤報"].get("enclosures")
     assert "放送中に取り消されました" in entries["【取り消し】誤報"].description
     text = "".join(p.read_text("utf-8") for p in publisher.cfg.dir.rglob("*.html"))
+    assert "一部の文は音声を作れず、放送されませんでした" in text
     assert "tanaka" not in text and "田中" not in text and "b1" not in text
     assert not list(publisher.capture.work.glob("*.part"))  # nothing left behind
 
@@ -305,3 +310,16 @@ def test_easy_text_goes_through_the_notice_file(tmp_path):
     path.write_text(notice_yaml(NoticeForm(id="g", text="x", times=("07:30",))), "utf-8")
     assert "easy_text" not in path.read_text("utf-8")
     assert load_notice_file(path, default_grace=dt.timedelta(minutes=5))[0].easy_text == ""
+
+
+def test_the_notices_page_has_one_easy_text_field(staff, services):
+    assert 'name="easy_text"' in staff.get("/notices/new").get_data(as_text=True)
+    data = {"csrf_token": csrf(staff), "id": "easy", "title": "ごみ", "times": ["07:30"],
+            "text": "明日は燃えるごみの収集日です。", "easy_text": "あしたは もえるごみの 日です。",
+            "days": ["mon"], "holidays": "any", "chime": "on", "repeat": "1", "enabled": "on"}
+    assert staff.post("/notices/new", data=data).status_code == 303
+    path = services.config.paths.schedules / "web" / "easy.yaml"
+    assert "    easy_text: あしたは もえるごみの 日です。\n" in path.read_text("utf-8")
+    assert services.station.notices.notices["easy"].easy_text == "あしたは もえるごみの 日です。"
+    html = staff.get("/notices/easy/edit").get_data(as_text=True)
+    assert ">あしたは もえるごみの 日です。</textarea>" in html

@@ -15,6 +15,8 @@ Rules:
   station's events thread, after the item's last block) closes it, and
   ``on_done(item, take, info)`` gets the finished ``Take`` (or None: no audio).
 - ffmpeg missing or failing costs the audio of that item, reported through ``on_error``.
+- One spare ffmpeg waits on its input between items, so no process starts at an onset
+  (a process start costs CPU at the very moment the air needs it on a 2-core PC).
 """
 
 import logging
@@ -93,6 +95,7 @@ class Capture:
         self._encoders: dict = {}  # item -> _Encoder
         self._broken: set = set()  # items whose audio is lost (backlog, ffmpeg)
         self._count = 0
+        self._spare: _Encoder | None = None
         self._thread: threading.Thread | None = None
 
     # -- producers ---------------------------------------------------------------------
@@ -122,11 +125,24 @@ class Capture:
         if thread is not None:
             self._queue.put((_STOP, None, None))
             thread.join(timeout)
-        for encoder in self._encoders.values():
+        for encoder in [*self._encoders.values(), *filter(None, [self._spare])]:
             encoder.abandon()
         self._encoders.clear()
+        self._spare = None
+
+    def _new_encoder(self) -> "_Encoder":
+        self._count += 1
+        return _Encoder(self.rate, self.work / f"take-{os.getpid()}-{self._count}.mp3.part")
+
+    def _ready_spare(self) -> None:
+        if self._spare is None:
+            try:
+                self._spare = self._new_encoder()
+            except OSError as exc:  # no ffmpeg: each item will say so when it airs
+                log.warning("No spare encoder: %s", exc)
 
     def _run(self) -> None:
+        self._ready_spare()
         while True:
             what, item, payload = self._queue.get()
             if what is _STOP:
@@ -145,9 +161,12 @@ class Capture:
         encoder = self._encoders.get(item)
         try:
             if encoder is None:
-                self._count += 1
-                part = self.work / f"take-{os.getpid()}-{self._count}.mp3.part"
-                encoder = self._encoders[item] = _Encoder(self.rate, part)
+                spare, self._spare = self._spare, None
+                if spare is not None and spare.proc.poll() is not None:  # it died waiting
+                    spare.abandon()
+                    spare = None
+                encoder = spare or self._new_encoder()
+                self._encoders[item] = encoder
             encoder.write(block)
         except OSError as exc:  # no ffmpeg, or it died
             self._lose(item, f"音声ファイルを作れません（ffmpeg: {exc}）")
@@ -161,6 +180,12 @@ class Capture:
         self.on_error(detail)
 
     def _finish(self, item) -> Take | None:
+        try:
+            return self._finish_take(item)
+        finally:
+            self._ready_spare()  # between items, not at the next onset
+
+    def _finish_take(self, item) -> Take | None:
         encoder = self._encoders.pop(item, None)
         if item in self._broken:
             self._broken.discard(item)

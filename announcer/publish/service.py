@@ -15,6 +15,8 @@ Rules:
 - An alert whose JMA series gets a 取消 is marked withdrawn at the 取消's time (checked
   after each airing and every ``check_seconds``); its audio is taken down, its page stays.
 - The site shows today and the ``publish.days - 1`` days before; older rows and files go.
+- The work waits (at most ``QUIET_WAIT``) while an item is cued to start, so an onset
+  never shares the CPU with the site.
 - A failure to write is a condition on the events bus (``PUBLISH``, key ``site``), never
   an exception on the air's side.
 """
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 AREA_SOURCE = Path(__file__).resolve().parents[2] / "data" / "area" / "kenall-haga.csv"
 WITHDRAWN_ON_AIR = "放送中に取り消されました"
 WITHDRAWN_BY_JMA = "気象庁が取り消しました"
+QUIET_WAIT = 10.0  # seconds the site waits at most for a cued item to start
 _STOP = object()
 
 
@@ -61,6 +64,9 @@ class Publisher:
         self.furigana = Furigana(studio.pool.furigana_words, studio.readings.entries,
                                  area_spellings(AREA_SOURCE))
         self.check_seconds = 15.0
+        # quiet(): no item is about to start (the daemon: the engine's queue is empty).
+        # The site is written between onsets, never in the seconds before one.
+        self.quiet = lambda: True
         self.published = 0  # items written (tests, bench)
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -108,6 +114,7 @@ class Publisher:
                 job = ("tick",)
             if job[0] is _STOP:
                 return
+            self._wait_quiet()
             try:
                 if job[0] == "aired":
                     self._aired(*job[1:])
@@ -117,6 +124,11 @@ class Publisher:
                 log.exception("The public site was not updated")
                 events.publish(events.PUBLISH, "site", False,
                                f"公開フォルダ {self.cfg.dir} を更新できません: {exc}")
+
+    def _wait_quiet(self, limit: float = QUIET_WAIT) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self.quiet():
+            time.sleep(0.05)
 
     def _tick(self) -> bool:
         """Midnight passed, or a 取消 withdrew a published alert: rebuild."""

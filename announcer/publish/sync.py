@@ -4,8 +4,9 @@ server) after each update, in the background.
 Rules:
 - ``request()`` never blocks: it marks the folder changed and wakes the sync thread.
   Updates that come while a run is going are coalesced into one more run after it.
-- A run is the command as a list of arguments (no shell), with the folder as its working
-  directory, stdin closed, and at most ``timeout`` seconds (then it is killed).
+- A run is the command as a list of arguments (no shell), at low CPU priority (nice 10),
+  with the folder as its working directory, stdin closed, and at most ``timeout`` seconds
+  (then it is killed).
 - A failed run is retried after 10 s, 20 s, 40 s … up to ``MAX_BACKOFF``, even without a
   new update; a run that succeeds resets the backoff.
 - Failures are a condition on the events bus (``PUBLISH``, key ``command``): ``ok=False``
@@ -14,6 +15,7 @@ Rules:
 """
 
 import logging
+import shutil
 import subprocess
 import threading
 import time
@@ -78,7 +80,9 @@ class Sync:
         self.runs += 1
         started = time.monotonic()
         try:
-            result = subprocess.run(self.command, cwd=self.folder, stdin=subprocess.DEVNULL,
+            nice = ["nice", "-n", "10"] if shutil.which("nice") else []  # the air comes first
+            result = subprocess.run(nice + list(self.command), cwd=self.folder,
+                                    stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     timeout=self.timeout)
             ok = result.returncode == 0
