@@ -147,6 +147,7 @@ class Publisher:
         row = self._row(item, status, started, info["at"])
         if take is not None and row["status"] != "withdrawn":
             row.update(self._store_audio(take, row["slug"]))
+            events.publish(events.PUBLISH, "audio", True, "")  # encoding works (again)
         elif take is not None:
             take.path.unlink(missing_ok=True)
         self.db.add(row)
