@@ -3,10 +3,8 @@ rules, the publisher with a real studio and SQLite but a fake airing, the sync c
 backoff, ``/public/`` in the Flask app, the ``publish`` config section and ``easy_text``."""
 
 import datetime as dt
-import json
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -251,28 +249,28 @@ def test_public_is_read_only_without_login_or_cookies(services):
                 resp.close()
                 return resp
             return call
-    client = Client()
-    resp = client.get("/public/")
+    public = Client()
+    resp = public.get("/public/")
     assert resp.status_code == 200 and "こんにちは" in resp.get_data(as_text=True)
     assert "Set-Cookie" not in resp.headers
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
     assert "max-age=60" in resp.headers["Cache-Control"]
-    assert client.get("/public/", headers={"If-None-Match": resp.headers["ETag"]}
+    assert public.get("/public/", headers={"If-None-Match": resp.headers["ETag"]}
                       ).status_code == 304
-    audio = client.get("/public/audio/20261203-183000.mp3")
+    audio = public.get("/public/audio/20261203-183000.mp3")
     assert audio.headers["Content-Type"] == "audio/mpeg"
     assert "max-age=86400" in audio.headers["Cache-Control"]
     for path in ("/public/.index.html.tmp", "/public/../announcer.db",
                  "/public/%2e%2e/announcer.db", "/public/items/x.html",
                  "/public/audio/20261203-183001.mp3"):
-        resp = client.get(path)
+        resp = public.get(path)
         assert resp.status_code == 404 and "Set-Cookie" not in resp.headers, path
-    resp = client.post("/public/", data={"x": "1"})
+    resp = public.post("/public/", data={"x": "1"})
     assert resp.status_code == 405 and "Set-Cookie" not in resp.headers
-    slots = client.application.extensions["announcer.public_slots"]
+    slots = public.application.extensions["announcer.public_slots"]
     held = [slots.acquire(blocking=False) for _ in range(4)]
     try:
-        busy = client.get("/public/")
+        busy = public.get("/public/")
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
     finally:
         for h in held:

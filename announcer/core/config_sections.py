@@ -1,6 +1,7 @@
 """The sections of station.yaml owned by the parts that watch the station, relay
 official information and publish what aired (``monitor``, ``notify``, ``jma``,
-``publish``), and the converters every section shares. ``announcer.core.config`` assembles them into one ``Config``.
+``publish``), and the converters every section shares. ``announcer.core.config``
+assembles them into one ``Config``.
 
 Rules as in ``config``: every key optional, defaults in the dataclasses, every problem
 as ``file:line: key: message`` in Japanese, paths resolved to absolute ones here.

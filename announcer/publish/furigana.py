@@ -116,7 +116,8 @@ def _word_pattern(surface: str) -> re.Pattern:
     """Open JTalk writes digits as kanji numerals (3日 → 三日): a run of numerals also
     matches the digits the text had."""
     parts = []
-    for run in re.findall(f"[{_NUMERALS}]+|[^{_NUMERALS}]+", unicodedata.normalize("NFKC", surface)):
+    surface = unicodedata.normalize("NFKC", surface)
+    for run in re.findall(f"[{_NUMERALS}]+|[^{_NUMERALS}]+", surface):
         if run[0] in _NUMERALS:
             parts.append(f"(?:[0-9]+(?:[.,][0-9]+)*|{re.escape(run)})")
         else:
