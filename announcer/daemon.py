@@ -79,9 +79,12 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         studio.start_background()
         started.append(studio.stop)
         station = Station(config, clock, studio, store, make_output(config, fallback_to_file))
+        publisher = _start_publisher(config, clock, store, studio, station, started)
         station.start(started_at=spawned)
         started.append(station.stop)
         jma = _start_jma(config, station, store, clock, started)
+        if publisher is not None and jma is not None:
+            publisher.jma = jma.db  # alerts' series, and 取消
         scheduler = BackgroundScheduler(timezone=config.station.timezone,
                                         executors={"default": JobExecutor(8)})
         add_jobs(scheduler, station)
@@ -128,6 +131,28 @@ def _reload(station, studio) -> None:
     except Exception as exc:
         log.error("Dictionary not reloaded: %s", exc)
     station.reload_notices(force=True)
+
+
+def _start_publisher(config, clock, store, studio, station, started: list):
+    """The public site (``announcer.publish``) when ``publish.enabled``, else None.
+
+    Started before the station so that it hears every airing and stops after it (what
+    ended at the stop is still published). It can never stop the station from airing."""
+    if not config.publish.enabled:
+        return None
+    from announcer.publish.service import Publisher
+
+    try:
+        publisher = Publisher(config, clock, store, studio, notices=lambda: station.notices)
+        publisher.start()
+    except Exception:
+        log.exception("THE PUBLIC SITE IS NOT AVAILABLE: %s is not updated", config.publish.dir)
+        return None
+    started.append(publisher.stop)
+    station.engine.tap = publisher.tap
+    publisher.quiet = lambda: not station.engine.queued()
+    station.airing_listeners.append(publisher.airing_ended)
+    return publisher
 
 
 def _start_jma(config, station, store, clock, started: list):

@@ -82,7 +82,7 @@ def test_unknown_key_suggests_the_near_one(write):
 def test_unknown_section_lists_what_exists(write):
     assert problems(write("xyz: 1\n")) == [
         'station.yaml:1: xyz: 不明なキー "xyz" です（使えるキー: station, audio, web, paths,'
-        " speech, chimes, playout, emergency, jma, monitor, notify）"
+        " speech, chimes, playout, emergency, jma, monitor, notify, publish）"
     ]
 
 

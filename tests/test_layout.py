@@ -15,6 +15,7 @@ LAYERS = {
     "watch.monitor": 1, "watch.notify": 1,
     "readings": 2, "access": 2, "jma": 2, "watch": 2,
     "studio": 3,
+    "publish": 3.5,  # the public site: above the studio it reads, below the station that feeds it
     "station": 4,
     "web": 5,
     "daemon": 6, "cli": 7,

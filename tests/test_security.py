@@ -26,7 +26,7 @@ from tests.webutil import (ADMIN, ADMIN_PASSWORD, KNOWN_LEAKS, OPERATOR, PASSWOR
                            shipped_dictionary_only, staff)
 
 pytestmark = KNOWN_LEAKS
-OPEN = {"auth.login", "healthz", "static"}
+OPEN = {"auth.login", "healthz", "static", "public.file"}  # /public/: the published folder
 _ARG = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from announcer.core.clock import TOKYO
-from announcer.core.config_sections import (JmaConfig, MonitorConfig, NotifyConfig, absolute,
-                                             build, load_jma, load_monitor, load_notify,
+from announcer.core.config_sections import (JmaConfig, MonitorConfig, NotifyConfig,
+                                             PublishConfig, absolute, build, load_jma,
+                                             load_monitor, load_notify, load_publish,
                                              relative_path, seconds, under)
 from announcer.core.yamlfile import (Invalid, Problems, Section, boolean, integer, items,
                                      number, preset, read_node, suggest, text)
@@ -100,6 +101,7 @@ class Config:
     jma: JmaConfig = JmaConfig()
     monitor: MonitorConfig = MonitorConfig()
     notify: NotifyConfig = NotifyConfig()
+    publish: PublishConfig = PublishConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -158,7 +160,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}
 _TOP_KEYS = ("station", "audio", "web", "paths", "speech", "chimes", "playout", "emergency",
-             "jma", "monitor", "notify")
+             "jma", "monitor", "notify", "publish")
 
 
 def load_config(path: Path) -> Config:
@@ -172,6 +174,8 @@ def load_config(path: Path) -> Config:
     paths = _load_paths(root.section("paths", _PATHS), base)
     monitor, notify = load_monitor(root), load_notify(root, base)
     jma = load_jma(root, base, paths.voices)
+    publish = load_publish(root, base, parts["web"].host, parts["web"].port,
+                           parts["station"].name)
     problems.raise_if_any()
     return Config(
         path=path,
@@ -190,6 +194,7 @@ def load_config(path: Path) -> Config:
         jma=jma,
         monitor=monitor,
         notify=notify,
+        publish=publish,
     )
 
 

@@ -1,6 +1,7 @@
-"""The sections of station.yaml owned by the parts that watch the station and relay
-official information (``monitor``, ``notify``, ``jma``), and the converters every
-section shares. ``announcer.core.config`` assembles them into one ``Config``.
+"""The sections of station.yaml owned by the parts that watch the station, relay
+official information and publish what aired (``monitor``, ``notify``, ``jma``,
+``publish``), and the converters every section shares. ``announcer.core.config``
+assembles them into one ``Config``.
 
 Rules as in ``config``: every key optional, defaults in the dataclasses, every problem
 as ``file:line: key: message`` in Japanese, paths resolved to absolute ones here.
@@ -9,11 +10,12 @@ as ``file:line: key: message`` in Japanese, paths resolved to absolute ones here
 import dataclasses
 import datetime as dt
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, ScalarNode
 
 from announcer.core.yamlfile import (Invalid, Section, boolean, choice, integer, items, number,
                                      text)
@@ -244,4 +246,58 @@ def load_jma(root: Section, base: Path, voices: Path) -> JmaConfig:
                                        nullable=True),
         templates=absolute(voices / section.get("templates", relative_path, d.templates)),
         policy=policy,
+    )
+
+
+# --- publish (issue 19): the public page and podcast feed of what aired ----------------
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """What aired, for everyone (``announcer.publish``); rules in its package docstring."""
+    enabled: bool = True
+    dir: Path = Path("var/public")          # relative to station.yaml
+    days: int = 7                           # days shown, today included; older ones removed
+    drills: bool = False                    # drills shown marked 【訓練】 (true) or left out
+    url: str | None = None                  # where the folder is published (feed links);
+                                            # None: http://<web.host>:<web.port>/public/
+    title: str | None = None                # None: "<station.name> 放送の記録"
+    command: tuple[str, ...] = ()           # run after each update (e.g. rsync), no shell
+    command_timeout: float = 300.0
+
+
+def _public_url(node) -> str:
+    value = _url(node)
+    return value if value.endswith("/") else value + "/"
+
+
+def _command(node) -> tuple[str, ...]:
+    """A command line (split like a shell would, but never run by one) or a list."""
+    if isinstance(node, ScalarNode):
+        try:
+            words = shlex.split(text(node))
+        except ValueError as exc:
+            raise Invalid(f"コマンドの引用符が閉じていません: {exc}") from None
+    else:
+        words = [text(n) for n in items(node)]
+    if not words:
+        raise Invalid("コマンドが空です")
+    return tuple(words)
+
+
+def load_publish(root: Section, base: Path, web_host: str, web_port: int,
+                 station_name: str) -> PublishConfig:
+    keys = [f.name for f in dataclasses.fields(PublishConfig)]
+    section = root.section("publish", keys)
+    d = PublishConfig()
+    host = "127.0.0.1" if web_host in ("0.0.0.0", "::", "") else web_host
+    return PublishConfig(
+        enabled=section.get("enabled", boolean, d.enabled),
+        dir=absolute(base / section.get("dir", relative_path, d.dir)),
+        days=section.get("days", integer(1, 60), d.days),
+        drills=section.get("drills", boolean, d.drills),
+        url=section.get("url", _public_url, None, nullable=True)
+        or f"http://{host}:{web_port}/public/",
+        title=section.get("title", text, None, nullable=True) or f"{station_name} 放送の記録",
+        command=section.get("command", _command, (), nullable=True) or (),
+        command_timeout=section.get("command_timeout", number(1, 3600), d.command_timeout),
     )

@@ -20,7 +20,9 @@ silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk
 JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale), the
 JMA intake (``publish(JMA_INTAKE, "intake", ok, detail)``: ``ok=False`` while the inbox
 has a backlog or a file was rejected or overran its time budget recently), the
-alerts' couriers (``notify``, key: the channel, when it refuses a message for good).
+alerts' couriers (``notify``, key: the channel, when it refuses a message for good), the
+public site (``PUBLISH``: key ``site`` for writing the folder, ``command`` for
+``publish.command``, ``audio`` for encoding).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
 composition root attaches the listener and tests make a ``Bus()`` of their own.
@@ -46,8 +48,9 @@ DISK = "disk"                       # the data disk is under the free-space limi
 SPEECH = "speech"                   # speech workers crash / restart; fine once they answer
 NOTIFY = "notify"                   # an alert channel refuses our messages for good
 TEST = "test"                       # ``announcer notify-test``
+PUBLISH = "publish"                 # the public site cannot be written / sent (publish.command)
 KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, JMA_INTAKE,
-         DISK, SPEECH, NOTIFY, TEST)
+         DISK, SPEECH, NOTIFY, PUBLISH, TEST)
 ONE_SHOT = (AIRING, RENDER, TEST)
 
 

@@ -29,7 +29,7 @@ from announcer.notices.files import Notice, load_notice_dir, load_notice_file, n
 WEB_FOLDER = "web"
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FIELDS = ("id", "title", "text", "times", "days", "holidays", "start", "end", "dates",
-          "chime", "voice", "repeat", "grace", "enabled")
+          "chime", "voice", "repeat", "grace", "enabled", "easy_text")
 HEADER = "# 放送システムの画面（お知らせ）で作成したファイルです。変更は画面から行ってください。\n"
 STALE = ("他の人がこのお知らせを先に変更しました。あなたの入力はこの画面に残っています。"
          "最新の内容を開いて確かめてから、もう一度変更してください。")
@@ -73,6 +73,7 @@ class NoticeForm:
     repeat: str = "1"
     grace: str = ""             # seconds; "": the station's default
     enabled: bool = True
+    easy_text: str = ""         # やさしい日本語 for the public page; "": none
 
 
 def form_from_notice(notice: Notice, default_grace: dt.timedelta) -> NoticeForm:
@@ -85,7 +86,8 @@ def form_from_notice(notice: Notice, default_grace: dt.timedelta) -> NoticeForm:
         end=notice.end.isoformat() if notice.end else "",
         dates=", ".join(d.isoformat() for d in notice.dates), chime=notice.chime,
         voice=notice.voice or "", repeat=str(notice.repeat),
-        grace="" if notice.grace == default_grace else f"{grace:g}", enabled=notice.enabled)
+        grace="" if notice.grace == default_grace else f"{grace:g}", enabled=notice.enabled,
+        easy_text=notice.easy_text)
 
 
 # --- the YAML text ----------------------------------------------------------------------
@@ -128,6 +130,8 @@ def notice_mapping(form: NoticeForm) -> dict:
     if form.title.strip():
         data["title"] = form.title.strip()
     data["text"] = form.text.replace("\r\n", "\n").strip()
+    if form.easy_text.strip():
+        data["easy_text"] = form.easy_text.replace("\r\n", "\n").strip()
     data["times"] = _Flow(_Quoted(t.strip()) for t in form.times if t.strip())
     dates = _Flow(_Quoted(d) for d in _DATE_SPLIT.split(form.dates.strip()) if d)
     # Days left blank beside one-off dates mean "only those dates", not "never".

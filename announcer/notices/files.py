@@ -31,7 +31,7 @@ _DAY_WORDS: dict[str, frozenset[int]] = {
     **{name: frozenset(range(7)) for name in ("daily", "毎日")},
 }
 _NOTICE_KEYS = ("id", "title", "text", "times", "days", "holidays", "start", "end", "dates",
-                "voice", "chime", "grace", "enabled", "repeat")
+                "voice", "chime", "grace", "enabled", "repeat", "easy_text")
 # With one-off dates, the recurring rule does not apply; saying both is a mistake.
 _NOT_WITH_DATES = ("days", "holidays", "start", "end")
 
@@ -53,6 +53,7 @@ class Notice:
     enabled: bool
     repeat: int                         # times the text is read, joined by 繰り返します
     source: str                         # "file:line" of the notice
+    easy_text: str = ""                 # やさしい日本語 beside the text on the public page
 
 
 @dataclass
@@ -192,6 +193,7 @@ def _notice(sec: Section, default_grace: dt.timedelta) -> Notice | None:
         enabled=sec.get("enabled", boolean, True),
         repeat=sec.get("repeat", integer(1, 3), 1),
         source=f"{sec.problems.label}:{sec.node.start_mark.line + 1}",
+        easy_text=sec.get("easy_text", _notice_text, ""),
     )
     _check_together(sec, notice)
     return notice if sec.problems.count() == before else None

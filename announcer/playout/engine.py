@@ -99,6 +99,10 @@ class Engine:
         self._seq = itertools.count()
         self._events: queue.Queue = queue.Queue()
         self._output_ok = True
+        # tap(item, block): every block that goes out, in order, on the audio thread; it
+        # must return at once and the block is not written to afterwards (the public
+        # site's capture, ``announcer.publish.capture``).
+        self.tap: Callable[[Item, np.ndarray], None] | None = None
         self._thread = threading.Thread(target=self._deliver, name="playout-events", daemon=True)
         self._thread.start()
 
@@ -166,6 +170,8 @@ class Engine:
                 chunk = self._current.source.read(frames - filled)
                 if self._fade_len:
                     chunk = self._apply_fade(chunk)
+                if len(chunk) and self.tap is not None:
+                    self._tap(chunk)
                 if len(chunk) == 0:
                     if self._fade_len and (not self._fade_left or self._current.source.done):
                         self._finish(self._end_status, self._end_detail)
@@ -246,6 +252,12 @@ class Engine:
         self._fade_left = self._fade_len = 0
         item.source.close()
         self._emit("end", item, status=status, at=self.clock.now(), detail=detail)
+
+    def _tap(self, chunk: np.ndarray) -> None:
+        try:
+            self.tap(self._current, chunk)
+        except Exception:  # a listener's fault must never reach the audio thread's loop
+            pass
 
     def _emit(self, event: str, item: Item, **info) -> None:
         self._events.put((event, item, info))

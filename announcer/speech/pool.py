@@ -22,7 +22,7 @@ from announcer.core.errors import SpeechError
 from announcer.speech import protocol
 
 log = logging.getLogger(__name__)
-URGENT, NORMAL = 0, 1
+URGENT, NORMAL, LOW = 0, 1, 2  # LOW: the public page's furigana, after any airing
 
 
 class WorkerCrashed(SpeechError):
@@ -270,3 +270,9 @@ class SpeechPool:
         """(surface, reading) of each word as Open JTalk split ``text``."""
         reply, _ = self._call({"op": "reading", "text": text, "words": True})
         return [(surface, kana) for surface, kana in reply["words"]]
+
+    def furigana_words(self, texts: list[str]) -> list[list[list]]:
+        """Per text, [surface, read, pron, plain] of each word as the voice analyses it
+        (``worker.Worker.furigana``); served after every synthesis request."""
+        reply, _ = self._call({"op": "furigana", "texts": list(texts)}, LOW)
+        return reply["texts"]

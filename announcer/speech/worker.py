@@ -6,6 +6,7 @@ stdout; fd 1 is pointed at stderr so that C-level prints cannot corrupt the prot
 """
 
 import os
+import re
 import sys
 
 import numpy as np
@@ -18,6 +19,8 @@ from announcer.speech.jtalk import import_pyopenjtalk
 # Normal speech peaks near 3e4 and at most ~1e5; Open JTalk's vocoder can diverge on
 # odd input (10^8 … 10^113), which would be full-scale noise on air.
 UNSTABLE = 1e6
+MAX_TEXTS = 64  # texts per furigana request
+_KANJI = re.compile(r"[一-鿿㐀-䶿豈-﫿々〆ヶ]")
 
 
 class Worker:
@@ -25,6 +28,7 @@ class Worker:
         self.jt = pyopenjtalk
         self.engines = {}
         self.dictionary = DictionaryLoader(pyopenjtalk)
+        self.plain = None  # Open JTalk without the user dictionary (``furigana``)
 
     def engine(self, htsvoice):
         key = htsvoice or ""
@@ -64,6 +68,30 @@ class Worker:
         kana = "".join(f["pron"].replace("’", "") for f in features)
         return {"ok": True, "reading": kana}, b""
 
+    def furigana(self, req):
+        """Each text's words as the voice analyses them: [surface, read (how it is
+        written in kana), pron (how it is said), plain]. ``plain`` is the system
+        dictionary's own written reading of the surface alone, for words whose reading
+        is a long-vowel pronunciation (a user-dictionary word: モーカ is spelled もおか)."""
+        texts = []
+        for text in req["texts"][:MAX_TEXTS]:
+            words = []
+            for f in self.jt.run_frontend(text):
+                read, pron = f["read"], f["pron"].replace("’", "")
+                plain = None
+                if "ー" in pron and read == pron and _KANJI.search(f["string"]):
+                    plain = "".join(p["read"] for p in self._plain().run_frontend(f["string"]))
+                words.append([f["string"], read, pron, plain])
+            texts.append(words)
+        return {"ok": True, "texts": texts}, b""
+
+    def _plain(self):
+        """Open JTalk with the system dictionary only (made once, on first use)."""
+        if self.plain is None:
+            from pyopenjtalk.openjtalk import OpenJTalk
+            self.plain = OpenJTalk(dn_mecab=self.jt.OPEN_JTALK_DICT_DIR)
+        return self.plain
+
     def handle(self, req, payload=b""):
         self.dictionary.use(req.get("userdict"), req.get("dict_version"))
         op = req.get("op")
@@ -71,6 +99,8 @@ class Worker:
             return self.tts(req)
         if op == "reading":
             return self.reading(req)
+        if op == "furigana":
+            return self.furigana(req)
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}, b""
         return {"ok": False, "error": f"unknown op {op!r}"}, b""

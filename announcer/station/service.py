@@ -42,6 +42,9 @@ class Station:
         self.bulletins = BulletinDesk(config, clock, studio, store, self.engine,
                                       self._stopped_by)
         self.watch = StationHealth(clock, studio, store, self.engine, output, self.desk)
+        # listener(item, status, detail, at): called on the events thread once an
+        # airing's row is final (the public site, ``announcer.publish``); must not block.
+        self.airing_listeners: list = []
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, started_at: dt.datetime | None = None) -> None:
@@ -235,7 +238,15 @@ class Station:
             self.store.airing_ended(row, status, at, detail)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
         events.airing_ended(item.kind, item.id, item.title, status, detail)
+        self._tell_listeners(item, status, detail, at)
         if item.kind in BULLETIN_KINDS:
             self.bulletins.ended(item, status, detail, self.stopping)
         elif status == "interrupted" and item.scheduled_at is not None:
             self.desk.replay_if_in_grace(item)
+
+    def _tell_listeners(self, item: Item, status: str, detail: str, at) -> None:
+        for listener in self.airing_listeners:
+            try:
+                listener(item, status, detail, at)
+            except Exception:  # a listener's fault never costs the station its events
+                log.exception("airing listener failed on %s", item.tag)

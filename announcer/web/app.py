@@ -38,7 +38,7 @@ def secret_key(config) -> bytes:
 
 def create_app(services: Services, *, testing: bool = False) -> Flask:
     from announcer.web import (admin, alerts, api, audit, auth, errors, inputs, monitor,
-                               notice_preview, notices, pages, readings, reair, staff,
+                               notice_preview, notices, pages, public, readings, reair, staff,
                                timetable)
 
     web = services.config.web
@@ -100,6 +100,7 @@ def create_app(services: Services, *, testing: bool = False) -> Flask:
     app.register_blueprint(alerts.bp)
     app.register_blueprint(admin.bp)
     inputs.register(app)  # after auth's Host check and login body limit, before any view
+    app.register_blueprint(public.bp)  # /public/: no login (the published folder)
     return app
 
 

@@ -114,7 +114,8 @@ def form_from_request(form) -> NoticeForm:
         holidays=form.get("holidays", "any"), start=form.get("start", ""),
         end=form.get("end", ""), dates=form.get("dates", ""), chime=form.get("chime") == "on",
         voice=form.get("voice", ""), repeat=form.get("repeat", "1"),
-        grace=form.get("grace", ""), enabled=form.get("enabled") == "on")
+        grace=form.get("grace", ""), enabled=form.get("enabled") == "on",
+        easy_text=form.get("easy_text", ""))
 
 
 def _form_page(form: NoticeForm, *, mode: str, version: str = "", errors=None,

@@ -68,6 +68,11 @@ TEXTS = {
         "通知の送り先に通知が届くようになりました",
         "station.yaml の notify（メールの宛先・送信元・ユーザー名とパスワード、Webhook の URL）"
         "とメールサーバーの設定。直したら announcer notify-test で確かめてください。"),
+    events.PUBLISH: (
+        "放送内容の公開ページを更新・送信できません",
+        "放送内容の公開ページの更新・送信が回復しました",
+        "放送には影響ありません。publish.command（rsync など）の送り先のサーバーとネットワーク、"
+        "公開フォルダ（publish.dir）の空きと書き込み権限、ffmpeg、ログ（journalctl -u announcer）。"),
     events.TEST: (
         "通知のテストです",
         "",
