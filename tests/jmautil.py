@@ -156,6 +156,12 @@ def quake_flash(when=None) -> bytes:  # VXSE51, 栃木県南部 震度5弱 (was 
     return at(data, when)
 
 
+def quake_of_its_own(n: int, when=None) -> bytes:
+    """A 震度5弱 震度速報 (auto) of an earthquake of its own: one event cuts in once, so
+    every ``n`` is another event that airs."""
+    return edit(quake_flash(when), (f"<EventID>{QUAKE_EVENT}", f"<EventID>2026120700{n:04d}"))
+
+
 def quake_detail(serial: int, when=None) -> bytes:  # VXSE53 serial 1–3, 栃木県南部 5弱
     data = edit(sample(f"32-35_06_0{serial + 2}_240613_VXSE53.xml"),
                 ("<Name>栃木県南部</Name><Code>311</Code><MaxInt>4<",

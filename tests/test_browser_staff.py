@@ -31,7 +31,7 @@ from announcer.jma.service import JmaService
 from announcer.record.store import Store
 from announcer.speech.pool import VoiceParams, WorkerCrashed
 from announcer.web.app import create_app
-from tests.jmautil import landslide_auto, storm_approve
+from tests import jmautil
 from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR, PASSWORD,
                            browser, cancel_open_bulletins, output, overflowing, services,
                            watch)
@@ -102,10 +102,10 @@ def shot(page, name, full_page=True):
 
 
 def air_alert(jma, services) -> str:
-    """A new automatic JMA relay (土砂災害, two readings, ~70 s): its station bulletin id."""
+    """A new automatic JMA relay (震度速報 of a quake of its own, two readings): its
+    station bulletin id."""
     minute = next(_MINUTES)
-    data = landslide_auto().replace(b"2020-06-22T14:00:00Z",
-                                    f"2020-06-23T{minute // 60:02d}:{minute % 60:02d}:00Z".encode())
+    data = jmautil.quake_of_its_own(minute)
     assert jma.handle(data, f"inbox:auto-{minute}.xml") == (True, "approved")
     item = next(i for i in reversed(jma.items(services.clock.now().date()))
                 if i["status"] == "approved")
@@ -399,8 +399,7 @@ def test_every_page_and_dialog_passes_axe_and_every_control_is_visible(page, ser
     axe = Axe()
     services.accounts.create_token("old-system", by=ADMIN)
     services.accounts.revoke_token("old-system", by=ADMIN)
-    jma.handle(storm_approve().replace(b"2020-06-22T14:00:00Z",
-                                       f"2020-06-24T00:{next(_MINUTES):02d}:00Z".encode()), "x")
+    assert jma.handle(jmautil.tornado_south(), "inbox:tornado.xml") == (True, "pending")
     services.station.submit_bulletin("画面の確認用の放送です。" * 6, title="画面の確認", by=OPERATOR)
     air_alert(jma, services)
     now = services.clock.now()

@@ -121,10 +121,8 @@ def test_a_stale_message_is_listed_as_stale(client, jma, token, services):
 
 # -- stopping a JMA item, and what the page tells (issue 17) ----------------------------
 def fresh_auto(n: int) -> bytes:
-    """A 震度5弱 震度速報 of an earthquake of its own (auto: queued at once; one event
-    cuts in once, so every call is another event)."""
-    return jmautil.edit(jmautil.quake_flash(), (f"<EventID>{jmautil.QUAKE_EVENT}",
-                                                f"<EventID>2026120700{n:04d}"))
+    """An automatic relay queued at once (a quake of its own)."""
+    return jmautil.quake_of_its_own(n)
 
 
 def test_delete_api_stops_a_queued_jma_item_once_and_is_audited(client, jma, token, services):
