@@ -84,6 +84,10 @@ class EmergencyConfig:
     repeat: int = 2
     max_open: int = 20               # bulletins queued or on air at once; more → 429
     default_expiry: dt.timedelta = dt.timedelta(hours=2)  # never air yesterday's emergency
+    # Fixed openings whose first phrase is synthesized at start in every voice, so a
+    # bulletin that begins with one is on air at once (announcer.studio.phrases).
+    openers: tuple[str, ...] = ("緊急放送、緊急放送。", "こちらは、真岡市役所です。",
+                                "気象庁の発表です。")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,13 @@ def _timezone(node) -> zoneinfo.ZoneInfo:
         guess = suggest(name, zoneinfo.available_timezones())
         hint = f'（"{guess}" の間違いではありませんか？）' if guess else "（例: Asia/Tokyo）"
         raise Invalid(f'タイムゾーン "{name}" がありません{hint}') from None
+
+
+def _openers(node) -> tuple[str, ...]:
+    found = tuple(text(item).strip() for item in items(node))
+    if len(found) > 10 or any(len(t) > 60 for t in found):
+        raise Invalid("書き出しは 10 個まで、それぞれ 60 文字までにしてください")
+    return found
 
 
 def _hosts(node) -> tuple[str, ...]:
@@ -154,6 +165,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     "emergency": (EmergencyConfig, {
         "signal_start": relative_path, "signal_stop": relative_path, "chime": boolean, "repeat": integer(1, 5),
         "max_open": integer(1, 1000), "default_expiry": seconds(60, 7 * 86400),
+        "openers": _openers,
     }, ("signal_start", "signal_stop")),
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from announcer.core.yamlfile import (Invalid, Section, boolean, choice, integer, items, number,
-                                     text)
+                                     preset, text)
 
 
 # --- converters every section shares -------------------------------------------------
@@ -62,6 +62,7 @@ class JmaConfig:
     approve_minutes: int = 60
     templates: Path = Path("jma/templates.yaml")  # relative to the voices directory
     policy: dict = dataclasses.field(default_factory=dict)  # category -> auto|approve|log
+    voice: str | None = None  # voice preset JMA items are read in; None: speech.voice
 
 
 # --- monitor and notify (issue 11): the off-air silence monitor and the alerts ------
@@ -205,4 +206,5 @@ def load_jma(root: Section, base: Path, voices: Path) -> JmaConfig:
         approve_minutes=section.get("approve_minutes", integer(1, 1440), d.approve_minutes),
         templates=absolute(voices / section.get("templates", relative_path, d.templates)),
         policy={k: v for k, v in policy.items() if v},
+        voice=section.get("voice", preset, d.voice),
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from announcer.speech.pool import Finish, SpeechError, SpeechPool
 from announcer.text.script import Sentence
+from announcer.studio.phrases import PhraseCache
 from announcer.studio.voices import Voice
 
 log = logging.getLogger(__name__)
@@ -84,30 +85,47 @@ class Renderer:
             True: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth-urgent"),
         }
         self.lookahead = workers + 1
+        self.phrases = PhraseCache(settings.rate)
 
     def close(self) -> None:
         for executor in self._executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
 
-    def sentence_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False) -> np.ndarray:
+    def sentence_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False,
+                       quick: bool = False) -> np.ndarray:
         """One sentence, normalized (empty when it has nothing to read aloud).
 
         Raises SentenceFailed when it cannot be synthesized (its worker crashed twice,
         hung, or the pool is stopping): a render is never silently shortened.
         """
         try:
-            audio, _rate = self.pool.synthesize(sentence.text, voice.params, urgent,
-                                                self.finish(voice.volume))
+            audio, _rate = self.pool.synthesize(
+                sentence.text, voice.params, urgent,
+                voice.finish(self.s.rate, self.s.loudness, self.s.peak), quick=quick)
         except SpeechError as exc:
             raise SentenceFailed(sentence.text, exc) from exc
+        return audio
+
+    def phrase_key(self, text: str, voice: Voice) -> str:
+        return self.phrases.key(voice.cache_key(), self.pool.dict_version, text, vars(self.s))
+
+    def first_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False) -> np.ndarray:
+        """A program's first piece: from the phrase cache, or synthesized ``quick`` (no
+        closing silence to synthesize: a pause follows it) and kept there."""
+        key = self.phrase_key(sentence.text, voice)
+        audio = self.phrases.get(key)
+        if audio is None:
+            audio = self.sentence_audio(sentence, voice, urgent, quick=True)
+            if audio.size:
+                self.phrases.put(key, audio)
         return audio
 
     def finish(self, offset_db: float = 0.0) -> Finish:
         return Finish(self.s.rate, self.s.loudness + offset_db, self.s.peak)
 
     def speech(self, sentences: list[Sentence], voice: Voice, urgent: bool = False,
-               on_missing: Callable[[SentenceFailed], None] | None = None
-               ) -> Iterator[np.ndarray]:
+               on_missing: Callable[[SentenceFailed], None] | None = None,
+               quick_first: bool = False) -> Iterator[np.ndarray]:
         """Yield each sentence's audio followed by its pause, in order.
 
         The first sentence is synthesized alone (on a two-core machine its rivals would
@@ -117,14 +135,16 @@ class Renderer:
 
         A sentence that cannot be synthesized raises SentenceFailed, unless
         ``on_missing`` is given (bulletins: lives may depend on the rest): then it is
-        reported there and the rest still airs.
+        reported there and the rest still airs. ``quick_first``: the first piece
+        comes through the phrase cache (``first_audio``), as a bulletin's does.
         """
         pending: deque[tuple[Sentence, Future]] = deque()
         submit = self._executors[urgent].submit
         todo = iter(sentences)
         first = next(todo, None)
         if first is not None:
-            pending.append((first, submit(self.sentence_audio, first, voice, urgent)))
+            make = self.first_audio if quick_first else self.sentence_audio
+            pending.append((first, submit(make, first, voice, urgent)))
         try:
             while pending:
                 sentence, future = pending.popleft()
@@ -154,15 +174,15 @@ class Renderer:
 
     def program(self, sentences: list[Sentence], voice: Voice, *, pre=None, post=None,
                 head: bool = True, urgent: bool = False,
-                on_missing: Callable[[SentenceFailed], None] | None = None
-                ) -> Iterator[np.ndarray]:
+                on_missing: Callable[[SentenceFailed], None] | None = None,
+                quick_first: bool = False) -> Iterator[np.ndarray]:
         """A whole item: [head silence] [pre chime] speech [post chime] tail silence."""
         if head:
             yield silence(self.s.head, self.s.rate)
         if pre is not None:
             yield pre
             yield silence(self.s.chime_gap, self.s.rate)
-        yield from self.speech(sentences, voice, urgent, on_missing)
+        yield from self.speech(sentences, voice, urgent, on_missing, quick_first)
         if post is not None:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post

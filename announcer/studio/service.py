@@ -18,12 +18,17 @@ from announcer.core.errors import ConfigError
 from announcer.readings.live import ReadingDictionary
 from announcer.readings.rows import Entry
 from announcer.studio.render import Renderer, RenderSettings, end_at_silence, load_clip, silence
+from announcer.core.errors import SpeechError
 from announcer.speech.pool import Finish, SpeechPool
 from announcer.text.script import Sentence, quick_start, script_sentences
 from announcer.studio.voices import Voice, load_voices
 
 log = logging.getLogger(__name__)
 DRILL_PREFIX = "これは訓練です。"
+# A bulletin's first sentence, when not ready in the phrase cache, is cut at an accent
+# phrase boundary after CUT_HEAD morae if it has more than CUT_TOTAL: the first sound
+# then waits for about one second of speech, not a whole sentence.
+CUT_HEAD, CUT_TOTAL = 5, 10
 
 
 def render_settings(config: Config) -> RenderSettings:
@@ -37,9 +42,10 @@ class Studio:
         self.config = config
         self.settings = render_settings(config)
         self.voices: dict[str, Voice] = load_voices(config.paths.voices)
-        if config.speech.voice not in self.voices:
-            raise ConfigError(f"{config.path}: speech.voice: 声のプリセット "
-                              f'"{config.speech.voice}" が {config.paths.voices} にありません')
+        for key, name in (("speech.voice", config.speech.voice), ("jma.voice", config.jma.voice)):
+            if name is not None and name not in self.voices:
+                raise ConfigError(f"{config.path}: {key}: 声のプリセット "
+                                  f'"{name}" が {config.paths.voices} にありません')
         self.readings = ReadingDictionary(config.paths.voices / "dict",
                                           config.paths.data / "dict" / "user.dic",
                                           on_change=self._use_dictionary)
@@ -58,9 +64,10 @@ class Studio:
             self.reload_dictionary()
         except Exception as exc:  # a broken dictionary must not stop the station
             log.error("Reading dictionary not loaded: %s", exc)
-        self.pool.start()
+        self.pool.start([v.params for v in self.voices.values()])
         self._load_clips()
         self.ready.set()
+        self.warm_openers()
 
     def start_background(self) -> None:
         """The same as ``start`` in a thread of its own, so the daemon's log, schedule
@@ -99,6 +106,20 @@ class Studio:
 
     def _use_dictionary(self, path: str, version: str) -> None:
         self.pool.userdict, self.pool.dict_version = path, version
+        if self.ready.is_set():  # the openers' readings may have changed
+            threading.Thread(target=self.warm_openers, name="openers", daemon=True).start()
+
+    def warm_openers(self) -> None:
+        """Every opener's first piece (and the drill prefix), in every voice, into the
+        phrase cache: cut only at its first 、 (``quick_start``), never inside a phrase,
+        so the station's fixed openings sound whole. Failures only cost speed."""
+        for text in (DRILL_PREFIX, *self.config.emergency.openers):
+            for voice in self.voices.values():
+                try:
+                    first = quick_start(self.sentences(text))[0]
+                    self.renderer.first_audio(first, voice)
+                except Exception as exc:  # e.g. nothing speakable, a worker crash
+                    log.warning("Opener %r not prepared in %s: %s", text, voice.id, exc)
 
     @property
     def dict_path(self) -> Path:
@@ -124,8 +145,31 @@ class Studio:
 
     # -- scripts ---------------------------------------------------------------------
     def voice(self, voice_id: str | None) -> Voice:
-        return self.voices.get(voice_id or self.config.speech.voice) or \
-            self.voices[self.config.speech.voice]
+        """The preset ``voice_id`` (None or "": the station's default voice)."""
+        voice = self.voices.get(voice_id or self.config.speech.voice)
+        if voice is None:  # checked where it is chosen; never silence for a name
+            log.warning("Unknown voice %r: reading in the default voice", voice_id)
+            voice = self.voices[self.config.speech.voice]
+        return voice
+
+    def first_pieces(self, sentences: list[Sentence], voice: Voice,
+                     urgent: bool = False) -> list[Sentence]:
+        """A bulletin's sentences with a short first piece: cut at its first phrase
+        break (、) or, unless that piece is ready in the phrase cache, at an accent
+        phrase boundary. The words and their readings are the same."""
+        sentences = quick_start(sentences)
+        if not sentences or self.renderer.phrase_key(sentences[0].text, voice) \
+                in self.renderer.phrases:
+            return sentences
+        first = sentences[0]
+        try:
+            cut = self.pool.cut(first.text, CUT_HEAD, CUT_TOTAL, urgent)
+        except SpeechError as exc:  # only speed is lost
+            log.warning("First sentence not cut: %s", exc)
+            cut = None
+        if cut is None:
+            return sentences
+        return [Sentence(cut[0], "phrase"), Sentence(cut[1], first.pause), *sentences[1:]]
 
     def sentences(self, text: str, *, repeat: int = 1, drill: bool = False) -> list[Sentence]:
         return script_sentences(text, repeat=repeat, prefix=DRILL_PREFIX if drill else "",
@@ -174,25 +218,28 @@ class Studio:
         return cached
 
     def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
-                         drill: bool = False, urgent: bool = True,
+                         drill: bool = False, urgent: bool = True, voice: str | None = None,
                          on_missing=None, sentences: list[Sentence] | None = None
                          ) -> Iterator[np.ndarray]:
         """An emergency bulletin, streamed: no head silence, station signals untouched.
 
-        Its first phrase is cut short (``quick_start``) so the first speech comes fast.
+        Its first piece is short (``first_pieces``) and comes from the phrase cache
+        when it is there, so the first speech comes fast.
         ``on_missing(SentenceFailed)`` hears of sentences that could not be synthesized
         (the rest airs); without it such a sentence ends the program with the error.
         ``urgent=False`` is for previews: they must not take an airing bulletin's threads;
         ``sentences`` (already cut to size, as previews are) replace the text's.
         """
-        sentences = quick_start(sentences or self.sentences(text, repeat=repeat, drill=drill))
+        sentences = sentences or self.sentences(text, repeat=repeat, drill=drill)
         self.wait_ready()
+        chosen = self.voice(voice)
+        sentences = self.first_pieces(sentences, chosen, urgent)
         if self.signal_start is not None:
             yield self.signal_start
-        yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=urgent,
+        yield from self.renderer.program(sentences, chosen, head=False, urgent=urgent,
                                          pre=self.pre if chime else None,
                                          post=self.post if chime else None,
-                                         on_missing=on_missing)
+                                         on_missing=on_missing, quick_first=True)
         if self.signal_stop is not None:
             yield self.signal_stop
             yield silence(self.settings.tail, self.settings.rate)
