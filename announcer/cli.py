@@ -181,8 +181,13 @@ def cmd_airlog(args) -> int:
     keys = ["kind", "id", "scheduled_at", "started_at", "ended_at", "status", "detail"]
     if args.csv:
         from announcer.record.airlog_csv import airlog_csv_text
+        from announcer.studio.voices import load_voices
 
-        sys.stdout.write(airlog_csv_text(rows, bom=False, newline="\n"))
+        try:
+            names = {v.id: v.name for v in load_voices(config.paths.voices).values()}
+        except ConfigError:  # a broken preset: the CSV shows the voice's id
+            names = {}
+        sys.stdout.write(airlog_csv_text(rows, bom=False, newline="\n", voice_names=names))
         return 0
     if not rows:
         print(f"{day} の放送記録はありません")

@@ -3,6 +3,7 @@ and a fake clock: scheduling, restarts, bulletins, without sleeping or synthesiz
 
 import datetime as dt
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,8 +22,15 @@ RATE = 48000
 class FakeStudio:
     """Renders every notice as 1 s of tone, every bulletin as 2 s."""
 
+    voices = {"aika": SimpleNamespace(id="aika", name="あいか"),
+              "makoto": SimpleNamespace(id="makoto", name="まこと")}
+
     def __init__(self):
         self.rendered = []
+        self.voiced = []  # the voice of each bulletin program
+
+    def voice(self, voice_id):
+        return self.voices.get(voice_id or "aika", self.voices["aika"])
 
     def render_notice(self, text, **kw):
         self.rendered.append(text)
@@ -33,7 +41,9 @@ class FakeStudio:
             raise NothingToSay()
         return [text]
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
+                         on_missing=None):
+        self.voiced.append(voice)
         yield np.full(2 * RATE, 0.25, np.float32)
 
 
@@ -311,5 +321,64 @@ def test_an_old_database_gets_the_title_column(config, tmp_path):
         bid, _ = store.add_bulletin("new", "新しい放送です。", {"repeat": 1}, at(8, 0), None,
                                     title="新しい")
         assert store.bulletin("new")["title"] == "新しい"
+    finally:
+        store.close()
+
+
+# -- who reads what (issue 18) ----------------------------------------------------------
+
+def test_a_bulletin_is_read_and_logged_in_its_voice(station, store):
+    chosen, _ = station.submit_bulletin("避難してください。", voice="makoto")
+    default, _ = station.submit_bulletin("落ち着いて行動してください。")
+    settle(station)
+    station.out.run(5.0)
+    settle(station)
+    assert station.studio.voiced == ["makoto", "aika"]
+    assert store.bulletin(chosen)["voice"] == "makoto"
+    assert store.bulletin(default)["voice"] == "aika"  # stored resolved: a restart airs it alike
+    rows = {r["id"]: r for r in store.airlog(dt.date(2026, 12, 3))}
+    assert (rows[chosen]["status"], rows[chosen]["voice"]) == ("aired", "makoto")
+    assert (rows[default]["status"], rows[default]["voice"]) == ("aired", "aika")
+
+
+def test_an_unknown_voice_is_refused_with_the_voices_there_are(station, store):
+    with pytest.raises(BulletinError) as e:
+        station.submit_bulletin("避難してください。", voice="hanako")
+    assert e.value.status == 422
+    assert str(e.value) == "声「hanako」はありません。使える声: あいか（aika）、まこと（makoto）"
+    assert store.open_count() == 0
+
+
+def test_a_notice_airs_in_its_voice_and_the_log_says_so(config, clock, store):
+    (config.paths.schedules / "gomi.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+            voice: makoto
+        """), encoding="utf-8")
+    station, out = make_station(config, clock, store)
+    try:
+        run_until(station, out, at(7, 30, 2))
+        row = store.airlog(dt.date(2026, 12, 3))[0]
+        assert (row["id"], row["status"], row["voice"]) == ("gomi", "aired", "makoto")
+    finally:
+        station.stop()
+
+
+def test_an_old_database_gets_the_voice_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    Store(path, TOKYO).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE airlog DROP COLUMN voice")
+    db.execute("INSERT INTO airlog(kind,id,title,status,day) VALUES"
+               " ('notice','old','古い','aired','2026-12-01')")
+    db.commit()
+    db.close()
+    store = Store(path, TOKYO)
+    try:
+        assert store.airlog(dt.date(2026, 12, 1))[0]["voice"] == ""
     finally:
         store.close()

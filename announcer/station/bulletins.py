@@ -8,7 +8,9 @@ Rules:
   restart (unless expired), or from the start when a lost device comes back;
 - a sentence that cannot be synthesized is skipped and named: the airing ends
   ``partial``;
-- a real emergency cutting into a drill ends the drill (it does not air again).
+- a real emergency cutting into a drill ends the drill (it does not air again);
+- a bulletin is read in the voice it was accepted with (``voice``, else the station's
+  default, stored resolved so that a restart airs it the same); an unknown voice is 422.
 """
 
 import datetime as dt
@@ -35,7 +37,17 @@ class BulletinDesk:
         self.store, self.engine = store, engine
         self._stopped_by = stopped_by
 
-    def validate(self, text, repeat=2, test=False):
+    def voice_id(self, voice: str | None) -> str:
+        """The preset a bulletin is read in: ``voice``, or the station's default."""
+        if voice in (None, ""):
+            return self.config.speech.voice
+        if not isinstance(voice, str) or voice not in self.studio.voices:
+            known = "、".join(f"{v.name}（{v.id}）" for v in self.studio.voices.values())
+            raise BulletinError(f"声「{voice}」はありません。使える声: {known}", 422)
+        return voice
+
+    def validate(self, text, repeat=2, test=False, voice=None):
+        self.voice_id(voice)
         if not isinstance(text, str) or not text.strip():
             raise BulletinError("原稿が空です。放送する文章を入力してください", 422)
         if len(text) > MAX_BULLETIN:
@@ -54,13 +66,13 @@ class BulletinDesk:
                chime: bool = True, test: bool = False,
                expires_at: dt.datetime | None = None, by: str = "",
                request_key: str | None = None, kind: str = "bulletin",
-               title: str | None = None) -> tuple[str, bool]:
+               title: str | None = None, voice: str | None = None) -> tuple[str, bool]:
         """Validate, commit to disk, then queue. Returns (id, created). ``kind`` names it
         in the as-run log (official information airs as ``alert``); without a ``title``
         the subject is derived from the script (``announcer.text.title``). What is
         admitted (open cap, expiry, ``request_key`` scoped to ``by``; the same key with
         another script is 409) is ``announcer.station.admission``."""
-        self.validate(text, repeat, test)
+        self.validate(text, repeat, test, voice)
         try:
             # official information brings its own (JMA's) title: shortened, never refused
             title = (shorten(title.strip()) if kind != "bulletin" and title
@@ -70,7 +82,8 @@ class BulletinDesk:
         now = self.clock.now()
         expires_at = admission.expiry(expires_at, now, self.config.emergency.default_expiry)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
+        options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test,
+                   "voice": self.voice_id(voice)}
         if kind != "bulletin":
             options["kind"] = kind
         key = admission.scoped_key(by, request_key)
@@ -118,7 +131,12 @@ class BulletinDesk:
         source = source or self._source(b)
         self.engine.enqueue(Item(b.get("kind", "bulletin"), b["id"], source, EMERGENCY, title,
                                  interrupt=b["interrupt"], not_before=0.0, deadline=deadline,
-                                 drill=bool(b["test"])))
+                                 drill=bool(b["test"]), voice=self._voice_of(b)))
+
+    def _voice_of(self, b: dict) -> str:
+        """The stored voice (bulletins of older versions have none: the default)."""
+        voice = b.get("voice")
+        return voice if voice in self.studio.voices else self.config.speech.voice
 
     def _source(self, b: dict) -> StreamSource:
         """Synthesis starts now (the producer thread runs ahead of the engine); a
@@ -127,6 +145,7 @@ class BulletinDesk:
         missing: list = []
         program = self.studio.bulletin_program(
             b["text"], repeat=b["repeat"], chime=b["chime"], drill=b["test"],
+            voice=self._voice_of(b),
             on_missing=lambda exc: missing.append(f"「{exc.sentence[:40]}」"))
         return StreamSource(program, name=b["id"], missing=missing)
 

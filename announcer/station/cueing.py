@@ -202,7 +202,8 @@ class NoticeDesk:
                 return
             self.engine.enqueue(Item("notice", notice.id, ArraySource(audio), NOTICE,
                                      notice.title, not_before=at_mono - lead,
-                                     deadline=deadline, scheduled_at=at, order=order))
+                                     deadline=deadline, scheduled_at=at, order=order,
+                                     voice=self.studio.voice(notice.voice).id))
             self._cues.pop((notice.id, at), None)
 
     # -- after a restart, after a cut ------------------------------------------------

@@ -93,6 +93,7 @@ def _form_fields(form) -> dict:
             "title": form.get("title", ""), "repeat": form.get("repeat", "2"),
             "timing": "after" if form.get("timing") == "after" else "now",
             "chime": form.get("chime") == "on", "test": form.get("test") == "on",
+            "voice": form.get("voice", ""),
             "request_key": form.get("request_key") or uuid.uuid4().hex}
 
 
@@ -104,7 +105,7 @@ def _form_payload(fields: dict) -> dict:
         raise BulletinError("繰り返し回数は 1 から 5 までにしてください", 422) from None
     return {"text": fields["text"], "title": fields["title"], "repeat": repeat,
             "interrupt": fields["timing"] == "now", "chime": fields["chime"],
-            "test": fields["test"]}
+            "test": fields["test"], "voice": fields["voice"] or None}
 
 
 def over_limit(text: str) -> str:
@@ -146,7 +147,7 @@ def _form_page(fields: dict, error: str = "", status: int = 200):
     html = render_template("emergency.html", fields=fields, templates=TEMPLATES,
                            error="" if text_error else error, blanks=blanks,
                            max_chars=MAX_BULLETIN, max_title=MAX_TITLE, over=text_error,
-                           order_hint=ORDER_HINT)
+                           order_hint=ORDER_HINT, voices=_voices())
     return no_store(Response(html, status))
 
 
@@ -168,6 +169,7 @@ def _confirm_page(args: dict, fields: dict):
     except BulletinError as exc:  # show the problem; airing stays possible
         reading, reading_error = "", str(exc)
     html = render_template("confirm.html", args=args, fields=fields, reading=reading,
+                           voice=_services().studio.voice(args.get("voice")),
                            reading_error=reading_error, drill_prefix=DRILL_PREFIX,
                            pieces=_blank_pieces(args["text"]))
     return no_store(Response(html))
@@ -192,7 +194,8 @@ def emergency_post():
         return _form_page(fields)
     try:
         args = check_sendable(parse_bulletin(_form_payload(fields), _tz()))
-        _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
+        _services().station.validate_bulletin(args["text"], args["repeat"], args["test"],
+                                              args["voice"])
         if step == "air":
             bid = submit_bulletin(args, fields["request_key"])
             return redirect(url_for(".index", sent=bid), 303)
@@ -228,5 +231,13 @@ def submit_bulletin(args: dict, key) -> str:
     s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
                      {"id": bid, "title": args["title"], "text": args["text"],
                       "repeat": args["repeat"], "interrupt": args["interrupt"],
-                      "chime": args["chime"], "test": args["test"]})
+                      "chime": args["chime"], "test": args["test"],
+                      "voice": s.station.bulletin(bid).get("voice")})
     return bid
+
+
+def _voices() -> dict:
+    """The voice choice every staff form shows: presets and the station's default."""
+    studio = _services().studio
+    return {"presets": sorted(studio.voices.values(), key=lambda v: v.id),
+            "default": studio.voice(None)}
