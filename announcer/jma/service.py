@@ -248,7 +248,8 @@ class JmaService:
             bid, _ = self.station.submit_bulletin(
                 item["text"], repeat=emergency.repeat, interrupt=interrupt,
                 chime=emergency.chime, expires_at=_time(item["expires_at"]), by="jma",
-                request_key=f"jma-{item['id']}", kind="alert", title=item["title"][:60])
+                request_key=f"jma-{item['id']}", kind="alert", title=item["title"][:60],
+                voice=self.cfg.voice)
         except BulletinError as exc:
             log.error("JMA item %s cannot air: %s", item["id"], exc)
             self.db.set_status(item["id"], "expired", self.clock.now(),

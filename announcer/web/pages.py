@@ -85,6 +85,13 @@ def index():
     return render_template("index.html", board=board(), sent=bulletin, order_rule=ORDER_RULE)
 
 
+@bp.get("/about")
+@login_required()
+def about():
+    """The voices and the credits their licences (CC BY 3.0) ask for."""
+    return render_template("about.html", voices=_voices())
+
+
 # -- the emergency form ----------------------------------------------------------------
 def _form_fields(form) -> dict:
     """What the form showed, to show it again (also when invalid). A browser posts a
