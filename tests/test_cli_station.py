@@ -39,6 +39,20 @@ def test_check_lists_every_problem_as_file_line(station_dir):
     assert any(line.startswith(f"{bad}:5: ") and '"days"' in line for line in lines)
 
 
+def test_check_names_a_voice_that_is_not_there(station_dir):
+    (station_dir / "schedules" / "v.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+            voice: hanako
+        """), encoding="utf-8")
+    run = announcer(station_dir, "check")
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[0] == (f"{station_dir / 'schedules' / 'v.yaml'}:2: voice: "
+                                          '声のプリセット "hanako" がありません（aika で読みます）')
+
+
 def test_check_of_a_broken_config_names_the_line(station_dir):
     (station_dir / "station.yaml").write_text("station:\n  tmezone: Asia/Tokyo\n",
                                               encoding="utf-8")

@@ -100,7 +100,7 @@ class Worker:
         if op == "warm":
             return self.warm(req)
         if op == "ping":
-            return {"ok": True, "pid": os.getpid()}, b""
+            return {"ok": True, "pid": os.getpid(), "voices": len(self.engines)}, b""
         return {"ok": False, "error": f"unknown op {op!r}"}, b""
 
 
