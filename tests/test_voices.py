@@ -121,8 +121,9 @@ def form(staff, step, text, **extra):
 
 def test_the_form_offers_the_voices_and_airs_the_chosen_one(staff, services):
     html = staff.get("/emergency").get_data(as_text=True)
-    assert '<option value="" selected>局の標準（あいか）</option>' in html
-    assert '<option value="makoto">まこと</option>' in html
+    assert ('<label><input type="radio" name="voice" value="aika" checked><span>あいか（標準）'
+            '</span></label>') in html
+    assert '<input type="radio" name="voice" value="makoto"><span>まこと</span>' in html
     confirm = form(staff, "confirm", "中央地区に避難指示。", voice="makoto").get_data(as_text=True)
     assert '<dd id="sum-voice">まこと</dd>' in confirm
     assert '<input type="hidden" name="voice" value="makoto">' in confirm
