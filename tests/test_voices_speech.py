@@ -71,11 +71,13 @@ def test_the_phrase_cache_is_capped_and_least_recently_used_goes_first():
 
 # -- with the real workers ---------------------------------------------------------------------
 def test_the_cut_keeps_every_reading(module_studio):
-    pool = module_studio.pool
-    assert pool.cut("真岡市役所からのお知らせです。", 5, 10) == ("真岡市役所からの", "お知らせです。")
-    assert pool.cut("これは訓練です。", 5, 10) is None
+    pool, voice = module_studio.pool, module_studio.voice("aika").params
+    audio, head, rest = pool.synthesize_first("真岡市役所からのお知らせです。", voice, cut=(5, 10))
+    assert (head, rest) == ("真岡市役所からの", "お知らせです。")
+    assert 0.5 * RATE < audio.size < 1.6 * RATE  # the head only
+    assert pool.synthesize_first("これは訓練です。", voice, cut=(5, 10))[1:] == (None, None)
     text = "今週末の12月6日、井頭公園でいちごフェスティバルを開催します。"
-    head, rest = pool.cut(text, 5, 10)
+    _, head, rest = pool.synthesize_first(text, voice, cut=(5, 10))
     assert pool.reading(head) + pool.reading(rest) == pool.reading(text)
 
 
@@ -92,16 +94,26 @@ def test_a_bulletin_opening_like_an_opener_starts_from_the_phrase_cache(module_s
 
 
 def test_an_unknown_opening_is_cut_short_and_then_remembered(module_studio):
-    studio = module_studio
-    voice = studio.voice("makoto")
-    text = "西田井地区の皆さんにお知らせします。"
-    pieces = studio.first_pieces(studio.sentences(text), voice)
-    assert [p.text for p in pieces] == ["西田井地区の", "皆さんにお知らせします。"]
-    assert pieces[0].pause == "phrase"
-    first = studio.renderer.first_audio(pieces[0], voice)
+    renderer, voice = module_studio.renderer, module_studio.voice("makoto")
+    sentence = Sentence("西田井地区の皆さんにお知らせします。")
+    first, rest = renderer.first_audio(sentence, voice)
+    assert rest == Sentence("皆さんにお知らせします。", "sentence")
     assert 0.3 * RATE < first.size < 1.5 * RATE  # a phrase, not the sentence
-    key = studio.renderer.phrase_key(pieces[0].text, voice)
-    assert key in studio.renderer.phrases
+    hits = renderer.phrases.hits
+    again, rest_again = renderer.first_audio(sentence, voice)
+    assert renderer.phrases.hits == hits + 1 and rest_again == rest
+    assert np.array_equal(again, renderer.phrases.get(renderer.phrase_key("西田井地区の", voice)))
+
+
+def test_a_cut_bulletin_reads_every_word_once(module_studio):
+    """The head, a short pause, then the rest of the sentence and the next one."""
+    text = "北真岡駅前の皆さんにお知らせします。午後から断水します。"
+    blocks = list(module_studio.bulletin_program(text, repeat=1, chime=False, voice="aika",
+                                                 urgent=False))
+    spoken = [b for b in blocks if np.abs(b).max() > 0.01]
+    assert len(spoken) == 3  # 北真岡駅前の | 皆さんにお知らせします。 | 午後から断水します。
+    pauses = [len(b) / RATE for b in blocks if b.size and np.abs(b).max() == 0]
+    assert pauses[0] == pytest.approx(0.2, abs=0.01)  # the phrase pause after the head
 
 
 def test_a_restarted_worker_has_both_voices_loaded_before_it_serves(module_studio):

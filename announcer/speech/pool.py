@@ -237,20 +237,34 @@ class SpeechPool:
         return self.synth.call(header, priority=priority)
 
     def synthesize(self, text: str, voice: VoiceParams, urgent: bool = False,
-                   finish: Finish = Finish(), quick: bool = False) -> tuple[np.ndarray, int]:
+                   finish: Finish = Finish(), quick: bool = False,
+                   cut: tuple[int, int] | None = None) -> tuple[np.ndarray, int]:
         """Float32 samples and their rate, trimmed, equalized, resampled and
         loudness-normalized as ``finish`` says; empty when nothing was speakable.
         ``quick``: without the vocoder's closing silence (a program's first piece,
-        which a pause follows anyway): about a third less work for a short phrase."""
+        which a pause follows anyway): about a third less work for a short phrase.
+        ``cut``: see ``synthesize_first``."""
+        audio, _head, _rest = self.synthesize_first(text, voice, urgent, finish, quick, cut)
+        return audio, finish.rate
+
+    def synthesize_first(self, text: str, voice: VoiceParams, urgent: bool = False,
+                         finish: Finish = Finish(), quick: bool = True,
+                         cut: tuple[int, int] | None = None
+                         ) -> tuple[np.ndarray, str | None, str | None]:
+        """(audio, head, rest): with ``cut`` = (min_head, min_total), a text of more
+        than min_total morae is cut at its first accent-phrase boundary after min_head
+        morae (when the two pieces read exactly as the whole does) and only ``head`` is
+        synthesized; ``rest`` is left to the caller. head and rest are None uncut.
+        One request: the cut never waits for a worker of its own."""
         priority = URGENT if urgent else NORMAL
         reply, payload = self._call({
-            "op": "tts", "text": text, "htsvoice": voice.htsvoice,
-            "speed": voice.speed, "half_tone": voice.half_tone, "quick": quick,
+            "op": "tts", "text": text, "htsvoice": voice.htsvoice, "speed": voice.speed,
+            "half_tone": voice.half_tone, "quick": quick, "cut": list(cut) if cut else None,
         }, priority)
         raw = np.frombuffer(payload, dtype=np.float32)
-        if raw.size == 0:
-            return raw, finish.rate
-        return self.normalize(raw, int(reply["rate"]), finish, priority), finish.rate
+        if raw.size:
+            raw = self.normalize(raw, int(reply["rate"]), finish, priority)
+        return raw, reply.get("head"), reply.get("rest")
 
     def normalize(self, samples: np.ndarray, rate: int, finish: Finish,
                   priority: int = NORMAL) -> np.ndarray:
@@ -259,15 +273,6 @@ class SpeechPool:
             {"op": "normalize", "in_rate": rate, **vars(finish)},
             np.asarray(samples, np.float32).tobytes(), priority)
         return np.frombuffer(payload, dtype=np.float32)
-
-    def cut(self, text: str, min_head: int, min_total: int, urgent: bool = False
-            ) -> tuple[str, str] | None:
-        """``text`` as (head, rest) at its first accent-phrase boundary after at least
-        ``min_head`` morae, when it has more than ``min_total`` morae and the two
-        pieces read exactly as the whole does; else None."""
-        reply, _ = self._call({"op": "cut", "text": text, "min_head": min_head,
-                               "min_total": min_total}, URGENT if urgent else NORMAL)
-        return (reply["head"], reply["rest"]) if reply.get("head") else None
 
     def reading(self, text: str, accent: bool = False) -> str:
         reply, _ = self._call({"op": "reading", "text": text, "accent": accent})

@@ -40,7 +40,12 @@ class Worker:
         return features, self.jt.make_label(features)
 
     def tts(self, req):
-        _features, labels = self.labels(req["text"])
+        text, cut = req["text"], {}
+        if req.get("cut"):  # a program's first piece: only its first phrase, if it is long
+            pieces = self.split(text, *req["cut"])
+            if pieces:
+                text, cut = pieces[0], {"head": pieces[0], "rest": pieces[1]}
+        _features, labels = self.labels(text)
         if not labels:  # an empty label list segfaults the HTS engine
             return {"ok": True, "rate": 48000, "empty": True}, b""
         labels = speech_labels(labels, bool(req.get("quick")))
@@ -54,7 +59,7 @@ class Worker:
             return {"ok": False, "error": "unstable synthesis (vocoder diverged)"}, b""
         # Trimmed in the DSP worker, after its high-pass (see announcer.speech.dsp).
         pcm = (wave / 32768.0).astype(np.float32)
-        return {"ok": True, "rate": rate, "empty": pcm.size == 0}, pcm.tobytes()
+        return {"ok": True, "rate": rate, "empty": pcm.size == 0, **cut}, pcm.tobytes()
 
     def warm(self, req):
         """Load every voice and speak a word with each, so none is cold on air."""
@@ -62,21 +67,20 @@ class Worker:
             self.tts({"text": "あ", "htsvoice": htsvoice or None})
         return {"ok": True, "pid": os.getpid(), "voices": len(self.engines)}, b""
 
-    def cut(self, req):
-        """The text split at its first accent-phrase boundary after ``min_head`` morae
-        (see ``SpeechPool.cut``); {} when there is none or the pieces would read
-        differently from the whole."""
-        features, _ = self.labels(req["text"])
-        head = accent.first_phrase(features, int(req["min_head"]), int(req["min_total"]))
+    def split(self, text: str, min_head: int, min_total: int) -> tuple[str, str] | None:
+        """``text`` cut at its first accent-phrase boundary after ``min_head`` morae
+        (see ``SpeechPool.synthesize``); None when there is none or when the pieces
+        would read differently from the whole."""
+        features, _ = self.labels(text)
+        head = accent.first_phrase(features, int(min_head), int(min_total))
         if head is None:
-            return {"ok": True}, b""
+            return None
         pieces = ("".join(f["string"] for f in features[:head]),
                   "".join(f["string"] for f in features[head:]))
-        whole = _kana(features)
-        if not all(_kana(self.labels(p)[0]) for p in pieces) or \
-                "".join(_kana(self.labels(p)[0]) for p in pieces) != whole:
-            return {"ok": True}, b""
-        return {"ok": True, "head": pieces[0], "rest": pieces[1]}, b""
+        kana = [_kana(self.labels(p)[0]) for p in pieces]
+        if not all(kana) or "".join(kana) != _kana(features):
+            return None
+        return pieces
 
     def reading(self, req):
         features, _ = self.labels(req["text"])
@@ -95,8 +99,6 @@ class Worker:
             return self.tts(req)
         if op == "reading":
             return self.reading(req)
-        if op == "cut":
-            return self.cut(req)
         if op == "warm":
             return self.warm(req)
         if op == "ping":

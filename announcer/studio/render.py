@@ -7,6 +7,7 @@ needs a second pass over the whole (notices). Sample peaks are held at the ceili
 (−1 dBFS) by clipping after the gain.
 """
 
+import itertools
 import logging
 import wave
 from collections import deque
@@ -44,6 +45,10 @@ class SentenceFailed(SpeechError):
 
 
 PHRASE_PAUSE = 0.2  # seconds, between a quick first phrase and the rest of its sentence
+# A bulletin's first sentence, when not ready in the phrase cache, is cut at an accent
+# phrase boundary after CUT[0] morae if it has more than CUT[1]: the first sound then
+# waits for about one second of speech, not a whole sentence.
+CUT = (5, 10)
 
 
 def _pause(voice: Voice, kind: str) -> float:
@@ -86,6 +91,7 @@ class Renderer:
         }
         self.lookahead = workers + 1
         self.phrases = PhraseCache(settings.rate)
+        self._cuts: dict[tuple[str, str], tuple[str, str]] = {}  # (text, dict) -> (head, rest)
 
     def close(self) -> None:
         for executor in self._executors.values():
@@ -109,16 +115,38 @@ class Renderer:
     def phrase_key(self, text: str, voice: Voice) -> str:
         return self.phrases.key(voice.cache_key(), self.pool.dict_version, text, vars(self.s))
 
-    def first_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False) -> np.ndarray:
-        """A program's first piece: from the phrase cache, or synthesized ``quick`` (no
-        closing silence to synthesize: a pause follows it) and kept there."""
-        key = self.phrase_key(sentence.text, voice)
-        audio = self.phrases.get(key)
-        if audio is None:
-            audio = self.sentence_audio(sentence, voice, urgent, quick=True)
-            if audio.size:
-                self.phrases.put(key, audio)
-        return audio
+    def first_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False,
+                    cut: bool = True) -> tuple[np.ndarray, Sentence | None]:
+        """A program's first piece, and the rest of its sentence when it was cut.
+
+        From the phrase cache when it is there; else synthesized ``quick`` (no closing
+        silence to synthesize: a pause follows it) and, with ``cut``, only up to its
+        first accent-phrase boundary when the sentence is long (CUT), so the first
+        sound waits for about a second of speech; then kept in the phrase cache.
+        """
+        audio = self.phrases.get(self.phrase_key(sentence.text, voice))
+        if audio is not None:
+            return audio, None
+        known = self._cuts.get((sentence.text, self.pool.dict_version)) if cut else None
+        if known is not None:
+            audio = self.phrases.get(self.phrase_key(known[0], voice))
+            if audio is not None:
+                return audio, Sentence(known[1], sentence.pause)
+        try:
+            audio, head, rest = self.pool.synthesize_first(
+                sentence.text, voice.params, urgent,
+                voice.finish(self.s.rate, self.s.loudness, self.s.peak), quick=True,
+                cut=CUT if cut else None)
+        except SpeechError as exc:
+            raise SentenceFailed(sentence.text, exc) from exc
+        if audio.size:
+            self.phrases.put(self.phrase_key(head or sentence.text, voice), audio)
+        if not head:
+            return audio, None
+        if len(self._cuts) > 256:  # bounded: a memo, not a record
+            self._cuts.clear()
+        self._cuts[(sentence.text, self.pool.dict_version)] = (head, rest)
+        return audio, Sentence(rest, sentence.pause)
 
     def finish(self, offset_db: float = 0.0) -> Finish:
         return Finish(self.s.rate, self.s.loudness + offset_db, self.s.peak)
@@ -148,14 +176,20 @@ class Renderer:
         try:
             while pending:
                 sentence, future = pending.popleft()
+                rest = None
                 try:
                     audio = future.result()
+                    if isinstance(audio, tuple):  # a first piece: (audio, rest of it)
+                        audio, rest = audio
                 except SentenceFailed as exc:
                     if on_missing is None:
                         raise
                     log.error("Sentence skipped in a bulletin: %s", exc)
                     on_missing(exc)
                     audio = np.zeros(0, np.float32)
+                if rest is not None:  # the first piece was cut: its rest comes next
+                    todo = itertools.chain([rest], todo)
+                    sentence = Sentence(sentence.text, "phrase")
                 self._fill(pending, todo, submit, voice, urgent)
                 if audio.size:
                     yield audio

@@ -18,17 +18,12 @@ from announcer.core.errors import ConfigError
 from announcer.readings.live import ReadingDictionary
 from announcer.readings.rows import Entry
 from announcer.studio.render import Renderer, RenderSettings, end_at_silence, load_clip, silence
-from announcer.core.errors import SpeechError
 from announcer.speech.pool import Finish, SpeechPool
 from announcer.text.script import Sentence, quick_start, script_sentences
 from announcer.studio.voices import Voice, load_voices
 
 log = logging.getLogger(__name__)
 DRILL_PREFIX = "これは訓練です。"
-# A bulletin's first sentence, when not ready in the phrase cache, is cut at an accent
-# phrase boundary after CUT_HEAD morae if it has more than CUT_TOTAL: the first sound
-# then waits for about one second of speech, not a whole sentence.
-CUT_HEAD, CUT_TOTAL = 5, 10
 
 
 def render_settings(config: Config) -> RenderSettings:
@@ -117,7 +112,7 @@ class Studio:
             for voice in self.voices.values():
                 try:
                     first = quick_start(self.sentences(text))[0]
-                    self.renderer.first_audio(first, voice)
+                    self.renderer.first_audio(first, voice, cut=False)
                 except Exception as exc:  # e.g. nothing speakable, a worker crash
                     log.warning("Opener %r not prepared in %s: %s", text, voice.id, exc)
 
@@ -151,25 +146,6 @@ class Studio:
             log.warning("Unknown voice %r: reading in the default voice", voice_id)
             voice = self.voices[self.config.speech.voice]
         return voice
-
-    def first_pieces(self, sentences: list[Sentence], voice: Voice,
-                     urgent: bool = False) -> list[Sentence]:
-        """A bulletin's sentences with a short first piece: cut at its first phrase
-        break (、) or, unless that piece is ready in the phrase cache, at an accent
-        phrase boundary. The words and their readings are the same."""
-        sentences = quick_start(sentences)
-        if not sentences or self.renderer.phrase_key(sentences[0].text, voice) \
-                in self.renderer.phrases:
-            return sentences
-        first = sentences[0]
-        try:
-            cut = self.pool.cut(first.text, CUT_HEAD, CUT_TOTAL, urgent)
-        except SpeechError as exc:  # only speed is lost
-            log.warning("First sentence not cut: %s", exc)
-            cut = None
-        if cut is None:
-            return sentences
-        return [Sentence(cut[0], "phrase"), Sentence(cut[1], first.pause), *sentences[1:]]
 
     def sentences(self, text: str, *, repeat: int = 1, drill: bool = False) -> list[Sentence]:
         return script_sentences(text, repeat=repeat, prefix=DRILL_PREFIX if drill else "",
@@ -223,8 +199,9 @@ class Studio:
                          ) -> Iterator[np.ndarray]:
         """An emergency bulletin, streamed: no head silence, station signals untouched.
 
-        Its first piece is short (``first_pieces``) and comes from the phrase cache
-        when it is there, so the first speech comes fast.
+        Its first piece is short (cut at its first 、 by ``quick_start``, or at an
+        accent phrase by ``Renderer.first_audio``) and comes from the phrase cache when
+        it is there, so the first speech comes fast.
         ``on_missing(SentenceFailed)`` hears of sentences that could not be synthesized
         (the rest airs); without it such a sentence ends the program with the error.
         ``urgent=False`` is for previews: they must not take an airing bulletin's threads;
@@ -233,7 +210,7 @@ class Studio:
         sentences = sentences or self.sentences(text, repeat=repeat, drill=drill)
         self.wait_ready()
         chosen = self.voice(voice)
-        sentences = self.first_pieces(sentences, chosen, urgent)
+        sentences = quick_start(sentences)
         if self.signal_start is not None:
             yield self.signal_start
         yield from self.renderer.program(sentences, chosen, head=False, urgent=urgent,
