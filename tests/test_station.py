@@ -42,7 +42,7 @@ class FakeStudio:
         return [text]
 
     def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
-                         on_missing=None):
+                         on_missing=None, sentences=None):
         self.voiced.append(voice)
         yield np.full(2 * RATE, 0.25, np.float32)
 

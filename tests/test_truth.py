@@ -143,7 +143,7 @@ class MissingStudio(FakeStudio):
     """A bulletin whose second sentence cannot be synthesized."""
 
     def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
-                         on_missing=None):
+                         on_missing=None, sentences=None):
         yield np.full(RATE, 0.25, np.float32)
         on_missing(SentenceFailed("二文目です。", RuntimeError("worker died")))
         yield np.full(RATE, 0.25, np.float32)

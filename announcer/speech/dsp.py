@@ -18,9 +18,11 @@ _meters: dict = {}
 _filters: dict = {}
 
 
-def trim(x: np.ndarray, rate: int, threshold_db: float = -45.0, keep: float = 0.02,
-         block: float = 0.005, fade: float = 0.005) -> np.ndarray:
-    """Cut leading and trailing silence, keeping ``keep`` seconds, with short fades.
+def trim(x: np.ndarray, rate: int, threshold_db: float = -45.0, keep: float = 0.01,
+         keep_tail: float = 0.02, block: float = 0.005, fade: float = 0.005) -> np.ndarray:
+    """Cut leading and trailing silence, keeping ``keep`` seconds before the speech
+    (the time to the first sound of a bulletin counts it) and ``keep_tail`` after it
+    (a decay), with short fades.
 
     Measured as RMS over ``block`` seconds relative to the loudest block: a voice whose
     silence carries a faint hiss (m001's sits 45–60 dB below its speech) is trimmed
@@ -33,9 +35,8 @@ def trim(x: np.ndarray, rate: int, threshold_db: float = -45.0, keep: float = 0.
     if not rms.max() > 0:
         return x[:0]
     loud = np.flatnonzero(rms > rms.max() * 10 ** (threshold_db / 20))
-    margin = int(keep * rate)
-    out = np.array(x[max(0, loud[0] * n - margin): (loud[-1] + 1) * n + margin],
-                   dtype=np.float32)
+    out = np.array(x[max(0, loud[0] * n - int(keep * rate)):
+                     (loud[-1] + 1) * n + int(keep_tail * rate)], dtype=np.float32)
     return fade_edges(out, rate, fade)
 
 

@@ -72,7 +72,7 @@ class BulletinDesk:
         the subject is derived from the script (``announcer.text.title``). What is
         admitted (open cap, expiry, ``request_key`` scoped to ``by``; the same key with
         another script is 409) is ``announcer.station.admission``."""
-        self.validate(text, repeat, test, voice)
+        sentences = self.validate(text, repeat, test, voice)
         try:
             # official information brings its own (JMA's) title: shortened, never refused
             title = (shorten(title.strip()) if kind != "bulletin" and title
@@ -91,7 +91,7 @@ class BulletinDesk:
             admission.check_room(self.store, test, self.config.emergency.max_open, key)
         # Synthesis of the first phrase overlaps the durable commit; nothing reaches the
         # engine (or the air) before the commit has returned.
-        source = self._source({"id": bid, "text": text, **options})
+        source = self._source({"id": bid, "text": text, **options}, sentences)
         try:
             bid, created = self.store.add_bulletin(
                 bid, text, options, now, expires_at, by, key, title,
@@ -138,14 +138,14 @@ class BulletinDesk:
         voice = b.get("voice")
         return voice if voice in self.studio.voices else self.config.speech.voice
 
-    def _source(self, b: dict) -> StreamSource:
+    def _source(self, b: dict, sentences=None) -> StreamSource:
         """Synthesis starts now (the producer thread runs ahead of the engine); a
         sentence that cannot be synthesized is skipped and named, the item ends
-        ``partial``."""
+        ``partial``. ``sentences``: the script's, as ``validate`` made them."""
         missing: list = []
         program = self.studio.bulletin_program(
             b["text"], repeat=b["repeat"], chime=b["chime"], drill=b["test"],
-            voice=self._voice_of(b),
+            voice=self._voice_of(b), sentences=sentences,
             on_missing=lambda exc: missing.append(f"「{exc.sentence[:40]}」"))
         return StreamSource(program, name=b["id"], missing=missing)
 
