@@ -382,3 +382,33 @@ def test_an_old_database_gets_the_voice_column(tmp_path):
         assert store.airlog(dt.date(2026, 12, 1))[0]["voice"] == ""
     finally:
         store.close()
+
+
+def test_a_rotation_reads_notices_without_a_voice_by_time_of_day(station_dir, clock, store):
+    from tests.conftest import write_config
+
+    (station_dir / "schedules" / "gomi.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+          - id: own
+            text: おはようございます。
+            times: ["07:00"]
+            voice: aika
+        """), encoding="utf-8")
+    write_config(station_dir, extra='speech: {rotation: {"07:15": makoto, "18:00": aika}}\n')
+    config = load_config(station_dir / "station.yaml")
+    assert [(t.isoformat(), v) for t, v in config.speech.rotation] == [
+        ("07:15:00", "makoto"), ("18:00:00", "aika")]
+    station, out = make_station(config, clock, store)
+    try:
+        gomi, own = station.notices.notices["gomi"], station.notices.notices["own"]
+        assert station.desk._voice(gomi, at(7, 14)) == "aika"  # the evening's, until 07:15
+        assert station.desk._voice(gomi, at(7, 15)) == "makoto"
+        assert station.desk._voice(own, at(7, 30)) == "aika"  # its own voice wins
+        run_until(station, out, at(7, 30, 2))
+        row = store.airlog(dt.date(2026, 12, 3))[0]
+        assert (row["id"], row["status"], row["voice"]) == ("gomi", "aired", "makoto")
+    finally:
+        station.stop()

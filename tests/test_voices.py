@@ -85,6 +85,24 @@ def test_a_bad_dsp_key_is_reported_with_its_line(tmp_path):
     assert "x.yaml:3: presence_db:" in text
 
 
+@pytest.mark.parametrize(("rotation", "message"), [
+    ('{"25:00": aika}', '時刻は "HH:MM" で書いてください: "25:00"'),
+    ("[aika]", "時刻と声の組で書いてください"),
+])
+def test_a_bad_rotation_is_reported(station_dir, rotation, message):
+    write_config(station_dir, extra=f"speech: {{rotation: {rotation}}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(station_dir / "station.yaml")
+    assert f"station.yaml:5: speech.rotation: {message}" in str(e.value)
+
+
+def test_a_rotation_to_an_unknown_voice_stops_the_start(station_dir):
+    write_config(station_dir, extra='speech: {rotation: {"17:00": hanako}}\n')
+    with pytest.raises(ConfigError) as e:
+        Studio(load_config(station_dir / "station.yaml"))
+    assert 'speech.rotation: 声のプリセット "hanako" が' in str(e.value)
+
+
 def test_an_unknown_jma_voice_stops_the_start(station_dir):
     write_config(station_dir, extra="jma: {voice: hanako}\n")
     with pytest.raises(ConfigError) as e:

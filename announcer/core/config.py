@@ -7,10 +7,13 @@ directory), so the rest of the program only ever sees absolute paths.
 
 import dataclasses
 import datetime as dt
+import re
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from yaml.nodes import MappingNode
 
 from announcer.core.clock import TOKYO
 from announcer.core.config_sections import (JmaConfig, MonitorConfig, NotifyConfig, absolute,
@@ -59,6 +62,9 @@ class SpeechConfig:
     voice: str = "aika"              # preset name in the voices directory
     url_phrase: str = "ホームページ"  # what a URL in a notice is read as
     workers: int = 2
+    # Notices without a voice of their own: (from, preset) by time of day, e.g. あいか
+    # from 05:00 and まこと from 17:00 (announcer.studio.voices.rotation_voice).
+    rotation: tuple[tuple[dt.time, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,18 @@ def _openers(node) -> tuple[str, ...]:
     return found
 
 
+def _rotation(node) -> tuple[tuple[dt.time, str], ...]:
+    if not isinstance(node, MappingNode):
+        raise Invalid('時刻と声の組で書いてください（例: {"05:00": aika, "17:00": makoto}）')
+    found = {}
+    for key, value in node.value:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(key.value).strip())
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise Invalid(f'時刻は "HH:MM" で書いてください: "{key.value}"')
+        found[dt.time(int(m[1]), int(m[2]))] = preset(value)
+    return tuple(sorted(found.items()))
+
+
 def _hosts(node) -> tuple[str, ...]:
     names = []
     for item in items(node):
@@ -154,7 +172,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
         "session_idle": seconds(60, 86400), "session_lifetime": seconds(60, 7 * 86400),
     }, ("secret_key_file",)),
     "speech": (SpeechConfig, {
-        "voice": preset, "url_phrase": text, "workers": integer(1, 4),
+        "voice": preset, "url_phrase": text, "workers": integer(1, 4), "rotation": _rotation,
     }, ()),
     "chimes": (ChimesConfig, {"pre": relative_path, "post": relative_path}, ("pre", "post")),
     "playout": (PlayoutConfig, {

@@ -29,7 +29,9 @@ def check_station(config_path: Path) -> tuple[list[str], list]:
                      for n in notices.notices.values() if n.voice and n.voice not in voices]
         problems += [f"{config.path}: {key}: 声のプリセット \"{name}\" がありません"
                      for key, name in (("speech.voice", config.speech.voice),
-                                       ("jma.voice", config.jma.voice))
+                                       ("jma.voice", config.jma.voice),
+                                       *(("speech.rotation", v)
+                                         for _t, v in config.speech.rotation))
                      if name is not None and name not in voices]
     tz = config.station.timezone
     now = dt.datetime.now(tz)

@@ -37,7 +37,9 @@ class Studio:
         self.config = config
         self.settings = render_settings(config)
         self.voices: dict[str, Voice] = load_voices(config.paths.voices)
-        for key, name in (("speech.voice", config.speech.voice), ("jma.voice", config.jma.voice)):
+        named = [("speech.voice", config.speech.voice), ("jma.voice", config.jma.voice),
+                 *(("speech.rotation", v) for _t, v in config.speech.rotation)]
+        for key, name in named:
             if name is not None and name not in self.voices:
                 raise ConfigError(f"{config.path}: {key}: 声のプリセット "
                                   f'"{name}" が {config.paths.voices} にありません')

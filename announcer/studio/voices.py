@@ -8,6 +8,7 @@ rumble removal, 0 = off) and a high-shelf ``presence_db`` at ``presence_hz`` (a 
 for a dull voice, chosen by measuring the energy above 4 kHz: ``bench/speech_bench.py``).
 """
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,3 +118,16 @@ def load_voices(voices_dir: Path) -> dict[str, Voice]:
 def voice_label(voice: Voice) -> str:
     """How staff see a voice: its name and id, e.g. ``まこと (makoto)``."""
     return f"{voice.name} ({voice.id})"
+
+
+def rotation_voice(rotation: tuple[tuple[dt.time, str], ...], at: dt.time) -> str | None:
+    """The preset a rotation gives at time of day ``at``: the last entry that began at
+    or before it (before the first entry of the day, the day's last one still holds);
+    None without a rotation."""
+    if not rotation:
+        return None
+    current = rotation[-1][1]
+    for start, voice in rotation:
+        if start <= at:
+            current = voice
+    return current
