@@ -116,13 +116,14 @@ class Renderer:
         return self.phrases.key(voice.cache_key(), self.pool.dict_version, text, vars(self.s))
 
     def first_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False,
-                    cut: bool = True) -> tuple[np.ndarray, Sentence | None]:
+                    cut: bool = True, quick: bool = True) -> tuple[np.ndarray, Sentence | None]:
         """A program's first piece, and the rest of its sentence when it was cut.
 
         From the phrase cache when it is there; else synthesized ``quick`` (no closing
         silence to synthesize: a pause follows it) and, with ``cut``, only up to its
         first accent-phrase boundary when the sentence is long (CUT), so the first
         sound waits for about a second of speech; then kept in the phrase cache.
+        Prepared ahead (the openers), a piece is made whole: ``cut=False, quick=False``.
         """
         audio = self.phrases.get(self.phrase_key(sentence.text, voice))
         if audio is not None:
@@ -135,7 +136,7 @@ class Renderer:
         try:
             audio, head, rest = self.pool.synthesize_first(
                 sentence.text, voice.params, urgent,
-                voice.finish(self.s.rate, self.s.loudness, self.s.peak), quick=True,
+                voice.finish(self.s.rate, self.s.loudness, self.s.peak), quick=quick,
                 cut=CUT if cut else None)
         except SpeechError as exc:
             raise SentenceFailed(sentence.text, exc) from exc

@@ -114,7 +114,7 @@ class Studio:
             for voice in self.voices.values():
                 try:
                     first = quick_start(self.sentences(text))[0]
-                    self.renderer.first_audio(first, voice, cut=False)
+                    self.renderer.first_audio(first, voice, cut=False, quick=False)
                 except Exception as exc:  # e.g. nothing speakable, a worker crash
                     log.warning("Opener %r not prepared in %s: %s", text, voice.id, exc)
 
