@@ -25,6 +25,9 @@ def _studio(args, text: str | None = None):
     studio = Studio(_config(args))
     if text is not None:
         studio.sentences(text)
+    voice = getattr(args, "voice", None)
+    if voice and voice not in studio.voices:  # never a silent fallback for a typo
+        raise AnnouncerError(f"声「{voice}」はありません。使える声: {', '.join(sorted(studio.voices))}")
     studio.start()
     return studio
 
