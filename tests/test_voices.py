@@ -184,3 +184,14 @@ def test_the_staff_pages_credit_the_voices(staff):
     assert "まこと（makoto）" in about and "あいか（aika） … 局の標準の声" in about
     assert "NIT ATR503 M001" in about and "Tokyo Institute of Technology" in about
     assert "CC BY 3.0" in about
+
+
+def test_the_confirmation_prepares_the_first_phrase_in_the_chosen_voice(staff, services):
+    studio, text = services.studio, "北真岡駅前の皆さんへ、給水車が来ました。"
+    assert form(staff, "confirm", text, voice="makoto").status_code == 200
+    phrases, hits = studio.renderer.phrases, studio.renderer.phrases.hits
+    studio.preparing.join(timeout=60)
+    program = studio.bulletin_program(text, repeat=1, chime=False, voice="makoto", urgent=False)
+    next(program)
+    program.close()
+    assert phrases.hits == hits + 1  # 放送する would start from the prepared phrase

@@ -53,6 +53,8 @@ class Studio:
         self.pre = self.post = self.signal_start = self.signal_stop = None
         self.ready = threading.Event()
         self._starter: threading.Thread | None = None
+        self._preparing = threading.BoundedSemaphore(1)  # one prepare_bulletin at a time
+        self.preparing: threading.Thread | None = None  # the last one (tests join it)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -194,6 +196,27 @@ class Studio:
             # keeps nothing, so the next attempt renders again.
             cached = self.cache.store(key, self.notice_program(text, **kw))
         return cached
+
+    def prepare_bulletin(self, text: str, *, drill: bool = False,
+                         voice: str | None = None) -> bool:
+        """Synthesize a bulletin's first piece into the phrase cache in the background
+        (the confirmation page does, so that 放送する starts at once). Never urgent,
+        at most one at a time (False: one is already running); failures cost nothing."""
+        if not self._preparing.acquire(blocking=False):
+            return False
+
+        def run():
+            try:
+                self.wait_ready()
+                first = quick_start(self.sentences(text, drill=drill))[0]
+                self.renderer.first_audio(first, self.voice(voice))
+            except Exception as exc:  # the airing itself will say what is wrong
+                log.info("First piece not prepared: %s", exc)
+            finally:
+                self._preparing.release()
+        self.preparing = threading.Thread(target=run, name="prepare", daemon=True)
+        self.preparing.start()
+        return True
 
     def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
                          drill: bool = False, urgent: bool = True, voice: str | None = None,

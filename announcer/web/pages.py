@@ -175,6 +175,8 @@ def _confirm_page(args: dict, fields: dict):
         reading, reading_error = "", "混み合っているため、いまは読みを表示できません。放送はできます。"
     except BulletinError as exc:  # show the problem; airing stays possible
         reading, reading_error = "", str(exc)
+    # While staff read the confirmation, the first phrase is made: 放送する starts at once.
+    _services().studio.prepare_bulletin(args["text"], drill=args["test"], voice=args.get("voice"))
     html = render_template("confirm.html", args=args, fields=fields, reading=reading,
                            voice=_services().studio.voice(args.get("voice")),
                            reading_error=reading_error, drill_prefix=DRILL_PREFIX,
