@@ -40,6 +40,8 @@ def test_makoto_and_aika_on_air(daemon, station_dir, pulse):
     makoto, makoto_row = air(daemon, station_dir, pulse, token, "otoko", "makoto")
     aika, aika_row = air(daemon, station_dir, pulse, token, "onna", None)
     assert (makoto_row["voice"], aika_row["voice"]) == ("makoto", "aika")
+    # The station's fixed openings were made ready in both voices at start.
+    assert "Openers prepared: 8 first phrases in 2 voices" in daemon.log_text()
     assert median_f0(makoto) < 160
     assert median_f0(aika) > 180
     for audio in (makoto, aika):

@@ -82,6 +82,7 @@ def test_the_cut_keeps_every_reading(module_studio):
 
 
 def test_a_bulletin_opening_like_an_opener_starts_from_the_phrase_cache(module_studio):
+    module_studio.warm_openers()  # as the daemon does once its studio is ready
     phrases = module_studio.renderer.phrases
     for voice in ("aika", "makoto"):
         hits = phrases.hits

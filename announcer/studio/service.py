@@ -55,6 +55,7 @@ class Studio:
         self._starter: threading.Thread | None = None
         self._preparing = threading.BoundedSemaphore(1)  # one prepare_bulletin at a time
         self.preparing: threading.Thread | None = None  # the last one (tests join it)
+        self._openers_warm = False
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -66,18 +67,20 @@ class Studio:
         self.pool.start([v.params for v in self.voices.values()])
         self._load_clips()
         self.ready.set()
-        self.warm_openers()
 
     def start_background(self) -> None:
         """The same as ``start`` in a thread of its own, so the daemon's log, schedule
-        and page come up while the workers warm up. Synthesis waits for it (``ready``);
-        a failure is logged and retried by the pool on first use."""
+        and page come up while the workers warm up, then the openers are prepared
+        (``warm_openers``). Synthesis waits for ``ready``; a failure is logged and
+        retried by the pool on first use."""
         def run():
             try:
                 self.start()
             except Exception:
                 log.exception("Speech did not start; retrying on first use")
                 self.ready.set()
+                return
+            self.warm_openers()  # the station's, not a one-off command's: after ready
         self._starter = threading.Thread(target=run, name="studio-start", daemon=True)
         self._starter.start()
 
@@ -105,20 +108,25 @@ class Studio:
 
     def _use_dictionary(self, path: str, version: str) -> None:
         self.pool.userdict, self.pool.dict_version = path, version
-        if self.ready.is_set():  # the openers' readings may have changed
+        if self._openers_warm:  # their readings may have changed: prepare them again
             threading.Thread(target=self.warm_openers, name="openers", daemon=True).start()
 
     def warm_openers(self) -> None:
         """Every opener's first piece (and the drill prefix), in every voice, into the
         phrase cache: cut only at its first 、 (``quick_start``), never inside a phrase,
-        so the station's fixed openings sound whole. Failures only cost speed."""
+        so the station's fixed openings sound whole. Failures only cost speed. Done
+        again whenever the reading dictionary changes."""
+        self._openers_warm = True
+        done = 0
         for text in (DRILL_PREFIX, *self.config.emergency.openers):
             for voice in self.voices.values():
                 try:
                     first = quick_start(self.sentences(text))[0]
                     self.renderer.first_audio(first, voice, cut=False, quick=False)
+                    done += 1
                 except Exception as exc:  # e.g. nothing speakable, a worker crash
                     log.warning("Opener %r not prepared in %s: %s", text, voice.id, exc)
+        log.info("Openers prepared: %d first phrases in %d voices", done, len(self.voices))
 
     @property
     def dict_path(self) -> Path:
