@@ -19,7 +19,7 @@ from announcer.studio.voices import load_voices
 from tests.conftest import REPO, write_config
 from tests.voiceutil import median_f0
 from tests.webutil import (KNOWN_LEAKS, app, cancel_open_bulletins, client, csrf,  # noqa: F401
-                           login, services, staff)
+                           services, staff)
 
 pytestmark = KNOWN_LEAKS
 
