@@ -114,7 +114,7 @@ def test_a_cut_bulletin_reads_every_word_once(module_studio):
     spoken = [b for b in blocks if np.abs(b).max() > 0.01]
     assert len(spoken) == 3  # 北真岡駅前の | 皆さんにお知らせします。 | 午後から断水します。
     pauses = [len(b) / RATE for b in blocks if b.size and np.abs(b).max() == 0]
-    assert pauses[0] == pytest.approx(0.2, abs=0.01)  # the phrase pause after the head
+    assert pauses[0] == pytest.approx(0.08, abs=0.01)  # a short pause after the head
 
 
 def test_a_restarted_worker_has_both_voices_loaded_before_it_serves(module_studio):

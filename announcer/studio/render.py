@@ -45,6 +45,9 @@ class SentenceFailed(SpeechError):
 
 
 PHRASE_PAUSE = 0.2  # seconds, between a quick first phrase and the rest of its sentence
+# Between a first piece cut at an accent phrase (no 、 there) and the rest: the shortest
+# pause that joins two separately synthesized pieces without running them together.
+ACCENT_PAUSE = 0.08
 # A bulletin's first sentence, when not ready in the phrase cache, is cut at an accent
 # phrase boundary after CUT[0] morae if it has more than CUT[1]: the first sound then
 # waits for about one second of speech, not a whole sentence.
@@ -54,6 +57,8 @@ CUT = (5, 10)
 def _pause(voice: Voice, kind: str) -> float:
     if kind == "phrase":
         return PHRASE_PAUSE
+    if kind == "accent":
+        return ACCENT_PAUSE
     return getattr(voice.pauses, kind)
 
 
@@ -190,7 +195,7 @@ class Renderer:
                     audio = np.zeros(0, np.float32)
                 if rest is not None:  # the first piece was cut: its rest comes next
                     todo = itertools.chain([rest], todo)
-                    sentence = Sentence(sentence.text, "phrase")
+                    sentence = Sentence(sentence.text, "accent")
                 self._fill(pending, todo, submit, voice, urgent)
                 if audio.size:
                     yield audio
