@@ -136,3 +136,27 @@ def test_makoto_quick_piece_sounds_like_the_whole(module_studio):
     quick = studio.renderer.sentence_audio(sentence, voice, quick=True)
     assert len(quick) == pytest.approx(len(full), rel=0.1)
     assert dc_dbfs(quick) < -60 and dc_dbfs(full) < -60
+
+
+def test_a_first_piece_whose_cut_fails_is_made_whole():
+    from announcer.core.errors import SpeechError
+    from announcer.studio.render import Renderer, RenderSettings
+    from announcer.studio.voices import Voice
+
+    class CutCrashes:
+        dict_version = ""
+        calls = []
+
+        def synthesize_first(self, text, voice, urgent, finish, quick, cut):
+            self.calls.append(cut)
+            if cut:
+                raise SpeechError("synthesis worker died (exit -11)")
+            return np.full(RATE, 0.1, np.float32), None, None
+
+    renderer = Renderer(CutCrashes(), RenderSettings())
+    try:
+        audio, rest = renderer.first_audio(Sentence("とても長い最初の文です。"), Voice("v", "v"))
+        assert audio.size == RATE and rest is None
+        assert CutCrashes.calls == [(5, 10), None]
+    finally:
+        renderer.close()

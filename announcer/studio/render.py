@@ -138,13 +138,17 @@ class Renderer:
             audio = self.phrases.get(self.phrase_key(known[0], voice))
             if audio is not None:
                 return audio, Sentence(known[1], sentence.pause)
+        finish = voice.finish(self.s.rate, self.s.loudness, self.s.peak)
         try:
             audio, head, rest = self.pool.synthesize_first(
-                sentence.text, voice.params, urgent,
-                voice.finish(self.s.rate, self.s.loudness, self.s.peak), quick=quick,
+                sentence.text, voice.params, urgent, finish, quick=quick,
                 cut=CUT if cut else None)
         except SpeechError as exc:
-            raise SentenceFailed(sentence.text, exc) from exc
+            if not cut:
+                raise SentenceFailed(sentence.text, exc) from exc
+            # The cut reads its pieces too: never lose a sentence a whole read would make.
+            log.warning("First piece failed with its cut (%s); trying it whole", exc)
+            return self.first_audio(sentence, voice, urgent, cut=False, quick=quick)
         if audio.size:
             self.phrases.put(self.phrase_key(head or sentence.text, voice), audio)
         if not head:
