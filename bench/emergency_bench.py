@@ -2,9 +2,14 @@
 
 For each of N bulletins posted to the running daemon (PulseAudio null sink, monitor
 recorded): time to the first sound (chime) and, with the chime off, to the first speech
-of a 650-character text, each measured from the moment the request is sent (as the
-sender feels it: HTTP round trip and the durable commit included) and from the 202;
-time from DELETE to silence.
+of a 650-character text in each voice, each measured from the moment the request is
+sent (as the sender feels it: HTTP round trip and the durable commit included) and from
+the 202; time from DELETE to silence.
+
+First speech is measured twice per voice: with an opening the station has not read
+before (each run's first sentence names another place, so the phrase cache cannot
+help: the first piece is synthesized on the spot) and with the same text every run (its
+opening is in the phrase cache after the first run, as a fixed opener is from start).
 The naive way (pyopenjtalk.tts of the whole text, then sounddevice.play) is measured
 in the same run for comparison. Then the longest gap inside a whole bulletin and the
 peak RSS of every daemon process while airing 5,000 characters.
@@ -16,6 +21,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from common import REPO, Bench, make_token, pct, proc_tree, status_kb
@@ -54,6 +60,22 @@ def silent_from(rec, after: float, threshold=0.001, hold=0.3):
     return None
 
 
+PLACES = ("二宮支所", "真岡消防署", "真岡警察署", "山前地区", "大内地区", "中村地区",
+          "久下田駅", "井頭公園", "真岡駅", "北真岡駅", "長田地区", "物部地区", "西田井地区",
+          "東郷地区", "亀山地区", "京泉地区", "寺内地区", "西郷地区", "高田地区", "鬼怒地区")
+
+
+def fresh_openings(runs: int, voice: str) -> list[str]:
+    """The 650-character text with an opening not read before (for this voice)."""
+    assert runs <= len(PLACES), f"at most {len(PLACES)} runs have an opening of their own"
+    rest = TEXT.split("。", 1)[1]
+    return [f"{place}からのお知らせです。{rest}" for place in PLACES[:runs]]
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def post(d, token, text, **kw):
     """(id, sent, accepted): wall times just before sending and at the 202."""
     sent = time.time()
@@ -68,12 +90,12 @@ def stop(d, token, bid):
     return sent
 
 
-def trials(b, token, runs, **kw):
+def trials(b, token, runs, texts=None, **kw):
     rec = b.pulse.record()
     time.sleep(0.5)
     marks = []
-    for _ in range(runs):
-        bid, sent, accepted = post(b.daemon, token, TEXT, repeat=1, **kw)
+    for i in range(runs):
+        bid, sent, accepted = post(b.daemon, token, texts[i] if texts else TEXT, repeat=1, **kw)
         time.sleep(2.0)
         marks.append((sent, accepted, stop(b.daemon, token, bid)))
         time.sleep(1.0)
@@ -121,27 +143,39 @@ def show(name, values, goal):
           f" over {len(ms)}  (goal {goal})")
 
 
+VOICES = ("aika", "makoto")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--quick", action="store_true",
                         help="time to air and stop only (no naive run, gaps or memory)")
     args = parser.parse_args()
+    print(f"load average at start: {load()}")
+    speech = {}
     with Bench() as b:
         token = make_token(b.folder)
         b.daemon.start()
         time.sleep(2)
-        chime_on, chime_on_202, stops1 = trials(b, token, args.runs, chime=True)
-        chime_off, chime_off_202, stops2 = trials(b, token, args.runs, chime=False)
+        chime_on, chime_on_202, stops = trials(b, token, args.runs, chime=True)
+        for voice in VOICES:
+            speech[voice, "new"] = trials(b, token, args.runs, fresh_openings(args.runs, voice),
+                                          chime=False, voice=voice)
+            speech[voice, "known"] = trials(b, token, args.runs, chime=False, voice=voice)
+            stops += speech[voice, "new"][2] + speech[voice, "known"][2]
         if not args.quick:
             naive_times = naive(b)
             big, peaks = gaps_and_memory(b, token)
+    print(f"load average at end: {load()}")
     show("first sound (chime) from the send", chime_on, "<= 150 ms")
     show("first sound (chime) from the 202", chime_on_202, "for comparison")
-    show(f"first speech, chime off, {len(TEXT)} characters, from the send", chime_off,
-         "<= 300 ms")
-    show("first speech, chime off, from the 202", chime_off_202, "for comparison")
-    show("stop: DELETE to silence", stops1 + stops2, "<= 200 ms")
+    for (voice, opening), (from_send, from_202, _stops) in speech.items():
+        show(f"first speech, {voice}, opening {opening}, chime off, {len(TEXT)} characters,"
+             " from the send", from_send, "<= 150 ms")
+        show(f"first speech, {voice}, opening {opening}, from the 202", from_202,
+             "for comparison")
+    show("stop: DELETE to silence", stops, "<= 200 ms")
     if args.quick:
         return
     show("naive tts()+sd.play(): first speech", naive_times, "for comparison")

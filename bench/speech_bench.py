@@ -9,7 +9,12 @@ Prints, for one ~650-character notice:
 and for memory:
   (c) the peak RSS of ``announcer render`` of 5,000 characters, per process (the CLI and
       each synthesis worker, polled from /proc) and summed (goal <= 150 MB per process);
-  (d) for comparison, the peak RSS of whole-text ``pyopenjtalk.tts`` on 1,500 characters.
+  (d) for comparison, the peak RSS of whole-text ``pyopenjtalk.tts`` on 1,500 characters;
+and per voice preset (``--voices`` prints only this):
+  (e) the real-time factor of rendering the notice in a started Studio, the median pitch,
+      and the share of energy above 4 kHz before the DSP (the vocoder's output) and after
+      it (what airs), with the share for other presence lifts of the same preset, which is
+      how each preset's ``presence_db`` was chosen.
 """
 
 import os
@@ -25,6 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 PYTHON = sys.executable
 ANNOUNCER = str(Path(sys.executable).parent / "announcer")
 RUNS = 3
@@ -166,7 +172,58 @@ def cli_render_memory(config: Path, text: str, out: Path) -> tuple[TreeWatch, fl
     return watch, seconds, (after / 1024 if after > before else float("nan"))
 
 
+def voices_report(config: Path) -> None:
+    import numpy as np
+
+    from announcer.core.config import load_config
+    from announcer.speech import dsp
+    from announcer.speech.jtalk import import_pyopenjtalk
+    from announcer.studio.service import Studio
+    from tests.voiceutil import median_f0
+
+    jt = import_pyopenjtalk()
+    studio = Studio(load_config(config))
+    studio.start()
+    try:
+        sentences = [s.text for s in studio.sentences(NOTICE)]
+        for voice in studio.voices.values():
+            times, frames = [], 0
+            for _ in range(RUNS):
+                start = time.perf_counter()
+                blocks = list(studio.notice_program(NOTICE, voice=voice.id, chime=False))
+                times.append(time.perf_counter() - start)
+            aired = np.concatenate(blocks)
+            engine = jt.HTSEngine(voice.htsvoice.encode() if voice.htsvoice else
+                                  jt.DEFAULT_HTS_VOICE)
+            engine.set_speed(voice.speed)
+            engine.add_half_tone(voice.half_tone)
+            raw = [np.asarray(engine.synthesize(jt.make_label(jt.run_frontend(t))),
+                              np.float64) / 32768 for t in sentences]
+            rate = engine.get_sampling_frequency()
+            before = dsp.high_share(np.concatenate(raw), rate)
+            sweep = []
+            for gain in (0, 3, 6, 9, 12, 15):
+                pieces = [dsp.finish(x.astype(np.float32), rate, rate, -24.0, -1.0, True,
+                                     voice.highpass_hz, gain, voice.presence_hz) for x in raw]
+                sweep.append(f"{gain:+d} dB {100 * dsp.high_share(np.concatenate(pieces), rate):.2f} %")
+            frames = len(aired)
+            print(f"(e) {voice.id} ({voice.name}): RTF {min(times) / (frames / 48000):.3f} "
+                  f"(best of {RUNS}; {frames / 48000:.1f} s of audio), median F0 "
+                  f"{median_f0(aired):.0f} Hz, DC {20 * np.log10(abs(aired.mean()) + 1e-12):.0f} dBFS")
+            print(f"    energy above 4 kHz: before DSP {100 * before:.2f} %, after DSP "
+                  f"{100 * dsp.high_share(aired, 48000):.2f} % (highpass {voice.highpass_hz:g} Hz,"
+                  f" presence {voice.presence_db:+g} dB at {voice.presence_hz:g} Hz)")
+            print(f"    after DSP with presence_db: {', '.join(sweep)}")
+    finally:
+        studio.stop()
+
+
 def main() -> None:
+    if "--voices" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"load average {os.getloadavg()[0]:.2f}")
+            voices_report(make_station(Path(tmp)))
+        return
     long_text = (NOTICE * 10)[:5000]
     with tempfile.TemporaryDirectory() as tmp:
         config = make_station(Path(tmp))
@@ -203,6 +260,7 @@ def main() -> None:
         seconds, audio, rss = raw_tts(text_1500)
         print(f"(d) whole-text pyopenjtalk.tts of {len(text_1500)} characters: "
               f"peak RSS {rss:.1f} MB ({seconds:.1f} s for {audio:.1f} s of audio)")
+        voices_report(config)
 
 
 if __name__ == "__main__":

@@ -100,8 +100,8 @@ def test_create_see_pause_and_export(open_page, services):
         page.locator("#csv-today").click()
     assert download.value.suggested_filename == f"airlog-{today.date().isoformat()}.csv"
     body = download.value.path().read_bytes().decode("utf-8")
-    assert body.startswith("\ufeff種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考\r\n")
-    assert "\r\nお知らせ,late,夜のお知らせ," in body and body.endswith(",未放送,テスト\r\n")
+    assert body.startswith("\ufeff種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考,声\r\n")
+    assert "\r\nお知らせ,late,夜のお知らせ," in body and body.endswith(",未放送,テスト,\r\n")
 
 
 def test_timetable_prints_on_one_a4_page(open_page, services):

@@ -11,6 +11,7 @@ import pyloudnorm
 import pytest
 
 from tests.conftest import REPO, write_config
+from tests.voiceutil import median_f0
 
 ANNOUNCER = str(Path(sys.executable).parent / "announcer")
 NOTHING = "エラー: 読み上げられる文字がありません"
@@ -113,13 +114,22 @@ def test_render_of_a_bad_inline_reading_is_one_japanese_line(station, tmp_path):
     assert run.stderr.splitlines() == ["エラー: 読みはカタカナで書いてください: {真岡|もーか}"]
 
 
-def test_render_with_an_unknown_voice_falls_back_to_the_default(station, tmp_path):
-    # Documents current behaviour: --voice is not validated.
+def test_render_with_an_unknown_voice_is_refused(station, tmp_path):
     out = tmp_path / "out.wav"
     run = announcer("render", "はい。", "--voice", "nobody", "--no-chime", "-o", str(out),
                     cwd=station)
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == ["エラー: 声「nobody」はありません。使える声: aika, makoto"]
+    assert not out.exists()
+
+
+def test_render_in_makoto_is_a_male_voice(station, tmp_path):
+    out = tmp_path / "out.wav"
+    run = announcer("render", "明日は燃えるごみの収集日です。", "--voice", "makoto", "--no-chime",
+                    "-o", str(out), cwd=station)
     assert run.returncode == 0, run.stderr
-    assert read_wav(out)[0].nframes / 48000 < 2  # no chimes
+    params, samples = read_wav(out)
+    assert median_f0(samples) < 160
 
 
 # -- config errors and help ------------------------------------------------------------------

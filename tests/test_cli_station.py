@@ -39,6 +39,20 @@ def test_check_lists_every_problem_as_file_line(station_dir):
     assert any(line.startswith(f"{bad}:5: ") and '"days"' in line for line in lines)
 
 
+def test_check_names_a_voice_that_is_not_there(station_dir):
+    (station_dir / "schedules" / "v.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+            voice: hanako
+        """), encoding="utf-8")
+    run = announcer(station_dir, "check")
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[0] == (f"{station_dir / 'schedules' / 'v.yaml'}:2: voice: "
+                                          '声のプリセット "hanako" がありません（aika で読みます）')
+
+
 def test_check_of_a_broken_config_names_the_line(station_dir):
     (station_dir / "station.yaml").write_text("station:\n  tmezone: Asia/Tokyo\n",
                                               encoding="utf-8")
@@ -65,16 +79,16 @@ def test_check_lists_the_next_24_hours(station_dir):
 def test_airlog_prints_the_day_and_csv(station_dir):
     store = Store(station_dir / "var" / "announcer.db", TOKYO)
     at = dt.datetime(2026, 12, 3, 7, 30, tzinfo=TOKYO)
-    row = store.airing_started("notice", "gomi", "ごみ", at, at)
+    row = store.airing_started("notice", "gomi", "ごみ", at, at, voice="makoto")
     store.airing_ended(row, "aired", at + dt.timedelta(seconds=9))
     store.airing_record("bulletin", "b1", "＝HYPERLINK(1)", at, "cancelled", "-tanaka", at=at)
     store.close()
     run = announcer(station_dir, "airlog", "--date", "2026-12-03", "--csv")
     assert run.returncode == 0
     assert run.stdout.splitlines() == [
-        "種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考",
-        "お知らせ,gomi,ごみ,2026-12-03 07:30:00,2026-12-03 07:30:00,2026-12-03 07:30:09,放送済み,",
-        "緊急放送,b1,'＝HYPERLINK(1),2026-12-03 07:30:00,,2026-12-03 07:30:00,取り消し,'-tanaka",
+        "種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考,声",
+        "お知らせ,gomi,ごみ,2026-12-03 07:30:00,2026-12-03 07:30:00,2026-12-03 07:30:09,放送済み,,まこと",
+        "緊急放送,b1,'＝HYPERLINK(1),2026-12-03 07:30:00,,2026-12-03 07:30:00,取り消し,'-tanaka,",
     ]
     empty = announcer(station_dir, "airlog", "--date", "2026-12-04")
     assert empty.stdout == "2026-12-04 の放送記録はありません\n"

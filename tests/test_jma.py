@@ -178,6 +178,17 @@ def test_auto_airs_once_across_restart_and_overlap(world):
     assert statuses(svc) == [("VPWW56", "aired")]
 
 
+def test_items_are_read_in_the_jma_voice(world, tmp_path):
+    cfg = JmaConfig(enabled=True, feeds=(), inbox=tmp_path / "inbox", voice="makoto")
+    svc = JmaService(cfg, world.station, world.store, world.clock, None)
+    try:
+        assert svc.handle(landslide_auto(), "feed:a") == (True, "approved")
+        (b,) = world.station.bulletins.values()
+        assert b["voice"] == "makoto"
+    finally:
+        svc.db.close()
+
+
 def test_drill_other_areas_and_older_messages_never_air(world):
     svc = world.service()
     assert svc.handle(variant(landslide_auto(), status="訓練"), "x")[1] == "ignored"

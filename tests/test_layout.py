@@ -18,7 +18,7 @@ LAYERS = {
     "publish": 3.5,  # the public site: above the studio it reads, below the station that feeds it
     "station": 4,
     "web": 5,
-    "daemon": 6, "cli": 7,
+    "daemon": 6, "cli_records": 6, "cli": 7,
     "": 0,  # announcer/__init__.py
 }
 

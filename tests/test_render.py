@@ -190,11 +190,11 @@ def test_the_cache_key_changes_with_the_dictionary(station_dir):
 
 # -- voices and long texts ------------------------------------------------------------------
 
-def test_makoto_speaks_slower_and_lower_than_aika(studio, bare):
+def test_makoto_is_a_lower_voice_at_the_same_loudness(studio, bare):
     makoto = np.asarray(studio.render_notice(NOTICE, voice="makoto", chime=False),
                         dtype=np.float64) / 32767
-    assert 1.05 <= len(makoto) / len(bare) <= 1.2
-    assert f0(makoto) < 0.9 * f0(bare)
+    assert 0.8 <= len(makoto) / len(bare) <= 1.3  # another speaker, a similar pace
+    assert f0(makoto) < 0.7 * f0(bare)
     assert pyloudnorm.Meter(RATE).integrated_loudness(makoto) == pytest.approx(-24.0, abs=1.0)
 
 

@@ -3,6 +3,7 @@ and a fake clock: scheduling, restarts, bulletins, without sleeping or synthesiz
 
 import datetime as dt
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,8 +22,15 @@ RATE = 48000
 class FakeStudio:
     """Renders every notice as 1 s of tone, every bulletin as 2 s."""
 
+    voices = {"aika": SimpleNamespace(id="aika", name="あいか"),
+              "makoto": SimpleNamespace(id="makoto", name="まこと")}
+
     def __init__(self):
         self.rendered = []
+        self.voiced = []  # the voice of each bulletin program
+
+    def voice(self, voice_id):
+        return self.voices.get(voice_id or "aika", self.voices["aika"])
 
     def render_notice(self, text, **kw):
         self.rendered.append(text)
@@ -33,8 +41,9 @@ class FakeStudio:
             raise NothingToSay()
         return [text]
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None,
-                         on_spoken=None):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
+                         on_missing=None, sentences=None, on_spoken=None):
+        self.voiced.append(voice)
         if on_spoken is not None:
             on_spoken()
         yield np.full(2 * RATE, 0.25, np.float32)
@@ -385,3 +394,92 @@ def test_stop_item_stops_every_kind_on_air_or_queued(station, store):
     assert rows_of(store, queued) == [("cancelled", "tanaka が停止しました")]
     assert not station.stop_item("alert", relay, by="tanaka")  # already over
     assert not station.stop_item("notice", "gomi")  # not on air or queued
+
+
+# -- who reads what (issue 18) ----------------------------------------------------------
+
+def test_a_bulletin_is_read_and_logged_in_its_voice(station, store):
+    chosen, _ = station.submit_bulletin("避難してください。", voice="makoto")
+    default, _ = station.submit_bulletin("落ち着いて行動してください。")
+    settle(station)
+    station.out.run(5.0)
+    settle(station)
+    assert station.studio.voiced == ["makoto", "aika"]
+    assert store.bulletin(chosen)["voice"] == "makoto"
+    assert store.bulletin(default)["voice"] == "aika"  # stored resolved: a restart airs it alike
+    rows = {r["id"]: r for r in store.airlog(dt.date(2026, 12, 3))}
+    assert (rows[chosen]["status"], rows[chosen]["voice"]) == ("aired", "makoto")
+    assert (rows[default]["status"], rows[default]["voice"]) == ("aired", "aika")
+
+
+def test_an_unknown_voice_is_refused_with_the_voices_there_are(station, store):
+    with pytest.raises(BulletinError) as e:
+        station.submit_bulletin("避難してください。", voice="hanako")
+    assert e.value.status == 422
+    assert str(e.value) == "声「hanako」はありません。使える声: あいか（aika）、まこと（makoto）"
+    assert store.open_count() == 0
+
+
+def test_a_notice_airs_in_its_voice_and_the_log_says_so(config, clock, store):
+    (config.paths.schedules / "gomi.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+            voice: makoto
+        """), encoding="utf-8")
+    station, out = make_station(config, clock, store)
+    try:
+        run_until(station, out, at(7, 30, 2))
+        row = store.airlog(dt.date(2026, 12, 3))[0]
+        assert (row["id"], row["status"], row["voice"]) == ("gomi", "aired", "makoto")
+    finally:
+        station.stop()
+
+
+def test_an_old_database_gets_the_voice_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    Store(path, TOKYO).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE airlog DROP COLUMN voice")
+    db.execute("INSERT INTO airlog(kind,id,title,status,day) VALUES"
+               " ('notice','old','古い','aired','2026-12-01')")
+    db.commit()
+    db.close()
+    store = Store(path, TOKYO)
+    try:
+        assert store.airlog(dt.date(2026, 12, 1))[0]["voice"] == ""
+    finally:
+        store.close()
+
+
+def test_a_rotation_reads_notices_without_a_voice_by_time_of_day(station_dir, clock, store):
+    from tests.conftest import write_config
+
+    (station_dir / "schedules" / "gomi.yaml").write_text(textwrap.dedent("""\
+        notices:
+          - id: gomi
+            text: 明日は燃えるごみの収集日です。
+            times: ["07:30"]
+          - id: own
+            text: おはようございます。
+            times: ["07:00"]
+            voice: aika
+        """), encoding="utf-8")
+    write_config(station_dir, extra='speech: {rotation: {"07:15": makoto, "18:00": aika}}\n')
+    config = load_config(station_dir / "station.yaml")
+    assert [(t.isoformat(), v) for t, v in config.speech.rotation] == [
+        ("07:15:00", "makoto"), ("18:00:00", "aika")]
+    station, out = make_station(config, clock, store)
+    try:
+        gomi, own = station.notices.notices["gomi"], station.notices.notices["own"]
+        assert station.desk._voice(gomi, at(7, 14)) == "aika"  # the evening's, until 07:15
+        assert station.desk._voice(gomi, at(7, 15)) == "makoto"
+        assert station.desk._voice(own, at(7, 30)) == "aika"  # its own voice wins
+        run_until(station, out, at(7, 30, 2))
+        row = store.airlog(dt.date(2026, 12, 3))[0]
+        assert (row["id"], row["status"], row["voice"]) == ("gomi", "aired", "makoto")
+    finally:
+        station.stop()

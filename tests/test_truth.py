@@ -142,8 +142,8 @@ def test_a_bulletin_queued_at_a_stop_airs_after_the_restart(config, store):
 class MissingStudio(FakeStudio):
     """A bulletin whose second sentence cannot be synthesized."""
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None,
-                         on_spoken=None):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
+                         on_missing=None, sentences=None, on_spoken=None):
         on_spoken()
         yield np.full(RATE, 0.25, np.float32)
         on_missing(SentenceFailed("二文目です。", RuntimeError("worker died")))

@@ -312,14 +312,15 @@ def test_rundown_shows_what_aired_and_what_is_next(staff, services):
 # -- the as-run CSV -------------------------------------------------------------------------------
 def test_airlog_csv_for_a_day(staff, services):
     at = dt.datetime(2020, 5, 1, 7, 30, tzinfo=TOKYO)
-    services.store.airing_record("notice", "csv1", "=SUM(1)", at, "missed", "停止中", at=at)
+    services.store.airing_record("notice", "csv1", "=SUM(1)", at, "missed", "停止中", at=at,
+                                 voice="makoto")
     resp = staff.get("/airlog.csv?date=2020-05-01")
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="airlog-2020-05-01.csv"'
     assert resp.get_data().decode("utf-8") == (
-        "\ufeff種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考\r\n"
-        "お知らせ,csv1,'=SUM(1),2020-05-01 07:30:00,,2020-05-01 07:30:00,未放送,停止中\r\n")
+        "\ufeff種類,ID,件名,予定時刻,開始時刻,終了時刻,結果,備考,声\r\n"
+        "お知らせ,csv1,'=SUM(1),2020-05-01 07:30:00,,2020-05-01 07:30:00,未放送,停止中,まこと\r\n")
     assert audits(services, "airlog.export")[0]["detail"] == {"date": "2020-05-01", "rows": 1}
 
 

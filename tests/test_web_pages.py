@@ -190,7 +190,8 @@ def test_preview_is_a_wav_and_audited(staff, services):
         assert w.getnframes() / w.getframerate() > 1.0
     last = audit_actions(services, "bulletin.preview")[0]
     assert last["who"] == "tanaka"
-    assert last["detail"] == {"text": "真岡市からお知らせします。", "chime": False, "test": False}
+    assert last["detail"] == {"text": "真岡市からお知らせします。", "chime": False, "test": False,
+                              "voice": "aika"}
 
 
 def test_preview_text_is_cut_after_a_sentence():
@@ -217,7 +218,7 @@ def test_submit_then_double_submit_queues_once(staff, services):
     submitted = audit_actions(services, "bulletin.submit")[0]["detail"]
     assert submitted == {"id": bid, "title": "真岡市から緊急のお知らせです",
                          "text": "真岡市から緊急のお知らせです。", "repeat": 2,
-                         "interrupt": False, "chime": True, "test": False}
+                         "interrupt": False, "chime": True, "test": False, "voice": "aika"}
 
 
 def test_two_bulletins_from_one_template_have_their_own_subjects(staff, services):

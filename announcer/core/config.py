@@ -7,10 +7,13 @@ directory), so the rest of the program only ever sees absolute paths.
 
 import dataclasses
 import datetime as dt
+import re
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from yaml.nodes import MappingNode
 
 from announcer.core.clock import TOKYO
 from announcer.core.config_sections import (JmaConfig, MonitorConfig, NotifyConfig,
@@ -60,6 +63,9 @@ class SpeechConfig:
     voice: str = "aika"              # preset name in the voices directory
     url_phrase: str = "ホームページ"  # what a URL in a notice is read as
     workers: int = 2
+    # Notices without a voice of their own: (from, preset) by time of day, e.g. あいか
+    # from 05:00 and まこと from 17:00 (announcer.studio.voices.rotation_voice).
+    rotation: tuple[tuple[dt.time, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,10 @@ class EmergencyConfig:
     repeat: int = 2
     max_open: int = 20               # bulletins queued or on air at once; more → 429
     default_expiry: dt.timedelta = dt.timedelta(hours=2)  # never air yesterday's emergency
+    # Fixed openings whose first phrase is synthesized at start in every voice, so a
+    # bulletin that begins with one is on air at once (announcer.studio.phrases).
+    openers: tuple[str, ...] = ("緊急放送、緊急放送。", "こちらは、真岡市役所です。",
+                                "気象庁の発表です。")
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,25 @@ def _timezone(node) -> zoneinfo.ZoneInfo:
         raise Invalid(f'タイムゾーン "{name}" がありません{hint}') from None
 
 
+def _openers(node) -> tuple[str, ...]:
+    found = tuple(text(item).strip() for item in items(node))
+    if len(found) > 10 or any(len(t) > 60 for t in found):
+        raise Invalid("書き出しは 10 個まで、それぞれ 60 文字までにしてください")
+    return found
+
+
+def _rotation(node) -> tuple[tuple[dt.time, str], ...]:
+    if not isinstance(node, MappingNode):
+        raise Invalid('時刻と声の組で書いてください（例: {"05:00": aika, "17:00": makoto}）')
+    found = {}
+    for key, value in node.value:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(key.value).strip())
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise Invalid(f'時刻は "HH:MM" で書いてください: "{key.value}"')
+        found[dt.time(int(m[1]), int(m[2]))] = preset(value)
+    return tuple(sorted(found.items()))
+
+
 def _hosts(node) -> tuple[str, ...]:
     names = []
     for item in items(node):
@@ -145,7 +174,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
         "session_idle": seconds(60, 86400), "session_lifetime": seconds(60, 7 * 86400),
     }, ("secret_key_file",)),
     "speech": (SpeechConfig, {
-        "voice": preset, "url_phrase": text, "workers": integer(1, 4),
+        "voice": preset, "url_phrase": text, "workers": integer(1, 4), "rotation": _rotation,
     }, ()),
     "chimes": (ChimesConfig, {"pre": relative_path, "post": relative_path}, ("pre", "post")),
     "playout": (PlayoutConfig, {
@@ -156,6 +185,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable], tuple[str, ...]]] = {
     "emergency": (EmergencyConfig, {
         "signal_start": relative_path, "signal_stop": relative_path, "chime": boolean, "repeat": integer(1, 5),
         "max_open": integer(1, 1000), "default_expiry": seconds(60, 7 * 86400),
+        "openers": _openers,
     }, ("signal_start", "signal_stop")),
 }
 _PATHS = {"schedules": "schedules", "data": "var", "voices": "voices"}

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from yaml.nodes import MappingNode, ScalarNode
 
 from announcer.core.yamlfile import (Invalid, Section, boolean, choice, integer, items, number,
-                                     text)
+                                     preset, text)
 
 
 # --- converters every section shares -------------------------------------------------
@@ -70,6 +70,7 @@ class JmaConfig:
     unattended_minutes: int | None = None     # an unapproved warning draft airs after N min
     templates: Path = Path("jma/templates.yaml")  # relative to the voices directory
     policy: dict = dataclasses.field(default_factory=dict)  # category -> auto|approve|log
+    voice: str | None = None  # voice preset JMA items are read in; None: speech.voice
 
 
 # --- monitor and notify (issue 11): the off-air silence monitor and the alerts ------
@@ -246,6 +247,7 @@ def load_jma(root: Section, base: Path, voices: Path) -> JmaConfig:
                                        nullable=True),
         templates=absolute(voices / section.get("templates", relative_path, d.templates)),
         policy=policy,
+        voice=section.get("voice", preset, d.voice),
     )
 
 

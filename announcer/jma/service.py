@@ -214,7 +214,8 @@ class JmaService:
                 item["text"], repeat=emergency.repeat, interrupt=bool(item["interrupt"]),
                 chime=emergency.chime and bool(item["chime"]),
                 expires_at=_time(item["expires_at"]), by="jma",
-                request_key=f"jma-{item['id']}", kind="alert", title=item["title"][:60])
+                request_key=f"jma-{item['id']}", kind="alert", title=item["title"][:60],
+                voice=self.cfg.voice)
         except BulletinError as exc:
             log.error("JMA item %s cannot air: %s", item["id"], exc)
             self._set(item["id"], "expired", f"放送できませんでした: {exc}")

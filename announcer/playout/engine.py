@@ -69,6 +69,7 @@ class Item:
     deadline: float | None = None  # monotonic; unstarted after this → "failed"/"missed"
     scheduled_at: object = None  # aware datetime, for the as-run log
     order: int = 0  # position among items due at the same instant (a schedule's twins)
+    voice: str = ""  # the voice preset it is read in, for the as-run log
     seq: int = 0
     started_at: object = None
 

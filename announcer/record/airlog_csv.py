@@ -71,7 +71,7 @@ def _part(part: str) -> str:
 # (store key, header)
 COLUMNS = (("kind", "種類"), ("id", "ID"), ("title", "件名"), ("scheduled_at", "予定時刻"),
            ("started_at", "開始時刻"), ("ended_at", "終了時刻"), ("status", "結果"),
-           ("detail", "備考"))
+           ("detail", "備考"), ("voice", "声"))
 _FORMULA = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "\t", "\r")
 
 
@@ -94,21 +94,25 @@ def _local(iso: str | None) -> str:
         return iso
 
 
-def _words(row: dict) -> dict:
+def _words(row: dict, voice_names: dict[str, str]) -> dict:
+    voice = row.get("voice") or ""
     return dict(row, kind=KIND_LABELS.get(row["kind"], row["kind"]),
+                voice=voice_names.get(voice, voice),
                 status=STATUS_LABELS.get(row["status"], row["status"]),
                 detail=detail_words(row.get("detail")),
                 **{key: _local(row.get(key)) for key in _TIMES})
 
 
-def airlog_csv_text(rows: list[dict], *, bom: bool = True, newline: str = "\r\n") -> str:
-    """CSV of as-run rows (``Store.airlog``); with a BOM Excel opens the Japanese right."""
+def airlog_csv_text(rows: list[dict], *, bom: bool = True, newline: str = "\r\n",
+                    voice_names: dict[str, str] | None = None) -> str:
+    """CSV of as-run rows (``Store.airlog``); with a BOM Excel opens the Japanese right.
+    ``voice_names`` (preset id -> name) shows the voice as staff know it (まこと)."""
     buf = io.StringIO()
     if bom:
         buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator=newline)
     writer.writerow([header for _key, header in COLUMNS])
     for r in rows:
-        words = _words(r)
+        words = _words(r, voice_names or {})
         writer.writerow([safe_cell(words[key]) for key, _header in COLUMNS])
     return buf.getvalue()

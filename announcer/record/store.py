@@ -85,6 +85,8 @@ class Store:
         # A fingerprint of the request body, so a reused Idempotency-Key with another
         # script is refused instead of silently dropped (issue 9).
         self.ensure_column("bulletins", "request_body", "TEXT")
+        # The voice preset an item was read in (issue 18): "" for rows of older versions.
+        self.ensure_column("airlog", "voice", "TEXT NOT NULL DEFAULT ''")
 
     def _migrate(self) -> None:
         """Bring a database of an older version up to date, keeping every row."""
@@ -139,14 +141,16 @@ class Store:
         return t.astimezone(self.tz).date().isoformat()
 
     # -- as-run log ------------------------------------------------------------------
-    def airing_started(self, kind, item_id, title, scheduled_at, started_at) -> int:
+    def airing_started(self, kind, item_id, title, scheduled_at, started_at,
+                       voice: str = "") -> int:
         """Insert the row of an airing that began. Until it ends it reads ``interrupted``:
-        if the daemon dies mid-item, that is exactly what happened."""
+        if the daemon dies mid-item, that is exactly what happened. ``voice``: the
+        preset it is read in."""
         cur = self.execute(
-            "INSERT INTO airlog(kind,id,title,scheduled_at,started_at,status,day)"
-            " VALUES (?,?,?,?,?, 'interrupted', ?)",
+            "INSERT INTO airlog(kind,id,title,scheduled_at,started_at,status,day,voice)"
+            " VALUES (?,?,?,?,?, 'interrupted', ?,?)",
             (kind, item_id, title, iso(scheduled_at), iso(started_at),
-             self._day(scheduled_at, started_at)))
+             self._day(scheduled_at, started_at), voice))
         return cur.lastrowid
 
     def airing_ended(self, rowid: int, status: str, ended_at, detail: str = "") -> None:
@@ -154,14 +158,14 @@ class Store:
                      (status, iso(ended_at), detail, rowid))
 
     def airing_record(self, kind, item_id, title, scheduled_at, status, detail="",
-                      at: dt.datetime | None = None) -> int:
+                      at: dt.datetime | None = None, voice: str = "") -> int:
         """A row for an item that never started (missed, failed, cancelled); its end is
         when that was decided."""
         cur = self.execute(
-            "INSERT INTO airlog(kind,id,title,scheduled_at,ended_at,status,detail,day)"
-            " VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO airlog(kind,id,title,scheduled_at,ended_at,status,detail,day,voice)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
             (kind, item_id, title, iso(scheduled_at), iso(at), status, detail,
-             self._day(scheduled_at, at)))
+             self._day(scheduled_at, at), voice))
         return cur.lastrowid
 
     def airlog(self, day: dt.date | None = None, month: str | None = None) -> list[dict]:

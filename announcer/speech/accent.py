@@ -52,3 +52,18 @@ def notation(features: list[dict]) -> str:
         sep = "/" if out and part != "、" and not out.endswith("、") else ""
         out += sep + part
     return out
+
+
+def first_phrase(features: list[dict], min_head: int, min_total: int) -> int | None:
+    """Index of the feature that starts the first accent phrase after at least
+    ``min_head`` morae, when the whole has more than ``min_total`` morae and at least
+    two morae follow; None otherwise. Punctuation never starts the second piece."""
+    total = sum(f["mora_size"] for f in features)
+    if total <= min_total:
+        return None
+    morae = 0
+    for i, f in enumerate(features):
+        if i and f["mora_size"] and f["chain_flag"] != 1 and morae >= min_head:
+            return i if total - morae >= 2 else None
+        morae += f["mora_size"]
+    return None

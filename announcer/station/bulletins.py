@@ -15,7 +15,9 @@ Rules:
   in force (``relay_in_force(bulletin id)``, the JMA service's word) and unexpired;
   its as-run row says which, and the re-airing's row says it was a re-air;
 - a re-air from the red card is a new bulletin with the same script, linked to the
-  first (``reair_of``).
+  first (``reair_of``);
+- a bulletin is read in the voice it was accepted with (``voice``, else the station's
+  default, stored resolved so that a restart airs it the same); an unknown voice is 422.
 """
 
 import datetime as dt
@@ -48,7 +50,17 @@ class BulletinDesk:
         self._cut: dict[str, bool] = {}  # relay cut by a person -> airs again
         self._reaired: set[str] = set()  # relays queued again after a cut
 
-    def validate(self, text, repeat=2, test=False):
+    def voice_id(self, voice: str | None) -> str:
+        """The preset a bulletin is read in: ``voice``, or the station's default."""
+        if voice in (None, ""):
+            return self.config.speech.voice
+        if not isinstance(voice, str) or voice not in self.studio.voices:
+            known = "、".join(f"{v.name}（{v.id}）" for v in self.studio.voices.values())
+            raise BulletinError(f"声「{voice}」はありません。使える声: {known}", 422)
+        return voice
+
+    def validate(self, text, repeat=2, test=False, voice=None):
+        self.voice_id(voice)
         if not isinstance(text, str) or not text.strip():
             raise BulletinError("原稿が空です。放送する文章を入力してください", 422)
         if len(text) > MAX_BULLETIN:
@@ -67,13 +79,14 @@ class BulletinDesk:
                chime: bool = True, test: bool = False,
                expires_at: dt.datetime | None = None, by: str = "",
                request_key: str | None = None, kind: str = "bulletin",
-               title: str | None = None, reair_of: str | None = None) -> tuple[str, bool]:
+               title: str | None = None, reair_of: str | None = None,
+               voice: str | None = None) -> tuple[str, bool]:
         """Validate, commit to disk, then queue. Returns (id, created). ``kind`` names it
         in the as-run log (official information airs as ``alert``); without a ``title``
         the subject is derived from the script (``announcer.text.title``). What is
         admitted (open cap, expiry, ``request_key`` scoped to ``by``; the same key with
         another script is 409) is ``announcer.station.admission``."""
-        self.validate(text, repeat, test)
+        sentences = self.validate(text, repeat, test, voice)
         try:
             # official information brings its own (JMA's) title: shortened, never refused
             title = (shorten(title.strip()) if kind != "bulletin" and title
@@ -83,7 +96,8 @@ class BulletinDesk:
         now = self.clock.now()
         expires_at = admission.expiry(expires_at, now, self.config.emergency.default_expiry)
         bid = now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test}
+        options = {"repeat": repeat, "interrupt": interrupt, "chime": chime, "test": test,
+                   "voice": self.voice_id(voice)}
         if kind != "bulletin":
             options["kind"] = kind
         key = admission.scoped_key(by, request_key)
@@ -91,7 +105,7 @@ class BulletinDesk:
             admission.check_room(self.store, test, self.config.emergency.max_open, key)
         # Synthesis of the first phrase overlaps the durable commit; nothing reaches the
         # engine (or the air) before the commit has returned.
-        source = self._source({"id": bid, "text": text, **options})
+        source = self._source({"id": bid, "text": text, **options}, sentences)
         try:
             bid, created = self.store.add_bulletin(
                 bid, text, options, now, expires_at, by, key, title,
@@ -134,16 +148,23 @@ class BulletinDesk:
         kind = b.get("kind", "bulletin")
         self.engine.enqueue(Item(kind, b["id"], source, EMERGENCY, title,
                                  interrupt=b["interrupt"], not_before=0.0, deadline=deadline,
-                                 drill=bool(b["test"]), relay=kind == "alert"))
+                                 drill=bool(b["test"]), relay=kind == "alert",
+                                 voice=self._voice_of(b)))
 
-    def _source(self, b: dict) -> StreamSource:
+    def _voice_of(self, b: dict) -> str:
+        """The stored voice (bulletins of older versions have none: the default)."""
+        voice = b.get("voice")
+        return voice if voice in self.studio.voices else self.config.speech.voice
+
+    def _source(self, b: dict, sentences=None) -> StreamSource:
         """Synthesis starts now (the producer thread runs ahead of the engine); a
         sentence that cannot be synthesized is skipped and named, the item ends
-        ``partial``."""
+        ``partial``. ``sentences``: the script's, as ``validate`` made them."""
         missing: list = []
         tally = {"spoken": 0}
         program = self.studio.bulletin_program(
             b["text"], repeat=b["repeat"], chime=b["chime"], drill=b["test"],
+            voice=self._voice_of(b), sentences=sentences,
             on_missing=lambda exc: missing.append(f"「{exc.sentence[:40]}」"),
             on_spoken=lambda: tally.update(spoken=tally["spoken"] + 1))
         return StreamSource(program, name=b["id"], missing=missing, tally=tally)
@@ -172,7 +193,7 @@ class BulletinDesk:
         new, _ = self.submit(b["text"], repeat=b["repeat"], interrupt=b["interrupt"],
                              chime=b["chime"], test=bool(b["test"]), by=by,
                              request_key=request_key, kind=b.get("kind", "bulletin"),
-                             title=title, reair_of=bid)
+                             title=title, reair_of=bid, voice=self._voice_of(b))
         log.warning("Bulletin %s re-airs %s (asked by %s)", new, bid, by)
         return new
 

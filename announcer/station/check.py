@@ -19,9 +19,20 @@ def check_station(config_path: Path) -> tuple[list[str], list]:
     notices = load_notice_dir(config.paths.schedules, default_grace=config.playout.grace)
     problems = [p for errors in notices.errors.values() for p in errors]
     try:
-        load_voices(config.paths.voices)
+        voices = load_voices(config.paths.voices)
     except ConfigError as e:
         problems += e.problems
+    else:
+        # A notice naming a voice that is not there airs in the default voice; say so.
+        problems += [f"{n.source}: voice: 声のプリセット \"{n.voice}\" がありません"
+                     f"（{config.speech.voice} で読みます）"
+                     for n in notices.notices.values() if n.voice and n.voice not in voices]
+        problems += [f"{config.path}: {key}: 声のプリセット \"{name}\" がありません"
+                     for key, name in (("speech.voice", config.speech.voice),
+                                       ("jma.voice", config.jma.voice),
+                                       *(("speech.rotation", v)
+                                         for _t, v in config.speech.rotation))
+                     if name is not None and name not in voices]
     tz = config.station.timezone
     now = dt.datetime.now(tz)
     upcoming = [(a.at, notices.notices[a.notice_id]) for a in

@@ -9,7 +9,9 @@ Rules of the record (the as-run log is the truth):
   which are logged ``missed`` with detail ``stopped`` at the stop;
 - a notice cut by an emergency is replayed from the start while within its grace;
 - nothing synthesizes at air time: notices are rendered ``prerender_minutes`` ahead and
-  handed to the engine ``CUE_LEAD`` seconds early with a monotonic start time.
+  handed to the engine ``CUE_LEAD`` seconds early with a monotonic start time;
+- a notice is read in its own ``voice``, else in the one ``speech.rotation`` gives at
+  its time of day, else in the station's default voice.
 """
 
 import datetime as dt
@@ -23,6 +25,7 @@ from announcer.notices.files import NoticeSet, dir_signature, load_notice_dir
 from announcer.playout.engine import NOTICE, Item
 from announcer.playout.sources import ArraySource
 from announcer.record.store import STOPPED
+from announcer.studio.voices import rotation_voice
 
 log = logging.getLogger(__name__)
 CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to the block
@@ -101,25 +104,30 @@ class NoticeDesk:
                                            start + dt.timedelta(hours=hours), tz=self.tz)
         return [(a.at, self.notices.notices[a.notice_id]) for a in airings]
 
-    def _notice_audio(self, notice):
-        return self.studio.render_notice(notice.text, voice=notice.voice, chime=notice.chime,
-                                         repeat=notice.repeat)
+    def _voice(self, notice, at: dt.datetime) -> str | None:
+        """The preset this airing is read in (None: the station's default)."""
+        return notice.voice or rotation_voice(self.config.speech.rotation,
+                                              at.astimezone(self.tz).time())
+
+    def _notice_audio(self, notice, at: dt.datetime):
+        return self.studio.render_notice(notice.text, voice=self._voice(notice, at),
+                                         chime=notice.chime, repeat=notice.repeat)
 
     def prerender(self, minutes: float | None = None) -> int:
         """Render every notice due within ``minutes`` that is not cached yet."""
         minutes = minutes if minutes is not None else self.config.playout.prerender_minutes
         done = 0
         seen = set()
-        for _at, notice in self.upcoming(minutes / 60):
-            if notice.id in seen:
+        for at, notice in self.upcoming(minutes / 60):
+            if (notice.id, self._voice(notice, at)) in seen:
                 continue
-            seen.add(notice.id)
+            seen.add((notice.id, self._voice(notice, at)))
             try:
                 try:
-                    self._notice_audio(notice)
+                    self._notice_audio(notice, at)
                 except Exception as exc:  # once more before any alarm: a passing fault
                     log.warning("Render of notice %s failed, trying again: %s", notice.id, exc)
-                    self._notice_audio(notice)
+                    self._notice_audio(notice, at)
                 done += 1
             except Exception as exc:
                 log.error("Cannot render notice %s (%s): %s", notice.id, notice.source, exc)
@@ -188,7 +196,7 @@ class NoticeDesk:
     def _render_and_queue(self, notice, at: dt.datetime, at_mono: float, order: int) -> None:
         """Render (normally a cache hit) and hand the airing to the engine."""
         try:
-            audio = self._notice_audio(notice)
+            audio = self._notice_audio(notice, at)
         except Exception as exc:
             if self.stopping:
                 return  # logged as stopped by ``stop``
@@ -206,7 +214,8 @@ class NoticeDesk:
                 return
             self.engine.enqueue(Item("notice", notice.id, ArraySource(audio), NOTICE,
                                      notice.title, not_before=at_mono - lead,
-                                     deadline=deadline, scheduled_at=at, order=order))
+                                     deadline=deadline, scheduled_at=at, order=order,
+                                     voice=self.studio.voice(self._voice(notice, at)).id))
             self._cues.pop((notice.id, at), None)
 
     # -- after a restart, after a cut ------------------------------------------------

@@ -153,8 +153,8 @@ class Station:
         return self.cancel_bulletin(item_id, by)
 
     # -- bulletins (``bulletins``) ---------------------------------------------------
-    def validate_bulletin(self, text, repeat=2, test=False):
-        return self.bulletins.validate(text, repeat, test)
+    def validate_bulletin(self, text, repeat=2, test=False, voice=None):
+        return self.bulletins.validate(text, repeat, test, voice)
 
     def submit_bulletin(self, text: str, **options) -> tuple[str, bool]:
         """See ``BulletinDesk.submit``: validate, commit to disk, then queue."""
@@ -214,7 +214,7 @@ class Station:
     def _on_event(self, event: str, item: Item, info: dict) -> None:
         if event == "start":
             self._rows[id(item)] = self.store.airing_started(
-                item.kind, item.id, item.title, item.scheduled_at, info["at"])
+                item.kind, item.id, item.title, item.scheduled_at, info["at"], voice=item.voice)
             if item.kind in BULLETIN_KINDS:
                 self.store.set_bulletin_state(item.id, "on_air", info["at"])
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
@@ -233,7 +233,7 @@ class Station:
             detail = self.bulletins.detail_for(item, status, detail, self.stopping)
         if row is None:
             self.store.airing_record(item.kind, item.id, item.title, item.scheduled_at, status,
-                                     detail, at)
+                                     detail, at, voice=item.voice)
         else:
             self.store.airing_ended(row, status, at, detail)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")

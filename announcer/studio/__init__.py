@@ -4,6 +4,7 @@
   (text preparation, readings, voices, synthesis, cache), so a notice sounds the same
   whichever of them produced it.
 - ``render``: assembly of speech, chimes and silences; ``cache``: rendered programs on
-  disk (int16, memory-mapped); ``chimes``: the default chimes; ``voices``: voice presets;
+  disk (int16, memory-mapped); ``chimes``: the default chimes; ``voices``: voice presets
+  (and their DSP keys, the rotation); ``phrases``: bulletins' first pieces, ready to air;
   ``speechwatch``: the ``speech`` health condition (crashing workers).
 """

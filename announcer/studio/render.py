@@ -7,6 +7,7 @@ needs a second pass over the whole (notices). Sample peaks are held at the ceili
 (−1 dBFS) by clipping after the gain.
 """
 
+import itertools
 import logging
 import wave
 from collections import deque
@@ -19,6 +20,7 @@ import numpy as np
 
 from announcer.speech.pool import Finish, SpeechError, SpeechPool
 from announcer.text.script import Sentence
+from announcer.studio.phrases import PhraseCache
 from announcer.studio.voices import Voice
 
 log = logging.getLogger(__name__)
@@ -43,11 +45,20 @@ class SentenceFailed(SpeechError):
 
 
 PHRASE_PAUSE = 0.2  # seconds, between a quick first phrase and the rest of its sentence
+# Between a first piece cut at an accent phrase (no 、 there) and the rest: the shortest
+# pause that joins two separately synthesized pieces without running them together.
+ACCENT_PAUSE = 0.08
+# A bulletin's first sentence, when not ready in the phrase cache, is cut at an accent
+# phrase boundary after CUT[0] morae if it has more than CUT[1]: the first sound then
+# waits for about one second of speech, not a whole sentence.
+CUT = (5, 10)
 
 
 def _pause(voice: Voice, kind: str) -> float:
     if kind == "phrase":
         return PHRASE_PAUSE
+    if kind == "accent":
+        return ACCENT_PAUSE
     return getattr(voice.pauses, kind)
 
 
@@ -84,30 +95,76 @@ class Renderer:
             True: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth-urgent"),
         }
         self.lookahead = workers + 1
+        self.phrases = PhraseCache(settings.rate)
+        self._cuts: dict[tuple[str, str], tuple[str, str]] = {}  # (text, dict) -> (head, rest)
 
     def close(self) -> None:
         for executor in self._executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
 
-    def sentence_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False) -> np.ndarray:
+    def sentence_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False,
+                       quick: bool = False) -> np.ndarray:
         """One sentence, normalized (empty when it has nothing to read aloud).
 
         Raises SentenceFailed when it cannot be synthesized (its worker crashed twice,
         hung, or the pool is stopping): a render is never silently shortened.
         """
         try:
-            audio, _rate = self.pool.synthesize(sentence.text, voice.params, urgent,
-                                                self.finish(voice.volume))
+            audio, _rate = self.pool.synthesize(
+                sentence.text, voice.params, urgent,
+                voice.finish(self.s.rate, self.s.loudness, self.s.peak), quick=quick)
         except SpeechError as exc:
             raise SentenceFailed(sentence.text, exc) from exc
         return audio
+
+    def phrase_key(self, text: str, voice: Voice) -> str:
+        return self.phrases.key(voice.cache_key(), self.pool.dict_version, text, vars(self.s))
+
+    def first_audio(self, sentence: Sentence, voice: Voice, urgent: bool = False,
+                    cut: bool = True, quick: bool = True) -> tuple[np.ndarray, Sentence | None]:
+        """A program's first piece, and the rest of its sentence when it was cut.
+
+        From the phrase cache when it is there; else synthesized ``quick`` (no closing
+        silence to synthesize: a pause follows it) and, with ``cut``, only up to its
+        first accent-phrase boundary when the sentence is long (CUT), so the first
+        sound waits for about a second of speech; then kept in the phrase cache.
+        Prepared ahead (the openers), a piece is made whole: ``cut=False, quick=False``.
+        """
+        audio = self.phrases.get(self.phrase_key(sentence.text, voice))
+        if audio is not None:
+            return audio, None
+        known = self._cuts.get((sentence.text, self.pool.dict_version)) if cut else None
+        if known is not None:
+            audio = self.phrases.get(self.phrase_key(known[0], voice))
+            if audio is not None:
+                return audio, Sentence(known[1], sentence.pause)
+        finish = voice.finish(self.s.rate, self.s.loudness, self.s.peak)
+        try:
+            audio, head, rest = self.pool.synthesize_first(
+                sentence.text, voice.params, urgent, finish, quick=quick,
+                cut=CUT if cut else None)
+        except SpeechError as exc:
+            if not cut:
+                raise SentenceFailed(sentence.text, exc) from exc
+            # The cut reads its pieces too: never lose a sentence a whole read would make.
+            log.warning("First piece failed with its cut (%s); trying it whole", exc)
+            return self.first_audio(sentence, voice, urgent, cut=False, quick=quick)
+        if audio.size:
+            self.phrases.put(self.phrase_key(head or sentence.text, voice), audio)
+        if not head:
+            return audio, None
+        if len(self._cuts) > 256:  # bounded: a memo, not a record
+            self._cuts.clear()
+        self._cuts[(sentence.text, self.pool.dict_version)] = (head, rest)
+        return audio, Sentence(rest, sentence.pause)
 
     def finish(self, offset_db: float = 0.0) -> Finish:
         return Finish(self.s.rate, self.s.loudness + offset_db, self.s.peak)
 
     def speech(self, sentences: list[Sentence], voice: Voice, urgent: bool = False,
                on_missing: Callable[[SentenceFailed], None] | None = None,
-               on_spoken: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+               on_spoken: Callable[[], None] | None = None,
+               quick_first: bool = False) -> Iterator[np.ndarray]:
         """Yield each sentence's audio followed by its pause, in order.
 
         The first sentence is synthesized alone (on a two-core machine its rivals would
@@ -119,24 +176,33 @@ class Renderer:
         ``on_missing`` is given (bulletins: lives may depend on the rest): then it is
         reported there and the rest still airs. ``on_spoken()`` hears of each sentence
         that has audio (so a bulletin can tell "no speech at all" from "some").
+        ``quick_first``: the first piece comes through the phrase cache
+        (``first_audio``), as a bulletin's does.
         """
         pending: deque[tuple[Sentence, Future]] = deque()
         submit = self._executors[urgent].submit
         todo = iter(sentences)
         first = next(todo, None)
         if first is not None:
-            pending.append((first, submit(self.sentence_audio, first, voice, urgent)))
+            make = self.first_audio if quick_first else self.sentence_audio
+            pending.append((first, submit(make, first, voice, urgent)))
         try:
             while pending:
                 sentence, future = pending.popleft()
+                rest = None
                 try:
                     audio = future.result()
+                    if isinstance(audio, tuple):  # a first piece: (audio, rest of it)
+                        audio, rest = audio
                 except SentenceFailed as exc:
                     if on_missing is None:
                         raise
                     log.error("Sentence skipped in a bulletin: %s", exc)
                     on_missing(exc)
                     audio = np.zeros(0, np.float32)
+                if rest is not None:  # the first piece was cut: its rest comes next
+                    todo = itertools.chain([rest], todo)
+                    sentence = Sentence(sentence.text, "accent")
                 self._fill(pending, todo, submit, voice, urgent)
                 if audio.size:
                     if on_spoken is not None:
@@ -158,14 +224,15 @@ class Renderer:
     def program(self, sentences: list[Sentence], voice: Voice, *, pre=None, post=None,
                 head: bool = True, urgent: bool = False,
                 on_missing: Callable[[SentenceFailed], None] | None = None,
-                on_spoken: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+                on_spoken: Callable[[], None] | None = None,
+                quick_first: bool = False) -> Iterator[np.ndarray]:
         """A whole item: [head silence] [pre chime] speech [post chime] tail silence."""
         if head:
             yield silence(self.s.head, self.s.rate)
         if pre is not None:
             yield pre
             yield silence(self.s.chime_gap, self.s.rate)
-        yield from self.speech(sentences, voice, urgent, on_missing, on_spoken)
+        yield from self.speech(sentences, voice, urgent, on_missing, on_spoken, quick_first)
         if post is not None:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post

@@ -38,9 +38,12 @@ class Studio:
         self.config = config
         self.settings = render_settings(config)
         self.voices: dict[str, Voice] = load_voices(config.paths.voices)
-        if config.speech.voice not in self.voices:
-            raise ConfigError(f"{config.path}: speech.voice: 声のプリセット "
-                              f'"{config.speech.voice}" が {config.paths.voices} にありません')
+        named = [("speech.voice", config.speech.voice), ("jma.voice", config.jma.voice),
+                 *(("speech.rotation", v) for _t, v in config.speech.rotation)]
+        for key, name in named:
+            if name is not None and name not in self.voices:
+                raise ConfigError(f"{config.path}: {key}: 声のプリセット "
+                                  f'"{name}" が {config.paths.voices} にありません')
         self.readings = ReadingDictionary(config.paths.voices / "dict",
                                           config.paths.data / "dict" / "user.dic",
                                           on_change=self._use_dictionary)
@@ -54,6 +57,9 @@ class Studio:
         self.pre = self.post = self.signal_start = self.signal_stop = None
         self.ready = threading.Event()
         self._starter: threading.Thread | None = None
+        self._preparing = threading.BoundedSemaphore(1)  # one prepare_bulletin at a time
+        self.preparing: threading.Thread | None = None  # the last one (tests join it)
+        self._openers_warm = False
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -62,20 +68,23 @@ class Studio:
             self.reload_dictionary()
         except Exception as exc:  # a broken dictionary must not stop the station
             log.error("Reading dictionary not loaded: %s", exc)
-        self.pool.start()
+        self.pool.start([v.params for v in self.voices.values()])
         self._load_clips()
         self.ready.set()
 
     def start_background(self) -> None:
         """The same as ``start`` in a thread of its own, so the daemon's log, schedule
-        and page come up while the workers warm up. Synthesis waits for it (``ready``);
-        a failure is logged and retried by the pool on first use."""
+        and page come up while the workers warm up, then the openers are prepared
+        (``warm_openers``). Synthesis waits for ``ready``; a failure is logged and
+        retried by the pool on first use."""
         def run():
             try:
                 self.start()
             except Exception:
                 log.exception("Speech did not start; retrying on first use")
                 self.ready.set()
+                return
+            self.warm_openers()  # the station's, not a one-off command's: after ready
         self._starter = threading.Thread(target=run, name="studio-start", daemon=True)
         self._starter.start()
 
@@ -107,6 +116,25 @@ class Studio:
 
     def _use_dictionary(self, path: str, version: str) -> None:
         self.pool.userdict, self.pool.dict_version = path, version
+        if self._openers_warm:  # their readings may have changed: prepare them again
+            threading.Thread(target=self.warm_openers, name="openers", daemon=True).start()
+
+    def warm_openers(self) -> None:
+        """Every opener's first piece (and the drill prefix), in every voice, into the
+        phrase cache: cut only at its first 、 (``quick_start``), never inside a phrase,
+        so the station's fixed openings sound whole. Failures only cost speed. Done
+        again whenever the reading dictionary changes."""
+        self._openers_warm = True
+        done = 0
+        for text in (DRILL_PREFIX, *self.config.emergency.openers):
+            for voice in self.voices.values():
+                try:
+                    first = quick_start(self.sentences(text))[0]
+                    self.renderer.first_audio(first, voice, cut=False, quick=False)
+                    done += 1
+                except Exception as exc:  # e.g. nothing speakable, a worker crash
+                    log.warning("Opener %r not prepared in %s: %s", text, voice.id, exc)
+        log.info("Openers prepared: %d first phrases in %d voices", done, len(self.voices))
 
     @property
     def dict_path(self) -> Path:
@@ -132,8 +160,12 @@ class Studio:
 
     # -- scripts ---------------------------------------------------------------------
     def voice(self, voice_id: str | None) -> Voice:
-        return self.voices.get(voice_id or self.config.speech.voice) or \
-            self.voices[self.config.speech.voice]
+        """The preset ``voice_id`` (None or "": the station's default voice)."""
+        voice = self.voices.get(voice_id or self.config.speech.voice)
+        if voice is None:  # checked where it is chosen; never silence for a name
+            log.warning("Unknown voice %r: reading in the default voice", voice_id)
+            voice = self.voices[self.config.speech.voice]
+        return voice
 
     def sentences(self, text: str, *, repeat: int = 1, drill: bool = False) -> list[Sentence]:
         return script_sentences(text, repeat=repeat, prefix=DRILL_PREFIX if drill else "",
@@ -181,27 +213,53 @@ class Studio:
             cached = self.cache.store(key, self.notice_program(text, **kw))
         return cached
 
+    def prepare_bulletin(self, text: str, *, drill: bool = False,
+                         voice: str | None = None) -> bool:
+        """Synthesize a bulletin's first piece into the phrase cache in the background
+        (the confirmation page does, so that 放送する starts at once). Never urgent,
+        at most one at a time (False: one is already running); failures cost nothing."""
+        if not self._preparing.acquire(blocking=False):
+            return False
+
+        def run():
+            try:
+                self.wait_ready()
+                first = quick_start(self.sentences(text, drill=drill))[0]
+                self.renderer.first_audio(first, self.voice(voice))
+            except Exception as exc:  # the airing itself will say what is wrong
+                log.info("First piece not prepared: %s", exc)
+            finally:
+                self._preparing.release()
+        self.preparing = threading.Thread(target=run, name="prepare", daemon=True)
+        self.preparing.start()
+        return True
+
     def bulletin_program(self, text: str, *, repeat: int = 2, chime: bool = True,
-                         drill: bool = False, urgent: bool = True,
+                         drill: bool = False, urgent: bool = True, voice: str | None = None,
                          on_missing=None, sentences: list[Sentence] | None = None,
                          on_spoken=None) -> Iterator[np.ndarray]:
         """An emergency bulletin, streamed: no head silence, station signals untouched.
 
-        Its first phrase is cut short (``quick_start``) so the first speech comes fast.
+        Its first piece is short (cut at its first 、 by ``quick_start``, or at an
+        accent phrase by ``Renderer.first_audio``) and comes from the phrase cache when
+        it is there, so the first speech comes fast.
         ``on_missing(SentenceFailed)`` hears of sentences that could not be synthesized
         (the rest airs); without it such a sentence ends the program with the error;
         ``on_spoken()`` hears of each sentence that has audio.
         ``urgent=False`` is for previews: they must not take an airing bulletin's threads;
         ``sentences`` (already cut to size, as previews are) replace the text's.
         """
-        sentences = quick_start(sentences or self.sentences(text, repeat=repeat, drill=drill))
+        sentences = sentences or self.sentences(text, repeat=repeat, drill=drill)
         self.wait_ready()
+        chosen = self.voice(voice)
+        sentences = quick_start(sentences)
         if self.signal_start is not None:
             yield self.signal_start
-        yield from self.renderer.program(sentences, self.voice(None), head=False, urgent=urgent,
+        yield from self.renderer.program(sentences, chosen, head=False, urgent=urgent,
                                          pre=self.pre if chime else None,
                                          post=self.post if chime else None,
-                                         on_missing=on_missing, on_spoken=on_spoken)
+                                         on_missing=on_missing, on_spoken=on_spoken,
+                                         quick_first=True)
         if self.signal_stop is not None:
             yield self.signal_stop
             yield silence(self.settings.tail, self.settings.rate)

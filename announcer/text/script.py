@@ -33,7 +33,7 @@ class Sentence:
     """One synthesis unit and the pause that follows it."""
 
     text: str
-    pause: str = "sentence"  # "sentence" | "paragraph" | "repeat" | "phrase"
+    pause: str = "sentence"  # "sentence" | "paragraph" | "repeat" | "phrase" | "accent"
 
 
 class InlineError(ValueError):

@@ -224,7 +224,8 @@ def audio(item_id):
             sentences, _ = bounded_sentences(studio, item["text"])
             buf = io.BytesIO()
             write_wav(buf, studio.bulletin_program(item["text"], repeat=1, chime=False,
-                                                   urgent=False, sentences=sentences),
+                                                   urgent=False, sentences=sentences,
+                                                   voice=_need_jma().cfg.voice),
                       studio.settings.rate)
     except Busy as exc:
         raise AlertError(str(exc), 503) from None

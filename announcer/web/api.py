@@ -3,7 +3,8 @@
 Tokens of scope ``bulletins`` may submit, stop and read; ``read`` tokens only read.
 Every answer is JSON, refusals too (``announcer.web.errors``): a body over the size
 limit is 413 ``{"error": ...}``, a full queue 429, a reused Idempotency-Key with
-another script 409."""
+another script 409. ``voice`` names the preset a bulletin is read in (omitted or null:
+the station's default); an unknown one is 422."""
 
 import datetime as dt
 
@@ -15,9 +16,10 @@ from announcer.web.auth import token_required
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 AIRLOG_KEYS = ("rowid", "kind", "id", "title", "scheduled_at", "started_at", "ended_at", "status",
-               "detail")
+               "detail", "voice")
 _FIELDS = {"text": str, "title": (str, type(None)), "repeat": int, "interrupt": bool,
-           "chime": bool, "test": bool, "expires_at": (str, type(None))}
+           "chime": bool, "test": bool, "expires_at": (str, type(None)),
+           "voice": (str, type(None))}
 
 
 def _services():
@@ -51,7 +53,8 @@ def parse_bulletin(payload, tz) -> dict:
     return {"text": payload["text"], "title": payload.get("title"),
             "repeat": payload.get("repeat", 2),
             "interrupt": payload.get("interrupt", True), "chime": payload.get("chime", True),
-            "test": payload.get("test", False), "expires_at": expires}
+            "test": payload.get("test", False), "expires_at": expires,
+            "voice": payload.get("voice") or None}
 
 
 @bp.post("/bulletins")
@@ -65,7 +68,7 @@ def post_bulletin():
     s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
                      {"id": bid, "title": s.station.bulletin(bid)["title"], "text": args["text"],
                       "repeat": args["repeat"], "interrupt": args["interrupt"],
-                      "test": args["test"]})
+                      "test": args["test"], "voice": s.station.bulletin(bid).get("voice")})
     return jsonify(id=bid, status="queued"), 202
 
 
@@ -93,7 +96,8 @@ def bulletin_view(b: dict) -> dict:
             "repeat": b["repeat"],
             "interrupt": b["interrupt"], "chime": b["chime"], "test": b["test"],
             "created_at": b["created_at"], "expires_at": b["expires_at"],
-            "created_by": b["created_by"], "updated_at": b["updated_at"]}
+            "created_by": b["created_by"], "updated_at": b["updated_at"],
+            "voice": b.get("voice")}
 
 
 @bp.get("/status")
@@ -103,7 +107,7 @@ def status():
 
 
 def airlog_rows(store, day: dt.date) -> list[dict]:
-    return [{k: r[k] for k in AIRLOG_KEYS} for r in store.airlog(day)]
+    return [{k: r.get(k) for k in AIRLOG_KEYS} for r in store.airlog(day)]
 
 
 @bp.get("/airlog")

@@ -126,7 +126,8 @@ def _form_page(form: NoticeForm, *, mode: str, version: str = "", errors=None,
         "notice_form.html", form=form, mode=mode, version=version, errors=errors or {},
         error=error, file=file, times=times, day_keys=DAY_KEYS, day_names=DAY_NAMES,
         holiday_labels=HOLIDAY_LABELS, voices=sorted(s.studio.voices.items()),
-        default_voice=s.studio.voice(None).name,
+        default_voice=("時間帯で読み分け" if s.config.speech.rotation  # speech.rotation
+                       else s.studio.voice(None).name),
         default_grace=int(s.config.playout.grace.total_seconds()), max_text=MAX_TEXT,
         done=_done_message())
     resp = Response(html, status)

@@ -99,6 +99,13 @@ def index():
                            sent_note=sent_note(data, sent) if bulletin else "")
 
 
+@bp.get("/about")
+@login_required()
+def about():
+    """The voices and the credits their licences (CC BY 3.0) ask for."""
+    return render_template("about.html", voices=_voices())
+
+
 # -- the emergency form ----------------------------------------------------------------
 def _form_fields(form) -> dict:
     """What the form showed, to show it again (also when invalid). A browser posts a
@@ -107,6 +114,7 @@ def _form_fields(form) -> dict:
             "title": form.get("title", ""), "repeat": form.get("repeat", "2"),
             "timing": "after" if form.get("timing") == "after" else "now",
             "chime": form.get("chime") == "on", "test": form.get("test") == "on",
+            "voice": form.get("voice", ""),
             "request_key": form.get("request_key") or uuid.uuid4().hex}
 
 
@@ -118,7 +126,7 @@ def _form_payload(fields: dict) -> dict:
         raise BulletinError("繰り返し回数は 1 から 5 までにしてください", 422) from None
     return {"text": fields["text"], "title": fields["title"], "repeat": repeat,
             "interrupt": fields["timing"] == "now", "chime": fields["chime"],
-            "test": fields["test"]}
+            "test": fields["test"], "voice": fields["voice"] or None}
 
 
 def over_limit(text: str) -> str:
@@ -160,7 +168,7 @@ def _form_page(fields: dict, error: str = "", status: int = 200):
     html = render_template("emergency.html", fields=fields, templates=TEMPLATES,
                            error="" if text_error else error, blanks=blanks,
                            max_chars=MAX_BULLETIN, max_title=MAX_TITLE, over=text_error,
-                           order_hint=ORDER_HINT)
+                           order_hint=ORDER_HINT, voices=_voices())
     return no_store(Response(html, status))
 
 
@@ -181,7 +189,10 @@ def _confirm_page(args: dict, fields: dict):
         reading, reading_error = "", "混み合っているため、いまは読みを表示できません。放送はできます。"
     except BulletinError as exc:  # show the problem; airing stays possible
         reading, reading_error = "", str(exc)
+    # While staff read the confirmation, the first phrase is made: 放送する starts at once.
+    _services().studio.prepare_bulletin(args["text"], drill=args["test"], voice=args.get("voice"))
     html = render_template("confirm.html", args=args, fields=fields, reading=reading,
+                           voice=_services().studio.voice(args.get("voice")),
                            reading_error=reading_error, drill_prefix=DRILL_PREFIX,
                            pieces=_blank_pieces(args["text"]))
     return no_store(Response(html))
@@ -206,7 +217,8 @@ def emergency_post():
         return _form_page(fields)
     try:
         args = check_sendable(parse_bulletin(_form_payload(fields), _tz()))
-        _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
+        _services().station.validate_bulletin(args["text"], args["repeat"], args["test"],
+                                              args["voice"])
         if step == "air":
             bid = submit_bulletin(args, fields["request_key"])
             return redirect(url_for(".index", sent=bid), 303)
@@ -242,5 +254,13 @@ def submit_bulletin(args: dict, key) -> str:
     s.accounts.audit(g.user["name"], "bulletin.submit" if created else "bulletin.resubmit",
                      {"id": bid, "title": args["title"], "text": args["text"],
                       "repeat": args["repeat"], "interrupt": args["interrupt"],
-                      "chime": args["chime"], "test": args["test"]})
+                      "chime": args["chime"], "test": args["test"],
+                      "voice": s.station.bulletin(bid).get("voice")})
     return bid
+
+
+def _voices() -> dict:
+    """The voice choice every staff form shows: presets and the station's default."""
+    studio = _services().studio
+    return {"presets": sorted(studio.voices.values(), key=lambda v: v.id),
+            "default": studio.voice(None)}

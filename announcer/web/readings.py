@@ -80,7 +80,7 @@ def _page(form: dict, *, error: str = "", status: int = 200, q: str | None = Non
     html = render_template("readings.html", words=words, total=total, q=q, form=form,
                            info=_entry_info(form["values"]), version=dictionary.version(),
                            sample=sample[:PREVIEW_CHARS], error=error, list_error=list_error,
-                           max_sample=PREVIEW_CHARS)
+                           max_sample=PREVIEW_CHARS, voices=_voice_choice())
     resp = Response(html, status)
     resp.headers["Cache-Control"] = "no-store"  # a restored page would carry an old version
     return resp
@@ -260,17 +260,33 @@ def _origins(text: str) -> list[dict]:
              "file": e.file} for _surface, kana, e in found]
 
 
+def _voice_choice() -> dict:
+    studio = _services().studio
+    return {"presets": sorted(studio.voices.values(), key=lambda v: v.id),
+            "default": studio.voice(None)}
+
+
+def _voice(body: dict) -> str | None:
+    """The voice the try-out is read in (None: the station's default)."""
+    voice = body.get("voice") or None
+    if voice is not None and voice not in _services().studio.voices:
+        raise TryError(f"声「{voice}」はありません")
+    return voice
+
+
 @bp.post("/staff/readings/preview")
 @login_required(api=True)
 def staff_preview():
     body = _body()
     text = _sample(body, bool(body.get("with_entry")))
     studio = _services().studio
+    voice = _voice(body)
     try:
         with preview_slot():
             sentences, _ = bounded_sentences(studio, text)
             buf = io.BytesIO()
-            write_wav(buf, studio.notice_program(text, chime=False, sentences=sentences),
+            write_wav(buf, studio.notice_program(text, voice=voice, chime=False,
+                                                 sentences=sentences),
                       studio.settings.rate)
     except (SpeechError, ValueError) as exc:
         raise TryError(f"音声を作れませんでした: {exc}") from None

@@ -37,16 +37,18 @@ def _tz():
 def _checked_json() -> dict:
     """The request body as ``submit_bulletin`` arguments, validated like a submit."""
     args = parse_bulletin(request.get_json(silent=True), _tz())
-    _services().station.validate_bulletin(args["text"], args["repeat"], args["test"])
+    _services().station.validate_bulletin(args["text"], args["repeat"], args["test"],
+                                          args["voice"])
     return args
 
 
-def _preview_wav(studio, text: str, *, chime: bool, drill: bool) -> tuple[bytes, float]:
+def _preview_wav(studio, text: str, *, chime: bool, drill: bool,
+                 voice: str | None) -> tuple[bytes, float]:
     # Not urgent: a preview must never take the synthesis threads reserved for a
     # bulletin that is going on air. Bounded after every expansion (preview.py).
     sentences, _ = bounded_sentences(studio, text, drill=drill)
     program = studio.bulletin_program(text, repeat=1, chime=chime, drill=drill, urgent=False,
-                                      sentences=sentences)
+                                      voice=voice, sentences=sentences)
     buf = io.BytesIO()
     frames = write_wav(buf, program, studio.settings.rate)
     return buf.getvalue(), frames / studio.settings.rate
@@ -74,9 +76,11 @@ def preview():
     s = _services()
     text = preview_text(args["text"])
     s.accounts.audit(g.user["name"], "bulletin.preview",
-                     {"text": text, "chime": args["chime"], "test": args["test"]})
+                     {"text": text, "chime": args["chime"], "test": args["test"],
+                      "voice": s.studio.voice(args["voice"]).id})
     with preview_slot():
-        body, seconds = _preview_wav(s.studio, text, chime=args["chime"], drill=args["test"])
+        body, seconds = _preview_wav(s.studio, text, chime=args["chime"], drill=args["test"],
+                                     voice=args["voice"])
     resp = Response(body, mimetype="audio/wav")
     resp.headers["X-Audio-Seconds"] = f"{seconds:.1f}"
     return no_store(resp)

@@ -149,7 +149,8 @@ def airlog_csv():
     rows = station_view().airlog(**query)
     s.accounts.audit(g.user["name"], "airlog.export",
                      {"month" if "month" in query else "date": label, "rows": len(rows)})
-    resp = Response(airlog_csv_text(rows).encode("utf-8"), mimetype="text/csv")
+    names = {v.id: v.name for v in s.studio.voices.values()}
+    resp = Response(airlog_csv_text(rows, voice_names=names).encode("utf-8"), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="airlog-{label}.csv"'
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -25,7 +25,8 @@
       repeat: parseInt(fd.get("repeat") || "2", 10),
       interrupt: fd.get("timing") !== "after",
       chime: fd.get("chime") === "on",
-      test: fd.get("test") === "on"
+      test: fd.get("test") === "on",
+      voice: String(fd.get("voice") || "") || null  // null: the station's default voice
     };
   }
 

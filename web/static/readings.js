@@ -55,7 +55,7 @@
   }
 
   function payload() {
-    var body = {text: $("sample").value};
+    var body = {text: $("sample").value, voice: $("sample-voice").value || null};
     FIELDS.forEach(function (name) { body[name] = $(name).value; });
     return body;
   }
