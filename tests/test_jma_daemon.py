@@ -62,7 +62,7 @@ def test_auto_airs_others_do_not_and_nothing_airs_twice(station, feeds, pulse):
     rec = pulse.record()
     sent = time.time()
     feeds.set_feed("/feed/extra.xml", links)
-    station.wait_for(lambda: [a for a in alerts(station) if a["status"] == "aired"], timeout=60)
+    station.wait_for(lambda: [a for a in alerts(station) if a["status"] == "aired"], timeout=240)
     rec.stop()
     items = {a["type"]: a for a in alerts(station)}
     assert set(items) == {"VPWW56", "VPWW58"}  # the other area is not listed at all
@@ -87,13 +87,13 @@ def test_auto_airs_others_do_not_and_nothing_airs_twice(station, feeds, pulse):
     station.kill9()
     before = feeds.count("/feed/extra.xml")
     station.start()
-    station.wait_for(lambda: feeds.count("/feed/extra.xml") >= before + 3, timeout=30)
+    station.wait_for(lambda: feeds.count("/feed/extra.xml") >= before + 3, timeout=90)
     assert len(alert_rows(station)) == 1 and len(alerts(station)) == 2
 
     feeds.set_feed("/feed/extra.xml", links + [feeds.put("/data/cancel.xml",
                                                          withdrawal_of(landslide_auto()))])
     station.wait_for(lambda: len([r for r in alert_rows(station) if r["status"] == "aired"]) == 2,
-                     timeout=60)
+                     timeout=240)
     withdrawal = [a for a in alerts(station) if a["title"].startswith("【取消】")]
     assert withdrawal[0]["text"].endswith("は、取り消されました。")
     assert station.get("/healthz")["status"] == "ok"
@@ -105,7 +105,7 @@ def test_an_approve_item_waits_for_staff_in_the_page(station, station_dir, feeds
     station.start()
     inbox = station_dir / "var" / "jma-inbox"
     (inbox / "storm.xml").write_bytes(storm_approve())
-    station.wait_for(lambda: [a for a in alerts(station) if a["status"] == "pending"], timeout=20)
+    station.wait_for(lambda: [a for a in alerts(station) if a["status"] == "pending"], timeout=60)
     assert (inbox / "done" / "storm.xml").exists()
     time.sleep(1.5)
     assert alert_rows(station) == []  # held
@@ -130,6 +130,6 @@ def test_an_approve_item_waits_for_staff_in_the_page(station, station_dir, feeds
         expect(page.get_by_role("status")).to_contain_text("承認しました")
         browser.close()
     assert problems == []
-    station.wait_for(lambda: alerts(station)[0]["status"] == "aired", timeout=60)
+    station.wait_for(lambda: alerts(station)[0]["status"] == "aired", timeout=240)
     assert alerts(station)[0]["decision"] == "approve"
     assert [r["status"] for r in alert_rows(station)] == ["aired"]

@@ -154,8 +154,8 @@ class MissingStudio(FakeStudio):
 class SpeechlessStudio(FakeStudio):
     """A bulletin none of whose sentences can be synthesized: only the chimes air."""
 
-    def bulletin_program(self, text, repeat=2, chime=True, drill=False, on_missing=None,
-                         on_spoken=None):
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
+                         on_missing=None, sentences=None, on_spoken=None):
         yield np.full(RATE, 0.25, np.float32)  # the chime
         for sentence in ("一文目です。", "二文目です。"):
             on_missing(SentenceFailed(sentence, RuntimeError("worker died")))
