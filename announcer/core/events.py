@@ -14,9 +14,11 @@ Rules:
 - The bus remembers the last state of every condition: a listener that subscribes late
   (the alerts start after the station) first hears every condition that is bad now.
 
-Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
-silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
-JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
+Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``,
+``clock``), the as-run record (``record``: the database is locked or full and entries
+wait in the journal), the render cache (``cache``), the silence monitor (``silence``,
+``on_air_silence``), the alerts themselves (``disk``), the JMA feed
+(``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale).
 
 Like ``logging``, publishers anywhere share the module's bus (``publish``); the
 composition root attaches the listener and tests make a ``Bus()`` of their own.
@@ -38,9 +40,13 @@ NOTICE_FILE = "notice_file"         # a file under schedules/ is broken / fixed
 RENDER = "render"                   # a notice could not be rendered (one-shot)
 JMA_STALE = "jma_stale"             # the JMA feed has not updated in time / is fresh again
 DISK = "disk"                       # the data disk is under the free-space limit
+RECORD = "record"                   # the as-run record cannot be written (entries wait)
+CLOCK = "clock"                     # the wall clock stepped (one-shot)
+CACHE = "cache"                     # the render cache cannot be written
 TEST = "test"                       # ``announcer notify-test``
-KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, TEST)
-ONE_SHOT = (AIRING, RENDER, TEST)
+KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, DISK, RECORD,
+         CLOCK, CACHE, TEST)
+ONE_SHOT = (AIRING, RENDER, CLOCK, TEST)
 
 
 @dataclass(frozen=True)

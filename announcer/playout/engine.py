@@ -181,7 +181,9 @@ class Engine:
             self.last_tick = now
             for item in [i for i in self._queue if i.deadline is not None and now > i.deadline]:
                 if self._output_ok:
-                    self._drop(item, "missed", "too late")
+                    ahead = self._current  # what it waited behind, if anything
+                    self._drop(item, "missed", "too late" if ahead is None or ahead is item
+                               else f"too late: waited behind {ahead.kind}")
                 else:
                     self._drop(item, "failed", "device unavailable")
 
@@ -189,7 +191,8 @@ class Engine:
     def _ready(self) -> Item | None:
         now = self.clock.monotonic()
         for item in self._queue:
-            if item.not_before <= now:
+            # past its deadline it never starts: ``tick`` logs it missed
+            if item.not_before <= now and (item.deadline is None or now <= item.deadline):
                 return item
         return None
 

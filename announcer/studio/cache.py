@@ -9,6 +9,10 @@ the least recently used entries go first (a hit refreshes an entry's time), neve
 that was just stored. Upcoming notices stay young: every pre-render pass (each minute,
 30 minutes ahead) touches them. Temporary files left by a crash are removed
 at start.
+
+A cache that cannot be written (disk full, read-only) never stops a notice: ``store``
+returns the audio from memory, ``fault`` says why (staff words) and the bus hears
+``cache`` (ok=False) until a later store succeeds.
 """
 
 import hashlib
@@ -22,6 +26,7 @@ from typing import Iterable
 import numpy as np
 
 from announcer.audio.base import to_int16
+from announcer.core import events
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
@@ -37,6 +42,7 @@ class RenderCache:
         self.folder, self.max_bytes = folder, max_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.fault: str | None = None
         self._clean_temporary()
         self.prune_to_cap()
 
@@ -61,22 +67,39 @@ class RenderCache:
         return samples
 
     def store(self, key: str, blocks: Iterable[np.ndarray]) -> np.ndarray:
-        """Write blocks atomically (temp file, fsync, rename) and return the memory map.
+        """Write blocks atomically (temp file, fsync, rename) and return the memory map,
+        or the samples in memory when the disk refuses them (see the module docstring).
         If ``blocks`` raises, nothing is kept and the error propagates."""
+        samples = np.concatenate([to_int16(b) for b in blocks] or [np.zeros(0, "<i2")])
         path = self.path(key)
         # unique per writer: a pre-render and a cue may store the same key at once
         tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
         try:
             with open(tmp, "wb") as f:
-                for block in blocks:
-                    f.write(to_int16(block).tobytes())
+                f.write(samples.tobytes())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            self._failed(exc)
+            return samples
         finally:
             tmp.unlink(missing_ok=True)
+        if self.fault is not None:
+            log.warning("Render cache %s writable again", self.folder)
+            self.fault = None
+            events.publish(events.CACHE, str(self.folder), True, "")
         self.prune_to_cap(protect={key})
         return self.load(key)
+
+    def _failed(self, exc: OSError) -> None:
+        why = "ディスクの空きがありません" if exc.errno == 28 else str(exc)
+        fault = f"作り置き音声（{self.folder}）を保存できません: {why}。お知らせはその場で音声を作って放送します"
+        if fault != self.fault:
+            log.error("Render cache %s cannot be written (%s): rendering in memory", self.folder,
+                      exc)
+            self.fault = fault
+            events.publish(events.CACHE, str(self.folder), False, fault)
 
     def prune_to_cap(self, protect: set[str] = frozenset()) -> int:
         """Delete least recently used entries until the folder fits ``max_bytes``."""
