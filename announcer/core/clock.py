@@ -140,3 +140,7 @@ class FakeClock:
     def set(self, when: dt.datetime) -> None:
         self._mono += (when - self._now).total_seconds()
         self._now = when
+
+    def step(self, seconds: float) -> None:
+        """The wall clock alone jumps (NTP, an operator): monotonic time does not move."""
+        self._now += dt.timedelta(seconds=seconds)
