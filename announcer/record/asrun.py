@@ -250,11 +250,13 @@ class Record:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if self.pending or self._fault is not None:
-                try:
+            try:
+                if self.pending or self._fault is not None:
                     self.flush()
-                except Exception:  # the writer thread must outlive any surprise
-                    log.exception("As-run writer failed; retrying")
+                else:  # a disk filling up is found before a write fails on it
+                    self._check_room(0)
+            except Exception:  # the writer thread must outlive any surprise
+                log.exception("As-run writer failed; retrying")
 
     # -- reads that see waiting entries ------------------------------------------------
     def _waiting(self) -> list[dict]:

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -30,6 +31,7 @@ from announcer.core import events
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+RECHECK = 5.0  # seconds between tries of a cache that could not be written
 
 
 def cache_key(**parts) -> str:
@@ -42,7 +44,8 @@ class RenderCache:
         self.folder, self.max_bytes = folder, max_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.fault: str | None = None
+        self._fault: str | None = None
+        self._checked = 0.0
         self._clean_temporary()
         self.prune_to_cap()
 
@@ -85,20 +88,43 @@ class RenderCache:
             return samples
         finally:
             tmp.unlink(missing_ok=True)
-        if self.fault is not None:
-            log.warning("Render cache %s writable again", self.folder)
-            self.fault = None
-            events.publish(events.CACHE, str(self.folder), True, "")
+        self._writable_again()
         self.prune_to_cap(protect={key})
         return self.load(key)
+
+    @property
+    def fault(self) -> str | None:
+        """Why renders cannot be kept (staff words), or None. While there is a fault, a
+        small write is tried at most every ``RECHECK`` seconds to find it gone."""
+        if self._fault is not None and time.monotonic() - self._checked >= RECHECK:
+            self._checked = time.monotonic()
+            probe = self.folder / f".probe{os.getpid()}"
+            try:
+                with open(probe, "wb") as f:
+                    f.write(bytes(256 * 1024))
+                    f.flush()
+                    os.fsync(f.fileno())
+                self._writable_again()
+            except OSError:
+                pass
+            finally:
+                probe.unlink(missing_ok=True)
+        return self._fault
+
+    def _writable_again(self) -> None:
+        if self._fault is not None:
+            log.warning("Render cache %s writable again", self.folder)
+            self._fault = None
+            events.publish(events.CACHE, str(self.folder), True, "")
 
     def _failed(self, exc: OSError) -> None:
         why = "ディスクの空きがありません" if exc.errno == 28 else str(exc)
         fault = f"作り置き音声（{self.folder}）を保存できません: {why}。お知らせはその場で音声を作って放送します"
-        if fault != self.fault:
+        self._checked = time.monotonic()
+        if fault != self._fault:
             log.error("Render cache %s cannot be written (%s): rendering in memory", self.folder,
                       exc)
-            self.fault = fault
+            self._fault = fault
             events.publish(events.CACHE, str(self.folder), False, fault)
 
     def prune_to_cap(self, protect: set[str] = frozenset()) -> int:
