@@ -89,3 +89,29 @@ def test_an_older_database_keeps_its_rows_and_accepts_partial(tmp_path):
                           "('bulletin','b','lost','2026-12-02')")
     finally:
         store.close()
+
+
+def test_a_full_disk_keeps_renders_in_memory_and_says_so(tmp_path, monkeypatch):
+    from announcer.core import events
+    from announcer.studio import cache as cache_module
+    from tests.faultutil import SmallDisk
+
+    seen = []
+    unsubscribe = events.BUS.subscribe(seen.append)
+    disk = SmallDisk(tmp_path / "small", "1m")
+    try:
+        cache = RenderCache(disk.folder, max_bytes=1 << 30)
+        disk.fill()
+        samples = cache.store("k", [SECOND, SECOND])
+        assert len(samples) == 2 * len(SECOND) and not isinstance(samples, np.memmap)
+        assert "ディスクの空きがありません" in cache.fault
+        assert (seen[-1].kind, seen[-1].ok) == ("cache", False)
+        assert list(disk.folder.glob("*.s16")) == [] and list(disk.folder.glob("*.tmp*")) == []
+        disk.free()
+        monkeypatch.setattr(cache_module, "RECHECK", 0.0)
+        assert cache.fault is None  # found writable again by a small try
+        assert (seen[-1].kind, seen[-1].ok) == ("cache", True)
+        assert isinstance(cache.store("k", [SECOND]), np.memmap)
+    finally:
+        unsubscribe()
+        disk.unmount()

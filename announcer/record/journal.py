@@ -108,6 +108,16 @@ class Journal:
             return None
         return entry
 
+    @classmethod
+    def peek(cls, path: Path) -> list[dict]:
+        """The entries waiting in a journal, read only (for tools; never writes)."""
+        journal = cls(path)
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            return []
+        return journal._parse(data)
+
     # -- writing ---------------------------------------------------------------------
     def append(self, entry: dict) -> None:
         """Write one entry and make it durable. Raises JournalFull or OSError."""
