@@ -77,12 +77,22 @@ class StepWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _measure(self) -> float:
-        return self.clock.now().timestamp() - self.clock.monotonic()
+    def _measure(self) -> float | None:
+        before = self.clock.monotonic()
+        wall = self.clock.now().timestamp()
+        after = self.clock.monotonic()
+        if after - before > 0.05:  # preempted between the reads: not a fair look
+            return None
+        return wall - (before + after) / 2
 
     def check(self) -> float | None:
         """One look: the step seen since the last look (seconds), or None."""
         offset = self._measure()
+        if offset is None:
+            return None
+        if self._offset is None:
+            self._offset = offset
+            return None
         # compared with the last look only: slewing (NTP's ≤ 0.5 ms/s) never adds up
         step, self._offset = offset - self._offset, offset
         return step if abs(step) >= self.threshold else None

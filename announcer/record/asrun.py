@@ -226,9 +226,14 @@ class Record:
             return len(self._pending)
 
     @property
+    def cause(self) -> str | None:
+        """The bare reason of ``fault`` (e.g. the database is locked), or None."""
+        return self._fault or self._journal_problem
+
+    @property
     def fault(self) -> str | None:
         """Why the record cannot be written now (staff words), or None."""
-        why = self._fault or self._journal_problem
+        why = self.cause
         if why is None:
             return None
         waiting = self.pending

@@ -207,15 +207,13 @@ class Station:
         """See ``BulletinDesk.submit``: validate, commit to disk, then queue. While the
         record cannot be written a bulletin is refused (503) with the reason: it could
         neither be kept nor logged. (Official information, kind ``alert``, still tries.)"""
-        fault = self.record.fault
-        if fault and options.get("kind", "bulletin") == "bulletin":
-            raise BulletinError(REFUSED.format(fault.split(": ", 1)[-1]), 503)
+        if self.record.cause and options.get("kind", "bulletin") == "bulletin":
+            raise BulletinError(REFUSED.format(self.record.cause), 503)
         try:
             return self.bulletins.submit(text, **options)
         except sqlite3.Error as exc:
             self.record.note(exc)
-            raise BulletinError(REFUSED.format(self.record.fault.split(": ", 1)[-1]),
-                                503) from None
+            raise BulletinError(REFUSED.format(self.record.cause), 503) from None
 
     def cancel_bulletin(self, bid: str, by: str = "") -> bool:
         return self.bulletins.cancel(bid, by)
