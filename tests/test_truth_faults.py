@@ -296,3 +296,28 @@ def test_re_timing_wakes_jobs_that_a_backward_step_left_waiting():
         assert ran.wait(10)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_the_file_output_survives_a_full_disk(tmp_path):
+    """A WAV that cannot be written is a lost device, reported; the thread lives on and
+    reports the output back once the disk has room."""
+    import numpy as np
+
+    from announcer.audio.filesink import FileOutput
+    from tests.faultutil import SmallDisk
+
+    disk = SmallDisk(tmp_path / "aired", "1m")
+    out = FileOutput(disk.folder, RATE, blocksize=4800)
+    health = []
+    tone = (np.full(4800, 0.5, np.float32), "notice-gomi")
+    try:
+        disk.fill()
+        out.start(lambda n: tone, lambda ok, detail: health.append(ok))
+        wait_until(lambda: health[-1] is False)
+        assert out._thread.is_alive()
+        disk.free()
+        wait_until(lambda: health[-1] is True)
+        wait_until(lambda: any(p.stat().st_size > 44 for p in disk.folder.glob("*.wav")))
+    finally:
+        out.stop()
+        disk.unmount()

@@ -1,7 +1,7 @@
 """How every refusal and failure of the web layer is answered, app-wide.
 
 Rules:
-- ``/api/`` and ``/staff/`` (the scripts' JSON) get ``{"error": message}`` (plus
+- ``/api/``, ``/staff/`` (the scripts' JSON) and ``/healthz`` get ``{"error": message}`` (plus
   ``fields`` when the error names form fields), every other path the error page.
 - An ``AnnouncerError`` carries its own status (``status`` attribute, default 422)
   and a message staff understand; an HTTP error gets a Japanese message by code (or the
@@ -43,7 +43,7 @@ DESCRIPTIONS = {  # abort(code, description=KEY) → this message
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/staff/"))
+    return request.path.startswith(("/api/", "/staff/", "/healthz"))
 
 
 def answer(message: str, status: int, fields: dict | None = None):
