@@ -114,24 +114,33 @@ class Station:
         self.bulletins.recover()
 
     def _end_cut_bulletins(self) -> None:
+        """Rows of bulletins cut by a crash (no end) or a stop: a crash-cut row ends at the
+        last heartbeat; a bulletin still open airs again from the start, and its row says
+        ``replay queued`` until that airing starts (then ``replayed from start``)."""
         kinds = ",".join(f"'{k}'" for k in BULLETIN_KINDS)
         cut = self.record.airings(
-            f"kind IN ({kinds}) AND status='interrupted' AND ended_at IS NULL",
-            keep=lambda r: r["kind"] in BULLETIN_KINDS and r["status"] == "interrupted"
-            and r["ended_at"] is None)
+            f"kind IN ({kinds}) AND status='interrupted' AND (ended_at IS NULL OR "
+            f"detail='{STOPPED}' OR detail LIKE '%replay queued')",
+            keep=lambda r: r["kind"] in BULLETIN_KINDS and r["status"] == "interrupted" and (
+                r["ended_at"] is None or r["detail"] == STOPPED or
+                r["detail"].endswith("replay queued")))
         last = self.store.get_state("last_alive")
         for row in cut:
             b = self.record.bulletin(row["id"])
             reopen = b is not None and b["state"] in ("queued", "on_air")
-            # it ended at the crash: at the last heartbeat (at most a second before)
-            times = [dt.datetime.fromisoformat(t) for t in (row["started_at"], last) if t]
-            ended = max(times) if times else self.clock.now()
-            detail = "cut by a restart; " + ("replay queued" if reopen else "not aired again")
-            self.record.airing_ended(row["ref"], "interrupted", ended, detail)
+            cause = STOPPED if row["detail"].startswith(STOPPED) else "cut by a restart"
+            detail = f"{cause}; replay queued" if reopen else cause
             if reopen:
-                self.replays[(row["kind"], row["id"], None)] = (row["ref"], "cut by a restart")
-            log.warning("%s %s was cut by a crash (%s); its row ends at the last heartbeat, "
-                        "%s", row["kind"], row["id"], detail, ended.isoformat())
+                self.replays[(row["kind"], row["id"], None)] = (row["ref"], cause)
+            if row["ended_at"] is None:
+                # it ended at the crash: at the last heartbeat (at most a second before)
+                times = [dt.datetime.fromisoformat(t) for t in (row["started_at"], last) if t]
+                ended = max(times) if times else self.clock.now()
+                self.record.airing_ended(row["ref"], "interrupted", ended, detail)
+                log.warning("%s %s was cut by a crash; its row ends at the last heartbeat, "
+                            "%s", row["kind"], row["id"], ended.isoformat())
+            elif reopen and detail != row["detail"]:
+                self.record.mark_resolved(row["ref"], detail)
 
     def heartbeat(self) -> None:
         try:
