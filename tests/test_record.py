@@ -91,6 +91,7 @@ def test_entries_wait_in_order_while_another_process_holds_the_database(store, b
         record.set_bulletin_state("b1", "on_air", T)
         record.set_bulletin_state("b1", "aired", T + dt.timedelta(seconds=30))
         assert record.pending == 4 and store.airlog(DAY) == []
+        wait_until(lambda: record.fault)  # declared by the record's thread, a second later
         assert "ロック" in record.fault
         assert store.write_fault  # what the web's best-effort writes skip on
         assert (bus.seen[-1].kind, bus.seen[-1].ok) == ("record", False)
@@ -157,3 +158,20 @@ def test_an_older_database_gets_refs_for_its_rows(tmp_path):
         assert [r["ref"] for r in store.airlog(dt.date(2026, 12, 1))] == ["row-1"]
     finally:
         store.close()
+
+
+def test_entries_written_together_are_one_journal_line(store):
+    record = Record(store, bus=events.Bus())
+    record.open()
+    store.add_bulletin("b1", "避難してください。", {"repeat": 1}, T, None)
+    with DbLock(store.path):
+        with record.together():  # a bulletin's end and its state: both or neither
+            ref = record.airing_started("bulletin", "b1", "避難", None, T)
+            record.set_bulletin_state("b1", "aired", T)
+        raw = record.journal.path.read_bytes()[HEADER:]
+        assert [e["op"] for e in Journal.peek(record.journal.path)] == ["start", "bulletin"]
+        assert record.journal.used == raw.index(b"\n") + 1  # one line holds both
+    wait_until(lambda: record.pending == 0)
+    assert store.bulletin("b1")["state"] == "aired"
+    assert [r["ref"] for r in store.airlog(DAY)] == [ref]
+    record.close()

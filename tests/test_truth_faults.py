@@ -76,7 +76,7 @@ def test_a_notice_aired_while_locked_is_neither_aired_again_nor_missed(config, s
     first = started(config, store, clock, started_at=at(7, 29, 50))
     with DbLock(store.path):
         run_until(first, first.out, at(7, 30, 4))  # gomi and twin air, unlogged for now
-        first.heartbeat()
+        wait_until(lambda: first.health()["faults"])
         assert "ロック" in first.health()["faults"][0]["detail"]
         assert first.health()["status"] == "degraded"
         crash(first)

@@ -6,12 +6,16 @@ Rules:
   started, a detail settled at a restart, a bulletin's state) is an *entry* keyed so that
   applying it twice changes nothing (``Store.apply``). It goes to the journal first
   (``announcer.record.journal``: on disk when the call returns), then to the database.
+- Entries written in one ``together()`` block (a bulletin's end and its new state) are
+  one journal line: a crash keeps both or neither, so a bulletin whose airing ended is
+  never found still "on air".
 - When the database refuses (another process holds its lock, the disk is full, an I/O
   error), entries wait in memory (at most ``MAX_PENDING``) and in the journal; the
   ``record`` thread retries every second and applies them in the order they were
-  written, then clears the journal. Writing never raises, and blocks a caller for at most
-  one try (``WRITE_WAIT_MS``) and only while no fault is known: the engine's events
-  thread must keep going.
+  written, then clears the journal. Writing never raises and blocks a caller for at most
+  one quick try (``WRITE_WAIT_MS``), and none once the record is behind: the engine's
+  events thread must keep going. Only the record thread declares a fault (a second
+  failure, a second later), so a moment of contention is no alarm.
 - Reads that decide what airs (``has_airing``, ``airings``, ``open_bulletins``,
   ``bulletin``) see waiting entries as written: an airing whose end is still waiting is
   never aired again, a bulletin that ended is never re-aired.
@@ -27,6 +31,7 @@ object, so the station's parts take the record where they took the store.
 """
 
 import collections
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -65,6 +70,8 @@ class Record:
         self._flushing = threading.Lock()
         self._pending: collections.deque = collections.deque()
         self._fault: str | None = None
+        self._behind = False  # a quick try failed: only the record thread tries now
+        self._group = threading.local()  # entries of a ``together()`` block
         self._journal_problem: str | None = None
         self._dropped = 0
         self._wake = threading.Event()
@@ -131,24 +138,44 @@ class Record:
     def set_bulletin_state(self, bid: str, state: str, now: dt.datetime) -> None:
         self._write({"op": "bulletin", "id": bid, "state": state, "at": iso(now)})
 
+    @contextlib.contextmanager
+    def together(self):
+        """Entries this thread writes in the block are journalled as one line."""
+        if getattr(self._group, "entries", None) is not None:
+            yield  # already inside a block
+            return
+        self._group.entries = []
+        try:
+            yield
+        finally:
+            entries, self._group.entries = self._group.entries, None
+            if entries:
+                self._write_all(entries)
+
     def _write(self, entry: dict) -> None:
+        group = getattr(self._group, "entries", None)
+        if group is not None:
+            group.append(entry)
+        else:
+            self._write_all([entry])
+
+    def _write_all(self, entries: list[dict]) -> None:
         with self._lock:
-            self._journal(entry)
-            self._pending.append(entry)
-            if len(self._pending) > MAX_PENDING:
+            self._journal(entries)
+            self._pending.extend(entries)
+            while len(self._pending) > MAX_PENDING:
                 lost = self._pending.popleft()
                 self._dropped += 1
                 log.critical("As-run: more than %d entries wait; the oldest is dropped: %s",
                              MAX_PENDING, lost)
-            known_fault = self._fault is not None
-        if known_fault:
-            self._wake.set()
-        else:
-            self.flush()
+            quick = self._fault is None and not self._behind
+        if quick and self._flush(declare=False):
+            return
+        self._wake.set()
 
-    def _journal(self, entry: dict) -> None:
+    def _journal(self, entries: list[dict]) -> None:
         try:
-            self.journal.append(entry)
+            self.journal.append(entries)
             self._journal_problem = None
         except OSError as exc:
             if self._journal_problem is None:
@@ -157,15 +184,26 @@ class Record:
 
     def flush(self) -> bool:
         """Try to write every waiting entry now. True when none waits any more."""
+        return self._flush(declare=True)
+
+    def _flush(self, declare: bool) -> bool:
+        """``declare``: a failure is a fault (the record thread, ``flush``); otherwise the
+        record only falls behind and leaves the retry to its thread."""
         with self._flushing:
             with self._lock:
                 batch = list(self._pending)
-            if batch:
-                try:
+            try:
+                if batch:
                     self.store.apply(batch)
-                except (sqlite3.Error, OSError) as exc:
+                elif self._fault is not None or self._behind:
+                    self.store.probe(dt.datetime.now(self.store.tz))
+            except (sqlite3.Error, OSError) as exc:
+                self._behind = True
+                if declare:
                     self._failed(exc, len(batch))
-                    return False
+                return False
+            self._behind = False
+            if batch:
                 with self._lock:
                     done = {id(e) for e in batch}
                     while self._pending and id(self._pending[0]) in done:
@@ -173,12 +211,6 @@ class Record:
                     if not self._pending:
                         self._clear_journal()
                 log.debug("As-run: %d entries written", len(batch))
-            elif self._fault is not None:
-                try:
-                    self.store.probe(dt.datetime.now(self.store.tz))
-                except (sqlite3.Error, OSError) as exc:
-                    self._failed(exc, 0)
-                    return False
             self._check_room(len(batch))
             return not self.pending
 
@@ -245,8 +277,15 @@ class Record:
                 "journal_bytes": self.journal.used, "dropped": self._dropped}
 
     def note(self, exc: BaseException) -> None:
-        """Another writer of the database (a bulletin's commit, the heartbeat) failed."""
+        """Another writer of the database failed after its long wait (a bulletin's
+        commit): that is a fault now."""
+        self._behind = True
         self._failed(exc, self.pending)
+        self._wake.set()
+
+    def suspect(self) -> None:
+        """A quick writer failed (the heartbeat): the record thread checks."""
+        self._behind = True
         self._wake.set()
 
     def _run(self) -> None:
@@ -256,7 +295,7 @@ class Record:
             if self._stop.is_set():
                 return
             try:
-                if self.pending or self._fault is not None:
+                if self.pending or self._fault is not None or self._behind:
                     self.flush()
                 else:  # a disk filling up is found before a write fails on it
                     self._check_room(0)

@@ -7,8 +7,9 @@ Rules:
   appending later overwrites blocks it already owns, so it works on a full disk.
 - ``append`` returns once the entry is on disk (``fdatasync``): the record writes here
   first and to the database second.
-- Layout: a 64-byte header ``ANJ1 <generation>``, then one line per entry,
-  ``<crc32 hex> <json>\\n``, each JSON carrying the generation (``g``). Reading stops at
+- Layout: a 64-byte header ``ANJ1 <generation>``, then one line per append,
+  ``<crc32 hex> <json>\\n``, the JSON carrying the generation (``g``) and the entries
+  (``e``, a list: what is appended together survives together). Reading stops at
   the first line that is blank, torn, fails its CRC or belongs to another generation.
   ``clear`` only writes a new header (generation + 1): lines left behind from before
   are never read again, and clearing costs one small write.
@@ -88,25 +89,26 @@ class Journal:
             end = data.find(b"\n", pos)
             if end < 0:
                 break
-            entry = self._decode(data[pos:end])
-            if entry is None:
+            batch = self._decode(data[pos:end])
+            if batch is None:
                 break
-            entries.append(entry)
+            entries.extend(batch)
             pos = end + 1
         self._end = pos
         return entries
 
-    def _decode(self, line: bytes) -> dict | None:
+    def _decode(self, line: bytes) -> list[dict] | None:
         crc, _, payload = line.partition(b" ")
         try:
             if len(crc) != 8 or int(crc, 16) != zlib.crc32(payload):
                 return None
-            entry = json.loads(payload)
+            record = json.loads(payload)
         except ValueError:
             return None
-        if not isinstance(entry, dict) or entry.pop("g", None) != self.generation:
+        if not isinstance(record, dict) or record.get("g") != self.generation or \
+                not isinstance(record.get("e"), list):
             return None
-        return entry
+        return [e for e in record["e"] if isinstance(e, dict)]
 
     @classmethod
     def peek(cls, path: Path) -> list[dict]:
@@ -119,11 +121,13 @@ class Journal:
         return journal._parse(data)
 
     # -- writing ---------------------------------------------------------------------
-    def append(self, entry: dict) -> None:
-        """Write one entry and make it durable. Raises JournalFull or OSError."""
+    def append(self, entries: dict | list[dict]) -> None:
+        """Write an entry, or entries that must survive together, and make them durable.
+        Raises JournalFull or OSError."""
         if self._fd is None:
             raise OSError("the as-run journal is not open")
-        payload = json.dumps(dict(entry, g=self.generation), ensure_ascii=False,
+        entries = [entries] if isinstance(entries, dict) else list(entries)
+        payload = json.dumps({"g": self.generation, "e": entries}, ensure_ascii=False,
                              separators=(",", ":")).encode("utf-8")
         line = b"%08x " % zlib.crc32(payload) + payload + b"\n"
         if self._end + len(line) > self.size:

@@ -145,8 +145,8 @@ class Station:
     def heartbeat(self) -> None:
         try:
             self.store.set_state("last_alive", self.clock.now().isoformat(), durable=False)
-        except sqlite3.Error as exc:  # the record's retry says when it is writable again
-            self.record.note(exc)
+        except sqlite3.Error:  # the record's thread checks, and says when it is a fault
+            self.record.suspect()
 
     def job_ran(self, name: str) -> None:
         """The daemon's jobs report here (``health`` notices jobs that stopped)."""
@@ -296,13 +296,14 @@ class Station:
     def _on_event(self, event: str, item: Item, info: dict) -> None:
         """Never raises: the record keeps what it cannot write yet (``asrun``)."""
         if event == "start":
-            self._rows[id(item)] = self.record.airing_started(
-                item.kind, item.id, item.title, item.scheduled_at, info["at"])
-            if item.kind in BULLETIN_KINDS:
-                self.record.set_bulletin_state(item.id, "on_air", info["at"])
-            replay = self.replays.pop((item.kind, item.id, item.scheduled_at), None)
-            if replay is not None:  # only now is it true
-                self.record.mark_resolved(replay[0], f"{replay[1]}; replayed from start")
+            with self.record.together():
+                self._rows[id(item)] = self.record.airing_started(
+                    item.kind, item.id, item.title, item.scheduled_at, info["at"])
+                if item.kind in BULLETIN_KINDS:
+                    self.record.set_bulletin_state(item.id, "on_air", info["at"])
+                replay = self.replays.pop((item.kind, item.id, item.scheduled_at), None)
+                if replay is not None:  # only now is it true
+                    self.record.mark_resolved(replay[0], f"{replay[1]}; replayed from start")
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
             return
         status, detail = info["status"], info.get("detail", "")
@@ -319,12 +320,13 @@ class Station:
             and not detail
         if cut:  # by an emergency: replayed within grace, and the row says which
             detail = self.desk.cut_by_emergency(item, ref)
-        if ref is None:
-            self.record.airing_record(item.kind, item.id, item.title, item.scheduled_at,
-                                      status, detail, at)
-        else:
-            self.record.airing_ended(ref, status, at, detail)
+        with self.record.together():  # the row's end and the bulletin's state, or neither
+            if ref is None:
+                self.record.airing_record(item.kind, item.id, item.title, item.scheduled_at,
+                                          status, detail, at)
+            else:
+                self.record.airing_ended(ref, status, at, detail)
+            if item.kind in BULLETIN_KINDS:
+                self.bulletins.ended(item, status, detail, self.stopping)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
         events.airing_ended(item.kind, item.id, item.title, status, detail)
-        if item.kind in BULLETIN_KINDS:
-            self.bulletins.ended(item, status, detail, self.stopping)
