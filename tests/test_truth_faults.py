@@ -321,3 +321,38 @@ def test_the_file_output_survives_a_full_disk(tmp_path):
     finally:
         out.stop()
         disk.unmount()
+
+
+class TailStudio(FakeStudio):
+    """Notices of 1 s of tone and 0.3 s of tail silence, as rendered ones end."""
+
+    def render_notice(self, text, **kw):
+        import numpy as np
+
+        return np.concatenate([np.full(RATE, 0.5, np.float32), np.zeros(int(0.3 * RATE),
+                                                                        np.float32)])
+
+
+@pytest.mark.parametrize("into, statuses", [
+    (0.5, ["interrupted", "aired"]),  # words cut: aired again from the start
+    (1.15, ["aired"]),  # only the tail silence cut: every word went out, once
+])
+def test_a_notice_cut_in_its_tail_silence_counts_as_aired(config, store, into, statuses):
+    clock = FakeClock(at(7, 29, 59))
+    out = FakeOutput(RATE, clock=clock)
+    station = Station(config, clock, TailStudio(), store, out)
+    station.start(started_at=at(7, 29, 59))
+    station.out = out
+    try:
+        run_until(station, out, at(7, 30))
+        start = next(i for i, (_, t) in enumerate(out.blocks) if t == "notice-gomi")
+        out.run(into - (len(out.blocks) - start) * 480 / RATE)
+        station.submit_bulletin("避難してください。", by="t")
+        settle(station)
+        out.run(6)
+        settle(station)
+        out.run(3)
+        settle(station)
+        assert [s for _, s, _ in rows(store, "gomi")] == statuses
+    finally:
+        station.stop()

@@ -27,10 +27,12 @@ import logging
 import sqlite3
 import time
 
+import numpy as np
+
 from announcer.core import events
 from announcer.core.config import Config
 from announcer.core.errors import BulletinError
-from announcer.playout.engine import Engine, Item
+from announcer.playout.engine import FADE_CUT, Engine, Item
 from announcer.record.asrun import Record
 from announcer.record.store import STOPPED, Store
 from announcer.station.bulletins import BULLETIN_KINDS, BulletinDesk
@@ -39,6 +41,7 @@ from announcer.station.health import StationHealth
 
 log = logging.getLogger(__name__)
 JOBS_LATE = 5.0  # seconds without the plan, tick or heartbeat job before it is a fault
+SILENT = 10 ** (-60 / 20)  # below −60 dBFS a notice's tail is silence
 STEP_NOTIFY = 10.0  # seconds: a wall-clock step this large is an alert, smaller only logged
 REFUSED = ("放送記録を書き込めないため、いま緊急放送を受け付けられません（{}）。"
            "急ぐときはマイクで直接放送し、管理者に連絡してください。")
@@ -292,6 +295,20 @@ class Station:
     def acknowledge(self, rowid: int, by: str) -> bool:
         return self.watch.acknowledge(rowid, by)
 
+    def _words_all_out(self, item: Item) -> bool:
+        """Whether a notice cut by an emergency had nothing but silence left from where
+        the cut's fade began (its tail silence): every word went out, it counts as
+        ``aired`` and is not aired again."""
+        samples = getattr(item.source, "samples", None)
+        if samples is None:
+            return False
+        rate = self.config.audio.rate
+        rest = samples[max(0, item.source.pos - int(FADE_CUT * rate)):]
+        if len(rest) > rate:  # more than a tail silence can be
+            return False
+        full_scale = 32768.0 if samples.dtype.kind == "i" else 1.0
+        return not len(rest) or float(np.abs(rest).max()) < full_scale * SILENT
+
     # -- events from the engine (events thread) -------------------------------------
     def _on_event(self, event: str, item: Item, info: dict) -> None:
         """Never raises: the record keeps what it cannot write yet (``asrun``)."""
@@ -318,6 +335,8 @@ class Station:
             return
         cut = ref is not None and item.kind == "notice" and status == "interrupted" \
             and not detail
+        if cut and self._words_all_out(item):
+            cut, status = False, "aired"  # cut in its tail silence: nothing to air again
         if cut:  # by an emergency: replayed within grace, and the row says which
             detail = self.desk.cut_by_emergency(item, ref)
         with self.record.together():  # the row's end and the bulletin's state, or neither
