@@ -356,3 +356,25 @@ def test_a_notice_cut_in_its_tail_silence_counts_as_aired(config, store, into, s
         assert [s for _, s, _ in rows(store, "gomi")] == statuses
     finally:
         station.stop()
+
+
+def test_a_crash_in_a_notices_tail_silence_leaves_it_aired_not_replayed(config, store):
+    clock = FakeClock(at(7, 29, 59))
+    out = FakeOutput(RATE, clock=clock)
+    first = Station(config, clock, TailStudio(), store, out)
+    first.start(started_at=at(7, 29, 59))
+    # 1.15 s in (it starts 0.3 s early): 1 s of sound is out, its tail silence playing
+    run_until(first, out, at(7, 30) + dt.timedelta(seconds=0.85))
+    settle(first)
+    assert rows(store, "gomi") == [("gomi", "interrupted", "all words aired")]
+    crash(first)
+    clock.advance(5)
+    again = Station(config, clock, TailStudio(), store, FakeOutput(RATE, clock=clock))
+    again.start()
+    try:
+        settle(again)
+        again.output.run(3)
+        settle(again)
+        assert rows(store, "gomi") == [("gomi", "aired", "")]
+    finally:
+        again.stop()

@@ -13,6 +13,10 @@ one also cuts into a drill of its own priority; an emergency never cuts another 
 emergency (the one on air finishes, the interrupting one goes next). A cut item is never
 resumed.
 
+An item that knows where its last sound is (``spoken_at``, a notice's rendered audio)
+gets one "spoken" event once every sound went out unfaded (what is left is silence):
+the record counts it aired even if something cuts its tail.
+
 Every item ends with exactly one "end" event: ``aired`` (every sample went out),
 ``partial`` (its source reports sentences it could not synthesize), ``failed``,
 ``cancelled``, ``interrupted`` or ``missed``. At shutdown the item on air ends
@@ -63,6 +67,8 @@ class Item:
     order: int = 0  # position among items due at the same instant (a schedule's twins)
     seq: int = 0
     started_at: object = None
+    spoken_at: int | None = None  # samples: after its last sound (the rest is silence)
+    spoken: bool = False  # every sound went out ("spoken" was emitted)
 
     @property
     def tag(self) -> str:
@@ -85,6 +91,7 @@ class Engine:
         self._current: Item | None = None
         self._fade_left = 0
         self._fade_len = 0
+        self._fade_from = 0  # the source position where the fade began
         self._end_status = "aired"
         self._end_detail = ""
         self.last_pull = self.last_tick = clock.monotonic()  # progress, for the watchdog
@@ -158,6 +165,7 @@ class Engine:
                 chunk = self._current.source.read(frames - filled)
                 if self._fade_len:
                     chunk = self._apply_fade(chunk)
+                self._note_spoken(self._current)
                 if len(chunk) == 0:
                     if self._fade_len and (not self._fade_left or self._current.source.done):
                         self._finish(self._end_status, self._end_detail)
@@ -215,10 +223,19 @@ class Engine:
                 first.priority == current.priority and current.drill and not first.drill)):
             self._begin_fade(FADE_CUT, "interrupted")
 
+    def _note_spoken(self, item: Item) -> None:
+        if item.spoken or item.spoken_at is None:
+            return
+        pos = getattr(item.source, "pos", 0)
+        if pos >= item.spoken_at and (not self._fade_len or self._fade_from >= item.spoken_at):
+            item.spoken = True
+            self._emit("spoken", item, at=self.clock.now())
+
     def _begin_fade(self, seconds: float, status: str, detail: str = "") -> None:
         self._end_status, self._end_detail = status, detail
         if self._fade_len:  # already fading: never restart the ramp, just retarget
             return
+        self._fade_from = getattr(self._current.source, "pos", 0)
         self._fade_len = self._fade_left = max(1, int(seconds * self.rate))
 
     def _apply_fade(self, chunk: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ DETAIL_WORDS = {
     "too late: waited behind alert": "気象庁の情報のあとで待つうちに猶予を過ぎた",
     "too late: waited behind notice": "前のお知らせのあとで待つうちに猶予を過ぎた",
     "render failed: disk full": "ディスクがいっぱいで音声を作れなかった",
+    "all words aired": "すべての言葉を放送した（終わりの無音のみ残り）",
 }
 _CAUSES = {"stopped": "本体の停止で", "cut by a restart": "本体の異常終了で",
            "cut by an emergency": "緊急放送の割り込みで"}

@@ -71,6 +71,7 @@ SCHEMA = SCHEMA.replace("STATUSES", ",".join(f"'{s}'" for s in STATUSES))
 _AIRLOG_TABLE = SCHEMA.split(";")[0]
 # Details with a meaning for recovery (rows the daemon must look at again on start).
 STOPPED = "stopped"  # the daemon was stopped (SIGTERM) before or while this aired
+SPOKEN = "all words aired"  # on air, only its tail silence left: a crash now is "aired"
 WRITE_WAIT_MS = 100  # ``apply``: a quick try; the as-run record retries every second
 BEAT_WAIT_MS = 200  # the heartbeat gives up quickly: it is retried every second
 

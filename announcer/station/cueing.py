@@ -25,6 +25,8 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from announcer.core import events
 from announcer.notices import schedule
 from announcer.notices.files import NoticeSet, dir_signature, load_notice_dir
@@ -38,6 +40,21 @@ CUE_LEAD = 2.0  # seconds: notices are handed to the engine this early, timed to
 CUE_THREADS = 4  # a cue that misses the cache never delays another notice's cue
 LATE_PLAN = 1.0  # seconds: a plan window starting this far in the past is caught up
 RENDER_RETRY = 5.0  # seconds between render tries that failed on the disk (within grace)
+SILENT = 10 ** (-60 / 20)  # full scale: below this a notice's tail is silence
+
+
+def spoken_at(audio) -> int:
+    """The sample after the last sound (above −60 dBFS) of a rendered notice: from there
+    on only its tail silence is left. Looks back from the end, a second at a time."""
+    loud = (32768.0 if audio.dtype.kind == "i" else 1.0) * SILENT
+    end = len(audio)
+    while end > 0:
+        start = max(0, end - 48000)
+        found = np.flatnonzero(np.abs(np.asarray(audio[start:end], np.float32)) >= loud)
+        if found.size:
+            return start + int(found[-1]) + 1
+        end = start
+    return 0
 
 
 class NoticeDesk:
@@ -272,7 +289,8 @@ class NoticeDesk:
                 return
             self.engine.enqueue(Item("notice", notice.id, ArraySource(audio), NOTICE,
                                      notice.title, not_before=at_mono - lead,
-                                     deadline=deadline, scheduled_at=at, order=order))
+                                     deadline=deadline, scheduled_at=at, order=order,
+                                     spoken_at=spoken_at(audio)))
             self._cues.pop((notice.id, at), None)
 
     # -- after a restart, after a cut ------------------------------------------------

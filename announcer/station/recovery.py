@@ -9,7 +9,8 @@ Rules (the as-run record, waiting journal entries included, is read first):
   ``<cause>; skipped (too late)``. A replay that did not start before the next restart
   is queued again within grace, or its row says so (``replay did not start``).
 - A row cut by a crash (no end) gets an end: the last heartbeat, at most a second
-  before the crash.
+  before the crash. One whose every word had gone out (``all words aired``: only its
+  tail silence was left) is ``aired`` and is not aired again.
 - Every airing due since the last heartbeat (less the longest grace) with no row airs
   late within grace, one late airing per notice (the earlier ones are ``missed``,
   ``superseded by a later airing``), or is logged ``missed`` saying why: the daemon was
@@ -20,7 +21,7 @@ import datetime as dt
 import logging
 
 from announcer.notices import schedule
-from announcer.record.store import STOPPED, iso
+from announcer.record.store import SPOKEN, STOPPED, iso
 
 log = logging.getLogger(__name__)
 LOOKBACK = dt.timedelta(hours=1)  # beyond the longest grace: older rows are history
@@ -44,7 +45,9 @@ def recover(desk, started_at: dt.datetime | None = None) -> None:
     for row in rows:  # oldest first: the last one wins
         latest[(row["id"], row["scheduled_at"])] = row
     for row in latest.values():
-        if unsettled(row):
+        if row["detail"] == SPOKEN and row["ended_at"] is None:
+            _end_spoken(desk, row, now, last)
+        elif unsettled(row):
             _resolve(desk, row, now, last)
     since = last - longest if last else (started_at or now)
     air_now, missed = schedule.classify_missed(notices.values(), since, now, tz=desk.tz)
@@ -99,6 +102,14 @@ def _resolve(desk, row: dict, now: dt.datetime, last: dt.datetime | None) -> Non
                                 detail)
     else:
         desk.store.mark_resolved(row["ref"], detail)
+
+
+def _end_spoken(desk, row: dict, now: dt.datetime, last: dt.datetime | None) -> None:
+    """Cut by a crash when only its tail silence was left: every word went out."""
+    times = [t for t in (last, _time(row["started_at"])) if t is not None]
+    log.warning("Notice %s of %s had aired every word when the daemon stopped: aired",
+                row["id"], row["scheduled_at"])
+    desk.store.airing_ended(row["ref"], "aired", max(times) if times else now, "")
 
 
 def _why_missed(airing, notice, now: dt.datetime, last: dt.datetime | None) -> str:

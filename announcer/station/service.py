@@ -27,21 +27,18 @@ import logging
 import sqlite3
 import time
 
-import numpy as np
-
 from announcer.core import events
 from announcer.core.config import Config
 from announcer.core.errors import BulletinError
-from announcer.playout.engine import FADE_CUT, Engine, Item
+from announcer.playout.engine import Engine, Item
 from announcer.record.asrun import Record
-from announcer.record.store import STOPPED, Store
+from announcer.record.store import SPOKEN, STOPPED, Store
 from announcer.station.bulletins import BULLETIN_KINDS, BulletinDesk
 from announcer.station.cueing import NoticeDesk
 from announcer.station.health import StationHealth
 
 log = logging.getLogger(__name__)
 JOBS_LATE = 5.0  # seconds without the plan, tick or heartbeat job before it is a fault
-SILENT = 10 ** (-60 / 20)  # below −60 dBFS a notice's tail is silence
 STEP_NOTIFY = 10.0  # seconds: a wall-clock step this large is an alert, smaller only logged
 REFUSED = ("放送記録を書き込めないため、いま緊急放送を受け付けられません（{}）。"
            "急ぐときはマイクで直接放送し、管理者に連絡してください。")
@@ -295,20 +292,6 @@ class Station:
     def acknowledge(self, rowid: int, by: str) -> bool:
         return self.watch.acknowledge(rowid, by)
 
-    def _words_all_out(self, item: Item) -> bool:
-        """Whether a notice cut by an emergency had nothing but silence left from where
-        the cut's fade began (its tail silence): every word went out, it counts as
-        ``aired`` and is not aired again."""
-        samples = getattr(item.source, "samples", None)
-        if samples is None:
-            return False
-        rate = self.config.audio.rate
-        rest = samples[max(0, item.source.pos - int(FADE_CUT * rate)):]
-        if len(rest) > rate:  # more than a tail silence can be
-            return False
-        full_scale = 32768.0 if samples.dtype.kind == "i" else 1.0
-        return not len(rest) or float(np.abs(rest).max()) < full_scale * SILENT
-
     # -- events from the engine (events thread) -------------------------------------
     def _on_event(self, event: str, item: Item, info: dict) -> None:
         """Never raises: the record keeps what it cannot write yet (``asrun``)."""
@@ -323,6 +306,10 @@ class Station:
                     self.record.mark_resolved(replay[0], f"{replay[1]}; replayed from start")
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
             return
+        if event == "spoken":  # a crash from now on leaves nothing to air again
+            if id(item) in self._rows:
+                self.record.mark_resolved(self._rows[id(item)], SPOKEN)
+            return
         status, detail = info["status"], info.get("detail", "")
         by = self._stopped_by.pop((item.kind, item.id), None)
         if status == "cancelled" and by:
@@ -333,10 +320,10 @@ class Station:
             # Queued at a stop: it stays open in the database and airs after the restart.
             log.info("%s %s stays queued for after the restart", item.kind, item.id)
             return
+        if status == "interrupted" and item.spoken:  # only its tail silence was cut
+            status, detail = "aired", ""
         cut = ref is not None and item.kind == "notice" and status == "interrupted" \
             and not detail
-        if cut and self._words_all_out(item):
-            cut, status = False, "aired"  # cut in its tail silence: nothing to air again
         if cut:  # by an emergency: replayed within grace, and the row says which
             detail = self.desk.cut_by_emergency(item, ref)
         with self.record.together():  # the row's end and the bulletin's state, or neither
