@@ -22,6 +22,7 @@ from pathlib import Path
 
 from common import Bench, proc_tree, status_kb
 
+from announcer.core.clock import TOKYO
 from announcer.record.journal import Journal
 from tests.daemonutil import jst_in, make_token
 from tests.httputil import Browser
@@ -128,7 +129,7 @@ def main() -> None:
         stop = threading.Event()
         load = Load(b, token, browser, stop)
         rows: list[dict] = []
-        t0 = time.monotonic()
+        t0, started = time.monotonic(), dt.datetime.now(TOKYO)
         load.start()
         with open(args.csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS)
@@ -140,12 +141,13 @@ def main() -> None:
                 time.sleep(args.every)
         stop.set()
         load.join(10)
-        aired = [r for r in b.daemon.get("/api/airlog", token=token)]
+        days = sorted({dt.datetime.now(TOKYO).date(), started.date()})  # across midnight
+        aired = [r for day in days for r in b.daemon.get(f"/api/airlog?date={day}", token=token)]
         counts: dict[str, int] = {}
         for r in aired:
             counts[f"{r['kind']} {r['status']}"] = counts.get(f"{r['kind']} {r['status']}", 0) + 1
     report(rows)
-    print(f"as-run rows today: {counts}")
+    print(f"as-run rows of the run: {counts}")
     print(f"samples written to {args.csv}")
 
 
