@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from announcer.core.clock import TOKYO
 from tests.conftest import write_config
 from tests.daemonutil import (Daemon, daemon, free_port, jst_in,  # noqa: F401 (fixture)
                               make_token, schedule_prerendered, write_notice)
@@ -19,8 +20,12 @@ BULLETIN = {"text": "避難してください。", "repeat": 1, "interrupt": Fal
 
 
 def airlog(d, token, ident=None):
-    rows = d.get("/api/airlog", token=token)
-    return [r for r in rows if ident is None or r["id"] == ident]
+    """Rows of yesterday, today and tomorrow (the clock tests step across midnight)."""
+    today = dt.datetime.now(TOKYO).date()
+    rows = [r for delta in (-1, 0, 1)
+            for r in d.get(f"/api/airlog?date={today + dt.timedelta(days=delta)}", token=token)]
+    return sorted((r for r in rows if ident is None or r["id"] == ident),
+                  key=lambda r: r["rowid"])
 
 
 def log_count(d, text: str) -> int:
