@@ -175,3 +175,22 @@ def test_entries_written_together_are_one_journal_line(store):
     assert store.bulletin("b1")["state"] == "aired"
     assert [r["ref"] for r in store.airlog(DAY)] == [ref]
     record.close()
+
+
+def test_a_journal_that_could_not_be_made_is_made_once_there_is_room(store, tmp_path):
+    from tests.faultutil import SmallDisk
+
+    disk = SmallDisk(tmp_path / "small", "1m")
+    try:
+        disk.fill()
+        record = Record(store, journal_path=disk.folder / "asrun.journal", bus=events.Bus())
+        record.open()
+        ref = record.airing_started("notice", "gomi", "ごみ", T, T)
+        assert "ジャーナル" in record.fault and record.cause is None  # bulletins still welcome
+        assert [r["ref"] for r in store.airlog(DAY)] == [ref]  # the database took it
+        disk.free()
+        record.airing_ended(ref, "aired", T)
+        assert record.fault is None and record.journal.is_open
+        record.close()
+    finally:
+        disk.unmount()

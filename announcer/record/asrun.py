@@ -175,6 +175,8 @@ class Record:
 
     def _journal(self, entries: list[dict]) -> None:
         try:
+            if not self.journal.is_open:  # could not be made at the start (disk full)
+                self._pending.extendleft(reversed(self.journal.open()))
             self.journal.append(entries)
             self._journal_problem = None
         except OSError as exc:
@@ -259,13 +261,15 @@ class Record:
 
     @property
     def cause(self) -> str | None:
-        """The bare reason of ``fault`` (e.g. the database is locked), or None."""
-        return self._fault or self._journal_problem
+        """Why the database cannot take the record now (e.g. it is locked), or None: while
+        there is one, nothing new (a bulletin) can be accepted."""
+        return self._fault
 
     @property
     def fault(self) -> str | None:
-        """Why the record cannot be written now (staff words), or None."""
-        why = self.cause
+        """Why the record cannot be written now, or kept safe from a crash (the journal),
+        in staff words; or None."""
+        why = self._fault or self._journal_problem
         if why is None:
             return None
         waiting = self.pending

@@ -150,6 +150,10 @@ class Journal:
         os.fdatasync(self._fd)
 
     @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
+    @property
     def used(self) -> int:
         return self._end - HEADER
 
