@@ -8,9 +8,19 @@ Ready (``READY=1``) means the as-run log, the schedule and the staff page are up
 bulletin can be accepted. Speech (dictionary, warm workers) and the audio device come
 up in the background: what is due meanwhile waits in the engine's queue, and
 ``/healthz`` says ``starting`` until both are there.
+
+Time: APScheduler runs the station's jobs, but they must not hang on the wall clock. A
+step back would leave every job waiting for a next run time now in the "future" (the
+size of the step), a step forward makes them misfire; so ``StepWatch`` (monotonic)
+watches for steps and re-times every job to run now and wakes the scheduler, jobs never
+count as misfired (``misfire_grace_time=None``, coalesced), and each job reports to
+``Station.job_ran``: jobs that stop anyway make ``/healthz`` ``degraded``. What is due is
+still decided by the wall clock, in the station (``announcer.station.cueing``).
 """
 
+import datetime as dt
 import faulthandler
+import functools
 import logging
 import signal
 import threading
@@ -19,7 +29,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from announcer.core.clock import SystemClock, process_started_at
+from announcer.core.clock import FileShift, StepWatch, SystemClock, process_started_at
 from announcer.core.config import load_config
 
 log = logging.getLogger(__name__)
@@ -44,12 +54,53 @@ class Notifier:
 def add_jobs(scheduler: BackgroundScheduler, station) -> None:
     """APScheduler stays a thin adapter: each job calls one method of the station.
     (The systemd watchdog is not one of them: see ``announcer.watch.watchdog``.)"""
-    opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 5}
-    scheduler.add_job(station.plan, "interval", seconds=0.25, id="plan", **opts)
-    scheduler.add_job(station.engine.tick, "interval", seconds=0.1, id="tick", **opts)
-    scheduler.add_job(station.reload_notices, "interval", seconds=1, id="watch", **opts)
-    scheduler.add_job(station.prerender, "interval", minutes=1, id="prerender", **opts)
-    scheduler.add_job(station.heartbeat, "interval", seconds=1, id="heartbeat", **opts)
+    # a late run still runs (once): lateness is the station's to judge, not the adapter's
+    opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    jobs = (("plan", station.plan, {"seconds": 0.25}),
+            ("tick", station.engine.tick, {"seconds": 0.1}),
+            ("watch", station.reload_notices, {"seconds": 1}),
+            ("prerender", station.prerender, {"minutes": 1}),
+            ("heartbeat", station.heartbeat, {"seconds": 1}))
+    for name, call, every in jobs:
+        scheduler.add_job(_reporting(station, name, call), "interval", id=name, name=name,
+                          **every, **opts)
+
+
+def _reporting(station, name: str, call):
+    @functools.wraps(call)
+    def job():
+        try:
+            call()
+        finally:
+            station.job_ran(name)
+    return job
+
+
+def retime_jobs(scheduler: BackgroundScheduler, now: dt.datetime) -> None:
+    """After a wall-clock step: every job runs now and keeps its interval from there,
+    and the scheduler's wait (computed before the step) is cut short."""
+    for job in scheduler.get_jobs():
+        job.modify(next_run_time=now)
+    scheduler.wakeup()
+
+
+def _on_step(station, scheduler, clock, seconds: float) -> None:
+    retime_jobs(scheduler, clock.now())
+    station.clock_stepped(seconds)
+
+
+def _shift_scheduler_time(shift) -> None:
+    """Test hook (``ANNOUNCER_CLOCK_SHIFT_FILE`` only): APScheduler reads the shifted
+    wall clock too, so a test steps the whole daemon as NTP would."""
+    import apscheduler.schedulers.base as base
+    import apscheduler.triggers.interval as interval
+
+    class Shifted(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + dt.timedelta(seconds=shift())
+
+    base.datetime = interval.datetime = Shifted
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
@@ -65,7 +116,11 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
     notify = Notifier()
     stop = threading.Event()
     config = load_config(config_path)
-    clock = SystemClock(config.station.timezone)
+    shift = FileShift.from_env()  # tests only: see ``announcer.core.clock``
+    clock = SystemClock(config.station.timezone, shift)
+    if shift is not None:
+        log.warning("The wall clock is shifted by %s (a test hook)", shift.path)
+        _shift_scheduler_time(shift)
     spawned = process_started_at(config.station.timezone)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread to the journal
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -90,6 +145,9 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         add_jobs(scheduler, station)
         scheduler.start()
         started.append(lambda: scheduler.shutdown(wait=False))
+        steps = StepWatch(clock, functools.partial(_on_step, station, scheduler, clock))
+        steps.start()
+        started.append(steps.stop)
         oversight = Oversight(config, station, store)  # alerts and the silence monitor
         oversight.start()
         started.append(oversight.stop)

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -97,7 +98,9 @@ def test_concurrent_renders_of_one_key_and_a_second_cache_never_fail(tmp_path):
     for t in threads:
         t.start()
     started.wait(10)
+    deadline = time.monotonic() + 60
     while len(list(tmp_path.glob("*.tmp*"))) < 8:  # every writer has its own file
+        assert time.monotonic() < deadline, "the writers never held their files at once"
         threading.Event().wait(0.01)
     RenderCache(tmp_path)  # a second cache starting now must not take them away
     assert len(list(tmp_path.glob("*.tmp*"))) == 8
@@ -136,3 +139,29 @@ def test_an_older_database_keeps_its_rows_and_accepts_partial(tmp_path):
                           "('bulletin','b','lost','2026-12-02')")
     finally:
         store.close()
+
+
+def test_a_full_disk_keeps_renders_in_memory_and_says_so(tmp_path, monkeypatch):
+    from announcer.core import events
+    from announcer.studio import cache as cache_module
+    from tests.faultutil import SmallDisk
+
+    seen = []
+    unsubscribe = events.BUS.subscribe(seen.append)
+    disk = SmallDisk(tmp_path / "small", "1m")
+    try:
+        cache = RenderCache(disk.folder, max_bytes=1 << 30)
+        disk.fill()
+        samples = cache.store("k", [SECOND, SECOND])
+        assert len(samples) == 2 * len(SECOND) and not isinstance(samples, np.memmap)
+        assert "ディスクの空きがありません" in cache.fault
+        assert (seen[-1].kind, seen[-1].ok) == ("cache", False)
+        assert list(disk.folder.glob("*.s16")) == [] and list(disk.folder.glob("*.tmp*")) == []
+        disk.free()
+        monkeypatch.setattr(cache_module, "RECHECK", 0.0)
+        assert cache.fault is None  # found writable again by a small try
+        assert (seen[-1].kind, seen[-1].ok) == ("cache", True)
+        assert isinstance(cache.store("k", [SECOND]), np.memmap)
+    finally:
+        unsubscribe()
+        disk.unmount()

@@ -524,3 +524,20 @@ def test_webhook_4xx_is_permanent_5xx_is_not():
             assert (caught.type is PermanentError) == (error is PermanentError)
         finally:
             h.stop()
+
+
+def test_the_record_clock_and_cache_alerts_speak_japanese_and_recoveries_say_how_it_is_now():
+    e = Episodes(3600, settle=10)
+    [alarm] = e.feed(ev("record", False, T0, detail="放送記録を書き込めません: ロック"), T0)
+    m = message(alarm, "FMもおか", TOKYO)
+    assert m.subject == ("[FMもおか] 【警報】放送記録を書き込めません（データベースがロック中か、"
+                         "ディスクがいっぱいです）")
+    assert m.payload["severity"] == "critical" and "asrun.journal" in m.text
+    e.feed(ev("disk", False, T0, key="var", detail="空きが 0.1 GB（1 %）"), T0)
+    e.feed(ev("disk", True, T0 + 5, key="var", detail="空きが 20.0 GB（40 %）"), T0 + 5)
+    [recovered] = [a for a in e.due(T0 + 20) if a.kind == "disk"]
+    assert "20.0 GB" in message(recovered, "FMもおか", TOKYO).text
+    assert "0.1 GB" not in message(recovered, "FMもおか", TOKYO).text
+    for kind in ("clock", "cache"):
+        [a] = Episodes(3600).feed(ev(kind, False, T0, key=kind), T0)
+        assert "【警報】" in message(a, "FMもおか", TOKYO).subject

@@ -135,6 +135,8 @@ def test_a_bulletin_queued_at_a_stop_airs_after_the_restart(config, store):
         settle(again)
         assert store.bulletin(first)["state"] == "aired"
         assert store.bulletin(second)["state"] == "aired"
+        assert [(r["status"], r["detail"]) for r in rows(store) if r["id"] == first] == [
+            ("interrupted", "stopped; replayed from start"), ("aired", "")]
     finally:
         again.stop()
 

@@ -30,7 +30,7 @@ def test_green_only_when_nothing_is_wrong():
 
 @pytest.mark.parametrize("kind, level", [
     ("audio", "bad"), ("silence", "bad"), ("on_air_silence", "bad"), ("speech", "bad"),
-    ("jma_stale", "bad"), ("record", "bad"), ("jma_intake", "warn"), ("clock", "warn"),
+    ("jma_stale", "bad"), ("record", "bad"), ("jma_intake", "warn"),
     ("cache", "warn"), ("disk", "warn"), ("notice_file", "warn"), ("notify", "warn")])
 def test_every_kind_on_the_bus_has_a_reason_what_to_do_and_a_colour(kind, level):
     v = verdict(FINE, bad((kind, "k", "技術的な内容")))
@@ -39,6 +39,17 @@ def test_every_kind_on_the_bus_has_a_reason_what_to_do_and_a_colour(kind, level)
     assert p["reason"].startswith(KINDS[kind][1]) and p["todo"]
     assert p["details"] == ["技術的な内容"] and v["headline"] == p["reason"]
     assert dt.datetime.fromisoformat(p["since"])
+
+
+def test_the_station_faults_and_a_recent_clock_step_are_in_the_verdict():
+    """The record and its jobs (issue 20) are the station's own fields; a wall-clock step
+    is a one-shot event on the bus, so the station tells of a recent large one."""
+    v = verdict(dict(FINE, faults=[{"kind": "jobs", "detail": "処理が 12 秒止まっています"}],
+                     clock_step={"seconds": -600.0, "at": "2026-12-03T09:00:00+09:00"}), [])
+    assert v["level"] == "bad" and [p["kind"] for p in v["problems"]] == ["jobs", "clock"]
+    assert v["problems"][1]["details"] == ["09:00:00 に 600 秒戻りました"]
+    one_shot = verdict(FINE, bad(("clock", "wall", "時計が進みました")))
+    assert one_shot["level"] == "ok"  # one-shot: the bus keeps no condition of it
 
 
 def test_an_unknown_kind_still_counts_with_its_detail():

@@ -245,8 +245,8 @@ class Accounts:
             return None
         last = row["last_used_at"]
         if not last or now - dt.datetime.fromisoformat(last) > dt.timedelta(minutes=1):
-            self.store.execute("UPDATE tokens SET last_used_at=? WHERE name=?",
-                               (iso(now), row["name"]))
+            self.store.touch("UPDATE tokens SET last_used_at=? WHERE name=?",
+                             (iso(now), row["name"]))
         return {"name": row["name"], "scope": row["scope"]}
 
     def token_owner(self, token: str) -> str | None:

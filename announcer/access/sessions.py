@@ -69,8 +69,8 @@ class Sessions:
             self.end(sid)
             return None
         if now - seen > _TOUCH:
-            self.store.execute("UPDATE sessions SET seen_at=? WHERE id_hash=?",
-                               (iso(now), row["id_hash"]))
+            self.store.touch("UPDATE sessions SET seen_at=? WHERE id_hash=?",
+                             (iso(now), row["id_hash"]))
         return row["user"]
 
     def end(self, sid) -> None:

@@ -14,7 +14,9 @@ Rules:
 - The bus remembers the last state of every condition: a listener that subscribes late
   (the alerts start after the station) first hears every condition that is bad now.
 
-Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``), the
+Who publishes: the station (``audio``, ``airing``, ``notice_file``, ``render``,
+``clock``), the as-run record (``record``: the database is locked or full and entries
+wait in the journal), the render cache (``cache``), the
 studio (``speech``: a worker crashed, until the workers answer again), the
 silence monitor (``silence``, ``on_air_silence``), the alerts themselves (``disk``), the
 JMA feed (``publish(JMA_STALE, "feed", ok, detail)``: ``ok=False`` while stale), the
@@ -47,11 +49,14 @@ JMA_INTAKE = "jma_intake"           # JMA intake: inbox backlog, rejected files,
 DISK = "disk"                       # the data disk is under the free-space limit
 SPEECH = "speech"                   # speech workers crash / restart; fine once they answer
 NOTIFY = "notify"                   # an alert channel refuses our messages for good
-TEST = "test"                       # ``announcer notify-test``
+RECORD = "record"                   # the as-run record cannot be written (entries wait)
+CLOCK = "clock"                     # the wall clock stepped (one-shot)
+CACHE = "cache"                     # the render cache cannot be written
 PUBLISH = "publish"                 # the public site cannot be written / sent (publish.command)
+TEST = "test"                       # ``announcer notify-test``
 KINDS = (AUDIO, SILENCE, ON_AIR_SILENCE, AIRING, NOTICE_FILE, RENDER, JMA_STALE, JMA_INTAKE,
-         DISK, SPEECH, NOTIFY, PUBLISH, TEST)
-ONE_SHOT = (AIRING, RENDER, TEST)
+         DISK, SPEECH, NOTIFY, RECORD, CLOCK, CACHE, PUBLISH, TEST)
+ONE_SHOT = (AIRING, RENDER, CLOCK, TEST)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ Otherwise an emergency never cuts another real emergency (the one on air finishe
 interrupting one goes next). A cut item is never resumed (its owner may queue it again
 from the start); its end detail names what cut it (``cut in by <kind> <id>``).
 
+An item that knows where its last sound is (``spoken_at``, a notice's rendered audio)
+gets one "spoken" event once every sound went out unfaded (what is left is silence):
+the record counts it aired even if something cuts its tail.
+
 Every item ends with exactly one "end" event: ``aired`` (every sample went out),
 ``partial`` (its source reports sentences it could not synthesize), ``failed``,
 ``cancelled``, ``interrupted`` or ``missed``. At shutdown the item on air ends
@@ -72,6 +76,8 @@ class Item:
     voice: str = ""  # the voice preset it is read in, for the as-run log
     seq: int = 0
     started_at: object = None
+    spoken_at: int | None = None  # samples: after its last sound (the rest is silence)
+    spoken: bool = False  # every sound went out ("spoken" was emitted)
 
     @property
     def tag(self) -> str:
@@ -94,6 +100,7 @@ class Engine:
         self._current: Item | None = None
         self._fade_left = 0
         self._fade_len = 0
+        self._fade_from = 0  # the source position where the fade began
         self._end_status = "aired"
         self._end_detail = ""
         self.last_pull = self.last_tick = clock.monotonic()  # progress, for the watchdog
@@ -173,6 +180,7 @@ class Engine:
                     chunk = self._apply_fade(chunk)
                 if len(chunk) and self.tap is not None:
                     self._tap(chunk)
+                self._note_spoken(self._current)
                 if len(chunk) == 0:
                     if self._fade_len and (not self._fade_left or self._current.source.done):
                         self._finish(self._end_status, self._end_detail)
@@ -196,7 +204,9 @@ class Engine:
             self.last_tick = now
             for item in [i for i in self._queue if i.deadline is not None and now > i.deadline]:
                 if self._output_ok:
-                    self._drop(item, "missed", "too late")
+                    ahead = self._current  # what it waited behind, if anything
+                    self._drop(item, "missed", "too late" if ahead is None or ahead is item
+                               else f"too late: waited behind {ahead.kind}")
                 else:
                     self._drop(item, "failed", "device unavailable")
 
@@ -204,7 +214,8 @@ class Engine:
     def _ready(self) -> Item | None:
         now = self.clock.monotonic()
         for item in self._queue:
-            if item.not_before <= now:
+            # past its deadline it never starts: ``tick`` logs it missed
+            if item.not_before <= now and (item.deadline is None or now <= item.deadline):
                 return item
         return None
 
@@ -228,10 +239,19 @@ class Engine:
                     current.drill or (current.relay and not first.relay)))):
             self._begin_fade(FADE_CUT, "interrupted", f"cut in by {first.kind} {first.id}")
 
+    def _note_spoken(self, item: Item) -> None:
+        if item.spoken or item.spoken_at is None:
+            return
+        pos = getattr(item.source, "pos", 0)
+        if pos >= item.spoken_at and (not self._fade_len or self._fade_from >= item.spoken_at):
+            item.spoken = True
+            self._emit("spoken", item, at=self.clock.now())
+
     def _begin_fade(self, seconds: float, status: str, detail: str = "") -> None:
         self._end_status, self._end_detail = status, detail
         if self._fade_len:  # already fading: never restart the ramp, just retarget
             return
+        self._fade_from = getattr(self._current.source, "pos", 0)
         self._fade_len = self._fade_left = max(1, int(seconds * self.rate))
 
     def _apply_fade(self, chunk: np.ndarray) -> np.ndarray:

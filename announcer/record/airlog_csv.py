@@ -24,10 +24,24 @@ DETAIL_WORDS = {
     "daemon was not running": "本体が止まっていた",
     "due while the daemon was starting": "本体の起動中に時刻が来た（猶予を過ぎた）",
     "expired before it could air": "放送できないまま有効期限が過ぎた",
+    "daemon stopped before it aired": "放送が始まる前に本体が止まった",
+    "superseded by a later airing": "同じお知らせの後の回を放送した（遅れての放送は 1 回だけ）",
+    "clock stepped forward": "本体の時計が進められ、猶予を過ぎた",
+    "station jobs stalled": "本体の処理が止まっていて、猶予を過ぎた",
+    "too late: waited behind bulletin": "緊急放送のあとで待つうちに猶予を過ぎた",
+    "too late: waited behind alert": "気象庁の情報のあとで待つうちに猶予を過ぎた",
+    "too late: waited behind notice": "前のお知らせのあとで待つうちに猶予を過ぎた",
+    "render failed: disk full": "ディスクがいっぱいで音声を作れなかった",
+    "all words aired": "すべての言葉を放送した（終わりの無音のみ残り）",
 }
-_CAUSES = {"stopped": "本体の停止で", "cut by a restart": "本体の異常終了で"}
+_CAUSES = {"stopped": "本体の停止で", "cut by a restart": "本体の異常終了で",
+           "cut by an emergency": "緊急放送の割り込みで"}
 _OUTCOMES = {"replayed from start": "再起動後に最初から放送し直し",
+             "replay queued": "再起動後に最初から放送し直す予定",
              "skipped (too late)": "遅すぎたので放送し直さず",
+             "replay did not start; skipped (too late)":
+                 "放送し直す前にまた止まり、遅すぎたので放送し直さず",
+             "not aired again": "放送し直さず（取り消し・期限切れ）",
              "airs at its time": "再起動後に予定どおり放送"}
 _PREFIXES = {"missing: ": "合成できず抜けた文: ", "render failed: ": "音声を作れませんでした: ",
              "output lost: ": "出力機器の異常: ",
@@ -48,7 +62,10 @@ def detail_words(detail: str | None) -> str:
         return DETAIL_WORDS[detail]
     cause, _, outcome = detail.partition("; ")
     if cause in _CAUSES and outcome in _OUTCOMES:
-        return f"{_CAUSES[cause]}中断・{_OUTCOMES[outcome]}"
+        words = _OUTCOMES[outcome]
+        if cause == "cut by an emergency":  # replayed right after it, not after a restart
+            words = words.replace("再起動後に", "")
+        return f"{_CAUSES[cause]}中断・{words}"
     if detail.startswith("no speech; "):  # sentences may hold "; " themselves
         return f"{_PARTS['no speech']}・{_part(detail[len('no speech; '):])}"
     if detail.startswith("missing: "):

@@ -7,6 +7,13 @@ The heartbeat is the exception: it is written every second on a second connectio
 cut only widen the window that recovery looks at.
 Times are stored as ISO 8601 strings with their UTC offset.
 
+Every as-run row has a ``ref``, a key chosen when the airing starts (or the row is
+decided): the as-run record (``announcer.record.asrun``) writes through ``apply`` with
+entries keyed by it, so that applying an entry twice (after a crash, from the journal)
+changes nothing. ``apply`` has a connection of its own with a short busy timeout, and
+the record's reads another, so a write stuck behind another process's lock never holds
+up the schedule's reads.
+
 As-run statuses (the README lists them for staff):
 ``aired`` every word went out; ``partial`` a bulletin aired with sentences that could not
 be synthesized (``detail`` names them); ``interrupted`` cut on air (by an emergency, a
@@ -17,9 +24,13 @@ be rendered or the output was lost; ``cancelled`` stopped by staff.
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
+import uuid
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS airlog (
@@ -38,6 +49,7 @@ CREATE TABLE IF NOT EXISTS airlog (
 );
 CREATE INDEX IF NOT EXISTS airlog_day ON airlog(day);
 CREATE INDEX IF NOT EXISTS airlog_item ON airlog(kind, id, scheduled_at);
+-- ``ref`` (the as-run record's key of a row) is added by ``Store.__init__``
 CREATE TABLE IF NOT EXISTS bulletins (
     id TEXT PRIMARY KEY,
     text TEXT NOT NULL,
@@ -59,10 +71,25 @@ SCHEMA = SCHEMA.replace("STATUSES", ",".join(f"'{s}'" for s in STATUSES))
 _AIRLOG_TABLE = SCHEMA.split(";")[0]
 # Details with a meaning for recovery (rows the daemon must look at again on start).
 STOPPED = "stopped"  # the daemon was stopped (SIGTERM) before or while this aired
+SPOKEN = "all words aired"  # on air, only its tail silence left: a crash now is "aired"
+WRITE_WAIT_MS = 100  # ``apply``: a quick try; the as-run record retries every second
+BEAT_WAIT_MS = 200  # the heartbeat gives up quickly: it is retried every second
 
 
 def iso(t: dt.datetime | None) -> str | None:
     return t.isoformat(timespec="milliseconds") if t else None
+
+
+def new_ref() -> str:
+    return uuid.uuid4().hex
+
+
+def _connect(path: Path, wait_ms: int, synchronous: str = "FULL") -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute(f"PRAGMA busy_timeout={wait_ms}")
+    return db
 
 
 class Store:
@@ -78,15 +105,31 @@ class Store:
         self._migrate()
         self.ensure_schema(SCHEMA)
         self.ensure_column("bulletins", "title", "TEXT NOT NULL DEFAULT ''")
-        self._beat = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._beat.execute("PRAGMA synchronous=NORMAL")
-        self._beat.execute("PRAGMA busy_timeout=5000")
+        self._beat = _connect(path, BEAT_WAIT_MS, "NORMAL")
         self._beat_lock = threading.Lock()
         # A fingerprint of the request body, so a reused Idempotency-Key with another
         # script is refused instead of silently dropped (issue 9).
         self.ensure_column("bulletins", "request_body", "TEXT")
         # The voice preset an item was read in (issue 18): "" for rows of older versions.
         self.ensure_column("airlog", "voice", "TEXT NOT NULL DEFAULT ''")
+        self._add_refs()
+        self._writer, self._writer_lock = _connect(path, WRITE_WAIT_MS), threading.Lock()
+        self._reader, self._reader_lock = _connect(path, WRITE_WAIT_MS), threading.Lock()
+
+    def _add_refs(self) -> None:
+        """Rows of an older version get a ref of their own (issue 20)."""
+        with self._lock:
+            names = {r["name"] for r in self.db.execute("PRAGMA table_info(airlog)")}
+            if "ref" not in names:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    self.db.execute("ALTER TABLE airlog ADD COLUMN ref TEXT")
+                    self.db.execute("UPDATE airlog SET ref='row-' || rowid")
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+            self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS airlog_ref ON airlog(ref)")
 
     def _migrate(self) -> None:
         """Bring a database of an older version up to date, keeping every row."""
@@ -127,6 +170,10 @@ class Store:
             self.db.close()
         with self._beat_lock:
             self._beat.close()
+        with self._writer_lock:
+            self._writer.close()
+        with self._reader_lock:
+            self._reader.close()
 
     def execute(self, sql: str, args=()) -> sqlite3.Cursor:
         with self._lock:
@@ -136,20 +183,36 @@ class Store:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
-    def _day(self, *times: dt.datetime | None) -> str:
+    def touch(self, sql: str, args=()) -> None:
+        """A write nobody depends on (when a session or token was last used): skipped
+        while the record cannot write, and its failure only logged, so a locked or full
+        database never fails the request that caused it."""
+        if self.write_fault:
+            return
+        try:
+            self.execute(sql, args)
+        except sqlite3.Error as exc:
+            log.warning("Not noted (%s): %s", exc, sql.split(" SET ")[0])
+
+    write_fault: str | None = None  # set by the as-run record while writes fail
+
+    def day_of(self, *times: dt.datetime | None) -> str:
         t = next(x for x in times if x is not None)
         return t.astimezone(self.tz).date().isoformat()
+
+    _day = day_of
 
     # -- as-run log ------------------------------------------------------------------
     def airing_started(self, kind, item_id, title, scheduled_at, started_at,
                        voice: str = "") -> int:
         """Insert the row of an airing that began. Until it ends it reads ``interrupted``:
         if the daemon dies mid-item, that is exactly what happened. ``voice``: the
-        preset it is read in."""
+        preset it is read in. (The station writes through ``announcer.record.asrun``;
+        this is for tools and tests.)"""
         cur = self.execute(
-            "INSERT INTO airlog(kind,id,title,scheduled_at,started_at,status,day,voice)"
-            " VALUES (?,?,?,?,?, 'interrupted', ?,?)",
-            (kind, item_id, title, iso(scheduled_at), iso(started_at),
+            "INSERT INTO airlog(ref,kind,id,title,scheduled_at,started_at,status,day,voice)"
+            " VALUES (?,?,?,?,?,?, 'interrupted', ?,?)",
+            (new_ref(), kind, item_id, title, iso(scheduled_at), iso(started_at),
              self._day(scheduled_at, started_at), voice))
         return cur.lastrowid
 
@@ -162,11 +225,52 @@ class Store:
         """A row for an item that never started (missed, failed, cancelled); its end is
         when that was decided."""
         cur = self.execute(
-            "INSERT INTO airlog(kind,id,title,scheduled_at,ended_at,status,detail,day,voice)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (kind, item_id, title, iso(scheduled_at), iso(at), status, detail,
+            "INSERT INTO airlog(ref,kind,id,title,scheduled_at,ended_at,status,detail,day,voice)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (new_ref(), kind, item_id, title, iso(scheduled_at), iso(at), status, detail,
              self._day(scheduled_at, at), voice))
         return cur.lastrowid
+
+    # -- the as-run record's writes and reads (``announcer.record.asrun``) -----------
+    _APPLY = {
+        "start": "INSERT OR IGNORE INTO airlog(ref,kind,id,title,scheduled_at,started_at,"
+                 "status,day,voice) VALUES (:ref,:kind,:id,:title,:scheduled_at,:at,"
+                 "'interrupted',:day,:voice)",
+        "row": "INSERT OR IGNORE INTO airlog(ref,kind,id,title,scheduled_at,ended_at,status,"
+               "detail,day,voice) VALUES (:ref,:kind,:id,:title,:scheduled_at,:at,:status,"
+               ":detail,:day,:voice)",
+        "end": "UPDATE airlog SET status=:status, ended_at=:at, detail=:detail WHERE ref=:ref",
+        "detail": "UPDATE airlog SET detail=:detail WHERE ref=:ref",
+        "bulletin": "UPDATE bulletins SET state=:state, updated_at=:at WHERE id=:id",
+    }
+
+    def apply(self, entries: list[dict]) -> None:
+        """Apply as-run entries in order, in one transaction; applying them again changes
+        nothing. Raises ``sqlite3.Error`` (locked, full …) with nothing applied."""
+        with self._writer_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for entry in entries:
+                    db.execute(self._APPLY[entry["op"]], _params(entry))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def probe(self, now: dt.datetime) -> None:
+        """A small durable write: raises ``sqlite3.Error`` while the database cannot be
+        written (the record checks whether a fault cleared)."""
+        with self._writer_lock:
+            self._writer.execute("INSERT INTO state(key,value) VALUES ('record_checked',?)"
+                                 " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                                 (iso(now),))
+
+    def read(self, sql: str, args=()) -> list[dict]:
+        """A read on the record's own connection (never queued behind a stuck write)."""
+        with self._reader_lock:
+            return [dict(r) for r in self._reader.execute(sql, args).fetchall()]
 
     def airlog(self, day: dt.date | None = None, month: str | None = None) -> list[dict]:
         if month:
@@ -181,18 +285,6 @@ class Store:
         return bool(self.query(
             "SELECT 1 FROM airlog WHERE kind=? AND id=? AND scheduled_at=? LIMIT 1",
             (kind, item_id, iso(scheduled_at))))
-
-    def unfinished_notices(self) -> list[dict]:
-        """Notice airings a previous run left unresolved: cut on air by a crash (no end)
-        or by a stop, or queued when the daemon was stopped."""
-        return [dict(r) for r in self.query(
-            "SELECT * FROM airlog WHERE kind='notice' AND ("
-            " (status='interrupted' AND ended_at IS NULL AND detail='')"
-            " OR (status IN ('interrupted','missed') AND detail=?))"
-            " ORDER BY scheduled_at", (STOPPED,))]
-
-    def mark_resolved(self, rowid: int, detail: str) -> None:
-        self.execute("UPDATE airlog SET detail=? WHERE rowid=?", (detail, rowid))
 
     def unacknowledged(self, since: dt.datetime) -> list[dict]:
         """Partial and failed airings since ``since`` that no one has acknowledged."""
@@ -260,6 +352,12 @@ class Store:
     def get_state(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM state WHERE key=?", (key,))
         return rows[0]["value"] if rows else None
+
+
+def _params(entry: dict) -> dict:
+    keys = ("ref", "kind", "id", "title", "scheduled_at", "at", "status", "detail", "day",
+            "state", "voice")
+    return {k: entry.get(k, "" if k in ("title", "detail", "voice") else None) for k in keys}
 
 
 def _bulletin(row: sqlite3.Row) -> dict:

@@ -26,6 +26,10 @@ class StationHealth:
         self.reported = False  # the output has reported at least once
         self.extras: dict = {}  # name -> callable: more /healthz fields (jma)
         self.bus = None  # where conditions bad now are read: None is the station's bus
+        # The station's own faults ([{"kind", "detail"}]: the record, the cache, its jobs)
+        # and a recent large wall-clock step (or None), for the verdict.
+        self.faults = lambda: []
+        self.recent_step = lambda: None
 
     def output_reported(self, detail: str) -> None:
         self.audio_detail = detail
@@ -70,7 +74,8 @@ class StationHealth:
                "on_air": self.engine.on_air() is not None,
                **{name: extra() for name, extra in self.extras.items()}}
         own["verdict"] = verdict(dict(own, state=own["status"],
-                                      broken_files=[str(f) for f in notices.errors]),
+                                      broken_files=[str(f) for f in notices.errors],
+                                      faults=self.faults(), clock_step=self.recent_step()),
                                  (self.bus or events.BUS).bad_now(), page_files=self._page_file,
                                  tz=getattr(self.clock, "tz", None))
         return own

@@ -12,22 +12,36 @@ the web see.
 Rules of the record (the as-run log is the truth): every airing that starts has a row
 from its first sample (written ``interrupted`` until it ends, which is what a crash
 leaves); an item stopped by staff names who stopped it; see ``cueing`` and
-``bulletins`` for what a restart recovers.
+``bulletins`` for what a restart recovers. Rows are written through the as-run record
+(``announcer.record.asrun``): a locked or full database delays them, never loses them,
+and nothing waiting there airs again. A replay's original row says "replayed from
+start" only once the replay has started.
+
+Faults are health: the record, the render cache and the station's own jobs (not run for
+``JOBS_LATE`` seconds) make ``health()`` ``degraded`` with the reasons under ``faults``;
+while the record cannot be written, bulletins are refused (503) with the reason.
 """
 
 import datetime as dt
 import logging
+import sqlite3
 import time
 
 from announcer.core import events
 from announcer.core.config import Config
+from announcer.core.errors import BulletinError
 from announcer.playout.engine import Engine, Item
-from announcer.record.store import OPEN_STATES, STOPPED, Store
+from announcer.record.asrun import Record
+from announcer.record.store import OPEN_STATES, SPOKEN, STOPPED, Store
 from announcer.station.bulletins import BULLETIN_KINDS, BulletinDesk
 from announcer.station.cueing import NoticeDesk
 from announcer.station.health import StationHealth
 
 log = logging.getLogger(__name__)
+JOBS_LATE = 5.0  # seconds without the plan, tick or heartbeat job before it is a fault
+STEP_NOTIFY = 10.0  # seconds: a wall-clock step this large is an alert, smaller only logged
+REFUSED = ("放送記録を書き込めないため、いま緊急放送を受け付けられません（{}）。"
+           "急ぐときはマイクで直接放送し、管理者に連絡してください。")
 
 
 class Station:
@@ -35,22 +49,30 @@ class Station:
         self.config, self.clock, self.studio = config, clock, studio
         self.store, self.output = store, output
         self.tz = config.station.timezone
+        self.record = Record(store)
         self.engine = Engine(clock, config.audio.rate, self._on_event)
-        self._rows: dict[int, int] = {}  # id(item) -> airlog rowid
+        self._rows: dict[int, str] = {}  # id(item) -> as-run ref
         self._stopped_by: dict[tuple[str, str], str] = {}  # (kind, id) -> staff name
-        self.desk = NoticeDesk(config, clock, studio, store, self.engine, output)
-        self.bulletins = BulletinDesk(config, clock, studio, store, self.engine,
+        # (kind, id, scheduled_at) -> (ref of the cut row, its cause): replays queued
+        self.replays: dict[tuple, tuple[str, str]] = {}
+        self.desk = NoticeDesk(config, clock, studio, self.record, self.engine, output,
+                               self.replays)
+        self.bulletins = BulletinDesk(config, clock, studio, self.record, self.engine,
                                       self._stopped_by)
         self.watch = StationHealth(clock, studio, store, self.engine, output, self.desk)
+        self.watch.faults, self.watch.recent_step = self.faults, self._recent_step
         # listener(item, status, detail, at): called on the events thread once an
         # airing's row is final (the public site, ``announcer.publish``); must not block.
         self.airing_listeners: list = []
+        self.jobs: dict[str, float] = {}  # job name -> monotonic time it last ran
+        self.last_step: dict | None = None  # the last wall-clock step seen
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, started_at: dt.datetime | None = None) -> None:
         """Load notices, recover what a previous run left (``started_at``: when this
         process started, so that airings due during start-up are not lost), and start
         the output without waiting for the device."""
+        self.record.open()  # what a previous run left in the journal, first
         self.reload_notices()
         self.recover(started_at)
         self.heartbeat()
@@ -69,6 +91,7 @@ class Station:
         self.engine.drain_events()
         self.engine.close()
         self.desk.close()
+        self.record.close()
 
     @property
     def config(self) -> Config:
@@ -88,15 +111,68 @@ class Station:
 
     def recover(self, started_at: dt.datetime | None = None) -> None:
         """After a (re)start: notices due within grace air, the rest are logged missed;
-        every accepted bulletin not finished airs from the start."""
+        every accepted bulletin not finished airs from the start, and the row of one cut
+        by a crash gets its end (the last heartbeat) and says so."""
         self.desk.recover(started_at)
+        self._end_cut_bulletins()
         self.bulletins.recover()
 
+    def _end_cut_bulletins(self) -> None:
+        """Rows of bulletins cut by a crash (no end) or a stop: a crash-cut row ends at the
+        last heartbeat; a bulletin still open airs again from the start, and its row says
+        ``replay queued`` until that airing starts (then ``replayed from start``)."""
+        kinds = ",".join(f"'{k}'" for k in BULLETIN_KINDS)
+        cut = self.record.airings(
+            f"kind IN ({kinds}) AND status='interrupted' AND (ended_at IS NULL OR "
+            f"detail='{STOPPED}' OR detail LIKE '%replay queued')",
+            keep=lambda r: r["kind"] in BULLETIN_KINDS and r["status"] == "interrupted" and (
+                r["ended_at"] is None or r["detail"] == STOPPED or
+                r["detail"].endswith("replay queued")))
+        last = self.store.get_state("last_alive")
+        for row in cut:
+            b = self.record.bulletin(row["id"])
+            reopen = b is not None and b["state"] in ("queued", "on_air")
+            cause = STOPPED if row["detail"].startswith(STOPPED) else "cut by a restart"
+            detail = f"{cause}; replay queued" if reopen else cause
+            if reopen:
+                self.replays[(row["kind"], row["id"], None)] = (row["ref"], cause)
+            if row["ended_at"] is None:
+                # it ended at the crash: at the last heartbeat (at most a second before)
+                times = [dt.datetime.fromisoformat(t) for t in (row["started_at"], last) if t]
+                ended = max(times) if times else self.clock.now()
+                self.record.airing_ended(row["ref"], "interrupted", ended, detail)
+                log.warning("%s %s was cut by a crash; its row ends at the last heartbeat, "
+                            "%s", row["kind"], row["id"], ended.isoformat())
+            elif reopen and detail != row["detail"]:
+                self.record.mark_resolved(row["ref"], detail)
+
     def heartbeat(self) -> None:
-        self.store.set_state("last_alive", self.clock.now().isoformat(), durable=False)
+        try:
+            self.store.set_state("last_alive", self.clock.now().isoformat(), durable=False)
+        except sqlite3.Error:  # the record's thread checks, and says when it is a fault
+            self.record.suspect()
         tick = getattr(self.studio, "tick", None)  # speech health (crashing workers)
         if tick is not None:
             tick()
+
+    def job_ran(self, name: str) -> None:
+        """The daemon's jobs report here (``health`` notices jobs that stopped)."""
+        self.jobs[name] = time.monotonic()
+
+    def clock_stepped(self, seconds: float) -> None:
+        """The wall clock stepped (``StepWatch``): log it, tell the notices, alert when
+        large. What is due is decided by the new time; nothing aired is aired again."""
+        way = "forward" if seconds > 0 else "back"
+        log.warning("The wall clock stepped %s by %.1f s (now %s)", way, abs(seconds),
+                    self.clock.now().isoformat(timespec="seconds"))
+        self.last_step = {"seconds": round(seconds, 1),
+                          "at": self.clock.now().isoformat(timespec="seconds")}
+        self.desk.clock_stepped(seconds)
+        if abs(seconds) >= STEP_NOTIFY:
+            words = "進みました" if seconds > 0 else "戻りました"
+            events.publish(events.CLOCK, "wall", False,
+                           f"本体の時計が {abs(seconds):.0f} 秒{words}（時刻合わせ）。"
+                           "これからの放送は新しい時刻で判断します")
 
     def _on_health(self, ok: bool, detail: str) -> None:
         self.watch.output_reported(detail)
@@ -157,8 +233,16 @@ class Station:
         return self.bulletins.validate(text, repeat, test, voice)
 
     def submit_bulletin(self, text: str, **options) -> tuple[str, bool]:
-        """See ``BulletinDesk.submit``: validate, commit to disk, then queue."""
-        return self.bulletins.submit(text, **options)
+        """See ``BulletinDesk.submit``: validate, commit to disk, then queue. While the
+        record cannot be written a bulletin is refused (503) with the reason: it could
+        neither be kept nor logged. (Official information, kind ``alert``, still tries.)"""
+        if self.record.cause and options.get("kind", "bulletin") == "bulletin":
+            raise BulletinError(REFUSED.format(self.record.cause), 503)
+        try:
+            return self.bulletins.submit(text, **options)
+        except sqlite3.Error as exc:
+            self.record.note(exc)
+            raise BulletinError(REFUSED.format(self.record.cause), 503) from None
 
     def cancel_bulletin(self, bid: str, by: str = "") -> bool:
         return self.bulletins.cancel(bid, by)
@@ -196,13 +280,53 @@ class Station:
 
     @property
     def state(self) -> str:
-        return self.watch.state
+        state = self.watch.state
+        return "degraded" if state == "ok" and self.faults() else state
+
+    def _recent_step(self) -> dict | None:
+        """The last wall-clock step, if large (an alert) and within the last hour."""
+        step = self.last_step
+        if not step or abs(step["seconds"]) < STEP_NOTIFY:
+            return None
+        age = self.clock.now() - dt.datetime.fromisoformat(step["at"])
+        return step if abs(age) <= dt.timedelta(hours=1) else None
+
+    def faults(self) -> list[dict]:
+        """What keeps the station from being ``ok`` besides its audio: the record, the
+        render cache, its own jobs. Each {"kind", "detail"} (detail in staff words)."""
+        found = []
+        if self.record.fault:
+            found.append({"kind": events.RECORD, "detail": self.record.fault})
+        cache_fault = getattr(getattr(self.studio, "cache", None), "fault", None)
+        if cache_fault:
+            found.append({"kind": events.CACHE, "detail": cache_fault})
+        now = time.monotonic()
+        late = [name for name in ("plan", "tick", "heartbeat")
+                if name in self.jobs and now - self.jobs[name] > JOBS_LATE]
+        if late:
+            found.append({"kind": "jobs", "detail": "放送の予定を動かす処理が "
+                          f"{now - min(self.jobs[n] for n in late):.0f} 秒止まっています"
+                          f"（{', '.join(late)}）"})
+        return found
 
     def status(self) -> dict:
-        return self.watch.status()
+        status = self.watch.status()
+        faults = self.faults()
+        if faults:
+            status["faults"] = faults
+            if status["state"] == "ok":
+                status["state"] = "degraded"
+        return status
 
     def health(self) -> dict:
-        return self.watch.health()
+        health = self.watch.health()
+        faults = self.faults()
+        health["faults"] = faults
+        health["record"] = self.record.health()
+        health["clock"] = {"last_step": self.last_step}
+        if faults and health["status"] == "ok":
+            health["status"] = "degraded"
+        return health
 
     def needs_attention(self, days: int = 7) -> list[dict]:
         return self.watch.needs_attention(days)
@@ -212,37 +336,52 @@ class Station:
 
     # -- events from the engine (events thread) -------------------------------------
     def _on_event(self, event: str, item: Item, info: dict) -> None:
+        """Never raises: the record keeps what it cannot write yet (``asrun``)."""
         if event == "start":
-            self._rows[id(item)] = self.store.airing_started(
-                item.kind, item.id, item.title, item.scheduled_at, info["at"], voice=item.voice)
-            if item.kind in BULLETIN_KINDS:
-                self.store.set_bulletin_state(item.id, "on_air", info["at"])
+            with self.record.together():
+                self._rows[id(item)] = self.record.airing_started(
+                    item.kind, item.id, item.title, item.scheduled_at, info["at"],
+                    voice=item.voice)
+                if item.kind in BULLETIN_KINDS:
+                    self.record.set_bulletin_state(item.id, "on_air", info["at"])
+                replay = self.replays.pop((item.kind, item.id, item.scheduled_at), None)
+                if replay is not None:  # only now is it true
+                    self.record.mark_resolved(replay[0], f"{replay[1]}; replayed from start")
             log.info("ON AIR %s %s %s", item.kind, item.id, item.title)
+            return
+        if event == "spoken":  # a crash from now on leaves nothing to air again
+            if id(item) in self._rows:
+                self.record.mark_resolved(self._rows[id(item)], SPOKEN)
             return
         status, detail = info["status"], info.get("detail", "")
         by = self._stopped_by.pop((item.kind, item.id), None)
         if status == "cancelled" and by:
             detail = f"{by} が停止しました"
         at = info.get("at") or self.clock.now()
-        row = self._rows.pop(id(item), None)
-        if row is None and item.kind != "notice" and detail == STOPPED:
+        ref = self._rows.pop(id(item), None)
+        if ref is None and item.kind != "notice" and detail == STOPPED:
             # Queued at a stop: it stays open in the database and airs after the restart.
             log.info("%s %s stays queued for after the restart", item.kind, item.id)
             return
+        if status == "interrupted" and item.spoken:  # only its tail silence was cut
+            status, detail = "aired", ""
         if item.kind in BULLETIN_KINDS:  # a person's cut of a relay, a re-air
             detail = self.bulletins.detail_for(item, status, detail, self.stopping)
-        if row is None:
-            self.store.airing_record(item.kind, item.id, item.title, item.scheduled_at, status,
-                                     detail, at, voice=item.voice)
-        else:
-            self.store.airing_ended(row, status, at, detail)
+        cut = ref is not None and item.kind == "notice" and status == "interrupted" \
+            and (not detail or detail.startswith("cut in by "))
+        if cut:  # by an emergency: replayed within grace, and the row says which
+            detail = self.desk.cut_by_emergency(item, ref)
+        with self.record.together():  # the row's end and the bulletin's state, or neither
+            if ref is None:
+                self.record.airing_record(item.kind, item.id, item.title, item.scheduled_at,
+                                          status, detail, at, voice=item.voice)
+            else:
+                self.record.airing_ended(ref, status, at, detail)
+            if item.kind in BULLETIN_KINDS:
+                self.bulletins.ended(item, status, detail, self.stopping)
         log.info("%s %s %s%s", status.upper(), item.kind, item.id, f" ({detail})" if detail else "")
         events.airing_ended(item.kind, item.id, item.title, status, detail)
         self._tell_listeners(item, status, detail, at)
-        if item.kind in BULLETIN_KINDS:
-            self.bulletins.ended(item, status, detail, self.stopping)
-        elif status == "interrupted" and item.scheduled_at is not None:
-            self.desk.replay_if_in_grace(item)
 
     def _tell_listeners(self, item: Item, status: str, detail: str, at) -> None:
         for listener in self.airing_listeners:

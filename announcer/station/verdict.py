@@ -39,6 +39,8 @@ KINDS = {
                "放送は続けていますが、記録が残らないおそれがあります。すぐに技術担当に連絡してください。"),
     "clock": (WARN, "パソコンの時計が大きく動きました",
               "お知らせの時刻がずれていないか、番組表と放送記録で確かめてください。" + _TECH),
+    "jobs": (BAD, "放送の予定を動かす処理が止まっています",
+             "お知らせが時刻どおりに出ないおそれがあります。すぐに技術担当に連絡してください（本体の再起動が必要なことがあります）。"),
     "cache": (WARN, "作り置きの音声を保存できません",
               "放送は続けますが、お知らせの準備に時間がかかります。" + _TECH),
     "disk": (WARN, "データ用ディスクの空きが少なくなっています",
@@ -59,7 +61,8 @@ HEADLINE_OK = "正常：音声・お知らせ・気象庁の情報・音声合�
 
 def verdict(own: dict, bad: list, *, page_files=None, tz=None) -> dict:
     """``own``: the station's fields (``state``, ``audio`` {ok, detail},
-    ``schedule_errors``, ``broken_files``, ``jma``); ``bad``: the bus's conditions bad
+    ``schedule_errors``, ``broken_files``, ``jma``, ``faults`` [{kind, detail}], a recent
+    large ``clock_step`` {seconds, at}); ``bad``: the bus's conditions bad
     now (``Event``s); ``page_files(path) -> bool``: whether the page can edit a file.
 
     Returns ``{"level", "headline", "problems": [{"kind", "level", "reason", "todo",
@@ -89,6 +92,12 @@ def verdict(own: dict, bad: list, *, page_files=None, tz=None) -> dict:
         add("notice_file", line)
     if own.get("jma") == "stale":
         add("jma_stale")
+    for fault in own.get("faults") or ():
+        add(fault["kind"], fault["detail"])
+    step = own.get("clock_step")
+    if step:
+        way = "進みました" if step["seconds"] > 0 else "戻りました"
+        add("clock", f"{step['at'][11:19]} に {abs(step['seconds']):.0f} 秒{way}")
     said = set(problems)  # the station's own fields say these best: the bus adds a time
     for event in bad:
         add(event.kind, "" if event.kind in said else event.detail, event.at)

@@ -14,6 +14,10 @@ Upcoming notices stay young:
 every pre-render pass (each minute, 30 minutes ahead) touches them. Temporary files
 left by a crash (their process is gone, or they are older than ``STALE``) are removed
 at start; another live process's (the CLI's, a second cache's) are left alone.
+
+A cache that cannot be written (disk full, read-only) never stops a notice: ``store``
+returns the audio from memory, ``fault`` says why (staff words) and the bus hears
+``cache`` (ok=False) until a later store succeeds.
 """
 
 import hashlib
@@ -30,6 +34,7 @@ from typing import Iterable
 import numpy as np
 
 from announcer.audio.base import to_int16
+from announcer.core import events
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
@@ -45,6 +50,7 @@ def _alive(pid: int) -> bool:
     except (OSError, OverflowError, ValueError):
         return False
     return True
+RECHECK = 5.0  # seconds between tries of a cache that could not be written
 
 
 def cache_key(**parts) -> str:
@@ -57,6 +63,8 @@ class RenderCache:
         self.folder, self.max_bytes = folder, max_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._fault: str | None = None
+        self._checked = 0.0
         self._clean_temporary()
         self.prune_to_cap()
 
@@ -90,25 +98,83 @@ class RenderCache:
         return samples
 
     def store(self, key: str, blocks: Iterable[np.ndarray]) -> np.ndarray:
-        """Write blocks atomically (temp file, fsync, rename) and return the memory map.
+        """Write blocks atomically (temp file, fsync, rename) and return the memory map,
+        or the samples in memory when the disk refuses them (see the module docstring).
         If ``blocks`` raises, nothing is kept and the error propagates."""
         path = self.path(key)
         # unique per write: a pre-render and a cue may store the same key at once
         tmp = path.with_name(f"{key}.tmp{os.getpid()}-{uuid.uuid4().hex}")
+        kept: list[np.ndarray] = []  # returned from memory if the disk refuses them
+        error: OSError | None = None
+        mapped = None
         try:
-            with open(tmp, "xb") as f:
-                for block in blocks:
-                    f.write(to_int16(block).tobytes())
-                f.flush()
-                os.fsync(f.fileno())
-            # Mapped before the rename: a prune by another writer cannot take it away.
-            mapped = np.memmap(tmp, dtype="<i2", mode="r") if tmp.stat().st_size else None
-            os.replace(tmp, path)
+            f = open(tmp, "xb")
+        except OSError as exc:
+            f, error = None, exc
+        try:
+            for block in blocks:
+                pcm = to_int16(block)
+                kept.append(pcm)
+                if f is not None:
+                    try:
+                        f.write(pcm.tobytes())
+                    except OSError as exc:
+                        f.close()
+                        f, error = None, exc
+            if f is not None:
+                try:
+                    f.flush()
+                    os.fsync(f.fileno())
+                    # Mapped before the rename: a prune by another writer cannot take it.
+                    mapped = np.memmap(tmp, dtype="<i2", mode="r") if f.tell() else None
+                    os.replace(tmp, path)
+                except OSError as exc:
+                    error = exc
         finally:
+            if f is not None:
+                f.close()
             tmp.unlink(missing_ok=True)
-        samples = self.load(key)  # named as the entry (a later hit maps the same file)
+        if error is not None:
+            self._failed(error)
+            return np.concatenate(kept) if kept else np.zeros(0, "<i2")
+        self._writable_again()
         self.prune_to_cap(protect={key})
-        return mapped if samples is None else samples
+        return mapped if mapped is not None else np.zeros(0, "<i2")
+
+    @property
+    def fault(self) -> str | None:
+        """Why renders cannot be kept (staff words), or None. While there is a fault, a
+        small write is tried at most every ``RECHECK`` seconds to find it gone."""
+        if self._fault is not None and time.monotonic() - self._checked >= RECHECK:
+            self._checked = time.monotonic()
+            probe = self.folder / f".probe{os.getpid()}"
+            try:
+                with open(probe, "wb") as f:
+                    f.write(bytes(256 * 1024))
+                    f.flush()
+                    os.fsync(f.fileno())
+                self._writable_again()
+            except OSError:
+                pass
+            finally:
+                probe.unlink(missing_ok=True)
+        return self._fault
+
+    def _writable_again(self) -> None:
+        if self._fault is not None:
+            log.warning("Render cache %s writable again", self.folder)
+            self._fault = None
+            events.publish(events.CACHE, str(self.folder), True, "")
+
+    def _failed(self, exc: OSError) -> None:
+        why = "ディスクの空きがありません" if exc.errno == 28 else str(exc)
+        fault = f"作り置き音声（{self.folder}）を保存できません: {why}。お知らせはその場で音声を作って放送します"
+        self._checked = time.monotonic()
+        if fault != self._fault:
+            log.error("Render cache %s cannot be written (%s): rendering in memory", self.folder,
+                      exc)
+            self._fault = fault
+            events.publish(events.CACHE, str(self.folder), False, fault)
 
     def prune_to_cap(self, protect: set[str] = frozenset()) -> int:
         """Delete least recently used entries until the folder fits ``max_bytes``."""

@@ -1,15 +1,17 @@
 """How every refusal and failure of the web layer is answered, app-wide.
 
 Rules:
-- ``/api/`` and ``/staff/`` (the scripts' JSON) get ``{"error": message}`` (plus
+- ``/api/``, ``/staff/`` (the scripts' JSON) and ``/healthz`` get ``{"error": message}`` (plus
   ``fields`` when the error names form fields), every other path the error page.
 - An ``AnnouncerError`` carries its own status (``status`` attribute, default 422)
   and a message staff understand; an HTTP error gets a Japanese message by code (or the
-  description a view gave to ``abort``); anything else is logged with its traceback and
-  answered 500 without details.
+  description a view gave to ``abort``); a database that cannot be written (locked by
+  another process, disk full) is 503 saying so; anything else is logged with its
+  traceback and answered 500 without details.
 """
 
 import logging
+import sqlite3
 
 from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -29,6 +31,9 @@ MESSAGES = {
     500: "サーバーの内部で問題が起きました。もう一度操作してください",
     503: "混み合っています。少し待ってからもう一度操作してください",
 }
+DATABASE = ("記録用のデータベースに書き込めないため、いまはこの操作ができません"
+            "（ディスクの空き、またはほかのプログラムがデータベースを使っていないか確かめてください）。"
+            "放送は続いています")
 DESCRIPTIONS = {  # abort(code, description=KEY) → this message
     "CSRF": "画面の有効期限が切れました。ページを読み込み直してから、もう一度操作してください",
     "admin": "この画面は管理者だけが使えます。",
@@ -38,7 +43,7 @@ DESCRIPTIONS = {  # abort(code, description=KEY) → this message
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/staff/"))
+    return request.path.startswith(("/api/", "/staff/", "/healthz"))
 
 
 def answer(message: str, status: int, fields: dict | None = None):
@@ -76,6 +81,9 @@ def http_error(exc: HTTPException):
 def unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return http_error(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        log.error("Database not writable on %s %s: %s", request.method, request.path[:200], exc)
+        return answer(DATABASE, 503)
     log.exception("Unexpected error on %s %s", request.method, request.path[:200])
     return answer(MESSAGES[500], 500)
 

@@ -45,6 +45,7 @@ class _Episode:
     since: float
     last_sent: float
     fine_since: float | None = None
+    fine_detail: str = ""  # what the condition says now that it is fine
     count: int = 1
     last_at: float = 0.0
     unconfirmed_until: float | None = None  # restored: ends unless confirmed by then
@@ -101,6 +102,8 @@ class Episodes:
             if episode is not None and episode.fine_since is None:
                 episode.fine_since = event.at
                 episode.unconfirmed_until = None
+            if episode is not None:
+                episode.fine_detail = event.detail
             return []
         if episode is None:
             self._open[(event.kind, event.key)] = _Episode(
@@ -139,7 +142,8 @@ class Episodes:
                                             until=ep.last_at, count=ep.count))
             elif ep.fine_since is not None and now - ep.fine_since >= self.settle:
                 del self._open[ident]
-                alerts.append(Alert(RECOVERED, ep.kind, ep.key, ep.detail, ep.since, now,
+                # the recovery says how it is now (the disk's free space), not the alarm
+                alerts.append(Alert(RECOVERED, ep.kind, ep.key, ep.fine_detail, ep.since, now,
                                     until=ep.fine_since))
             elif self.repeat > 0 and ep.fine_since is None and now - ep.last_sent >= self.repeat:
                 ep.last_sent = now

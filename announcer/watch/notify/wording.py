@@ -73,6 +73,23 @@ TEXTS = {
         "放送内容の公開ページの更新・送信が回復しました",
         "放送には影響ありません。publish.command（rsync など）の送り先のサーバーとネットワーク、"
         "公開フォルダ（publish.dir）の空きと書き込み権限、ffmpeg、ログ（journalctl -u announcer）。"),
+    events.RECORD: (
+        "放送記録を書き込めません（データベースがロック中か、ディスクがいっぱいです）",
+        "放送記録を書き込めるようになりました",
+        "データ用ディスクの空き（df -h）と、ほかのプログラム（バックアップ、sqlite3 など）が "
+        "var/announcer.db を使っていないか。そのあいだ放送は続き、記録は一時保存ファイル"
+        "（var/asrun.journal）に残して、書けるようになりしだい書き込みます。"
+        "緊急放送の受け付けは止まっています（画面と API は理由を表示します）。"),
+    events.CLOCK: (
+        "本体の時計が大きくずれました（時刻が飛びました）",
+        "",
+        "NTP の状態（timedatectl timesync-status）と時計の電池。放送予定は新しい時刻で判断し、"
+        "放送済みのものは繰り返しません。飛ばされた時刻のお知らせは放送記録に理由つきで残ります。"),
+    events.CACHE: (
+        "作り置き音声（キャッシュ）を保存できません",
+        "作り置き音声を保存できるようになりました",
+        "データ用ディスクの空き（var/cache/）。そのあいだお知らせは放送の直前に音声を作って"
+        "放送します（少し遅れることがあります）。"),
     events.TEST: (
         "通知のテストです",
         "",
@@ -100,7 +117,8 @@ def severity(alert: Alert) -> str:
         return "ok"
     if alert.kind == events.TEST:
         return "info"
-    return "critical" if alert.kind in (events.ON_AIR_SILENCE, events.AUDIO) else "warning"
+    return "critical" if alert.kind in (events.ON_AIR_SILENCE, events.AUDIO, events.RECORD) \
+        else "warning"
 
 
 def when(t: float, tz) -> str:
