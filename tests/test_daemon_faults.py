@@ -112,6 +112,9 @@ def test_a_full_data_disk(daemon, station_dir):
                         == ["aired"], timeout=60)
         assert [r["status"] for r in airlog(daemon, token, "full")] == ["aired"]
         assert log_count(daemon, "ON AIR notice full") == 1
+        # what aired while the disk was full reaches the public page once there is room
+        daemon.wait_for(lambda: log_count(daemon, "Published notice full"), timeout=90)
+        assert log_count(daemon, "Published notice full") == 1
         assert "Traceback" not in daemon.log.read_text(errors="replace")
         daemon.terminate()
     finally:

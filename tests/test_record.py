@@ -3,6 +3,7 @@ real process holding the lock): the journal, entries waiting in order, reads tha
 them, a crash while they wait, and the record's fault on the events bus."""
 
 import datetime as dt
+import sqlite3
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from announcer.core import events
 from announcer.core.clock import TOKYO
 from announcer.record.asrun import Record
 from announcer.record.journal import HEADER, Journal, JournalFull
-from announcer.record.store import Store
+from announcer.record.store import BUSY_WAIT_MS, FAULT_WAIT_MS, Store
 from tests.faultutil import DbLock
 
 T = dt.datetime(2026, 12, 3, 7, 30, tzinfo=TOKYO)
@@ -94,6 +95,10 @@ def test_entries_wait_in_order_while_another_process_holds_the_database(store, b
         wait_until(lambda: record.fault)  # declared by the record's thread, a second later
         assert "ロック" in record.fault
         assert store.write_fault  # what the web's best-effort writes skip on
+        # other writes give up at once instead of queueing 5 s waits behind each other
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.execute("INSERT INTO state(key, value) VALUES ('x', 'y')")
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == FAULT_WAIT_MS
         assert (bus.seen[-1].kind, bus.seen[-1].ok) == ("record", False)
         # what decides the air sees what waits
         assert record.has_airing("notice", "gomi", T)
@@ -108,6 +113,8 @@ def test_entries_wait_in_order_while_another_process_holds_the_database(store, b
     wait_until(lambda: record.fault is None)
     assert (bus.seen[-1].kind, bus.seen[-1].ok) == ("record", True)
     assert record.journal.used == 0
+    store.execute("INSERT INTO state(key, value) VALUES ('x', 'y')")
+    assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_WAIT_MS
     record.close()
 
 

@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ AREA_SOURCE = Path(__file__).resolve().parents[2] / "data" / "area" / "kenall-ha
 WITHDRAWN_ON_AIR = "放送中に取り消されました"
 WITHDRAWN_BY_JMA = "気象庁が取り消しました"
 QUIET_WAIT = 10.0  # seconds the site waits at most for a cued item to start
+LATER_MAX = 500  # airings kept to publish once the disk or database takes writes again
 _STOP = object()
 
 
@@ -71,6 +73,8 @@ class Publisher:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._day: dt.date | None = None
+        self._later: list[tuple] = []  # "aired" jobs a full disk or locked database held
+        self._failing = ""  # the last write error, logged once
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -118,12 +122,33 @@ class Publisher:
             try:
                 if job[0] == "aired":
                     self._aired(*job[1:])
-                elif job[0] == "rebuild" or self._tick():
+                elif job[0] == "rebuild" or self._tick() or self._later:
+                    self._retry_later()
                     self._rebuild()
+            except (sqlite3.Error, OSError) as exc:  # a full disk, a locked database
+                if job[0] == "aired" and len(self._later) < LATER_MAX:
+                    self._later.append(job)  # published when writes work again
+                if str(exc) != self._failing:
+                    log.error("The public site was not updated (%s): trying again every"
+                              " %.0f s", exc, self.check_seconds)
+                self._failing = str(exc)
+                events.publish(events.PUBLISH, "site", False,
+                               f"公開フォルダ {self.cfg.dir} を更新できません: {exc}")
             except Exception as exc:
                 log.exception("The public site was not updated")
                 events.publish(events.PUBLISH, "site", False,
                                f"公開フォルダ {self.cfg.dir} を更新できません: {exc}")
+            else:
+                if self._failing and not self._later:
+                    log.warning("The public site is updated again")
+                    self._failing = ""
+
+    def _retry_later(self) -> None:
+        """Airings a write fault held back, oldest first; a new fault keeps the rest."""
+        while self._later:
+            job = self._later[0]
+            self._aired(*job[1:])
+            self._later.pop(0)
 
     def _wait_quiet(self, limit: float = QUIET_WAIT) -> None:
         deadline = time.monotonic() + limit
@@ -144,13 +169,18 @@ class Publisher:
                 take.path.unlink(missing_ok=True)
             return
         cpu = time.thread_time()
-        row = self._row(item, status, started, info["at"])
-        if take is not None and row["status"] != "withdrawn":
-            row.update(self._store_audio(take, row["slug"]))
-            events.publish(events.PUBLISH, "audio", True, "")  # encoding works (again)
-        elif take is not None:
-            take.path.unlink(missing_ok=True)
-        self.db.add(row)
+        row = info.get("row")  # made before a write fault held this airing back
+        if row is None:
+            row = self._row(item, status, started, info["at"])
+            if take is not None and row["status"] != "withdrawn":
+                row.update(self._store_audio(take, row["slug"]))
+                events.publish(events.PUBLISH, "audio", True, "")  # encoding works (again)
+            elif take is not None:
+                take.path.unlink(missing_ok=True)
+            info["row"] = row
+        if not info.get("added"):
+            self.db.add(row)
+            info["added"] = True
         self._withdrawals()
         self._rebuild()
         self.published += 1

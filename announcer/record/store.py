@@ -74,6 +74,8 @@ STOPPED = "stopped"  # the daemon was stopped (SIGTERM) before or while this air
 SPOKEN = "all words aired"  # on air, only its tail silence left: a crash now is "aired"
 WRITE_WAIT_MS = 100  # ``apply``: a quick try; the as-run record retries every second
 BEAT_WAIT_MS = 200  # the heartbeat gives up quickly: it is retried every second
+BUSY_WAIT_MS = 5000  # any other write waits this long for another process's lock ...
+FAULT_WAIT_MS = 250  # ... unless the record already knows it is locked or full
 
 
 def iso(t: dt.datetime | None) -> str | None:
@@ -101,7 +103,8 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
+        self._wait_ms = BUSY_WAIT_MS
         self._migrate()
         self.ensure_schema(SCHEMA)
         self.ensure_column("bulletins", "title", "TEXT NOT NULL DEFAULT ''")
@@ -176,7 +179,15 @@ class Store:
             self._reader.close()
 
     def execute(self, sql: str, args=()) -> sqlite3.Cursor:
+        """One statement on the shared connection. While the record knows writes fail
+        (``write_fault``) a write gives up after FAULT_WAIT_MS: threads queued on the
+        lock behind one another's 5 s waits would otherwise hold a web request (and a
+        staff member's 503) for tens of seconds."""
         with self._lock:
+            wait = FAULT_WAIT_MS if self.write_fault else BUSY_WAIT_MS
+            if wait != self._wait_ms:
+                self.db.execute(f"PRAGMA busy_timeout={wait}")
+                self._wait_ms = wait
             return self.db.execute(sql, args)
 
     def query(self, sql: str, args=()) -> list[sqlite3.Row]:

@@ -18,6 +18,7 @@ import json
 import logging
 import queue
 import shutil
+import sqlite3
 import threading
 import time
 
@@ -51,6 +52,7 @@ class Alerts:
         self._keys = _unique_names(channels)
         self._refusing: set[str] = set()
         self._saved: str | None = None
+        self._save_failed = ""  # the error of the last failed save, logged once
         self._load()
         self.disk_path = disk_path if disk_path is not None else config.paths.data
         self._inbox: queue.Queue = queue.Queue(INBOX)
@@ -121,8 +123,17 @@ class Alerts:
             self.store.execute("INSERT OR REPLACE INTO alert_episodes(id, open) VALUES (1, ?)",
                                (data,))
             self._saved = data
-        except Exception:  # a full disk: keep alerting, try again at the next change
+        except sqlite3.Error as exc:  # locked or full: keep alerting, retry at the next change
+            if self._save_failed != str(exc):
+                log.error("alerts: open episodes not saved (%s); trying again", exc)
+            self._save_failed = str(exc)
+            return
+        except Exception:
             log.exception("alerts: open episodes not saved")
+            return
+        if self._save_failed:
+            log.warning("alerts: open episodes saved again")
+        self._save_failed = ""
 
     # -- channels that refuse --------------------------------------------------------------
     def _refused(self, channel, message, error) -> None:
