@@ -15,13 +15,12 @@ import pytest
 from playwright.sync_api import expect
 
 from announcer.web.pages import TEMPLATES
-from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR, PASSWORD,
-                           base_url, browser, cancel_open_bulletins, output, overflowing,
-                           services, watch)
+from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR,
+                           SIZES, base_url, browser, cancel_open_bulletins, log_in, output,
+                           overflowing, services, watch)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
-SIZES = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
 SHOTS = ARTIFACTS / "screenshots"
 LONG_SCRIPT = "真岡市からのお知らせです。" * 500  # 6,500 characters
 
@@ -51,14 +50,6 @@ def page(browser, base_url, size):
     yield page
     context.close()
     assert problems == page.expected
-
-
-def log_in(page, name=OPERATOR, password=PASSWORD):
-    page.goto("/login")
-    page.get_by_label("名前（ユーザー名）").fill(name)
-    page.get_by_label("パスワード").fill(password)
-    page.get_by_role("button", name="ログイン").click()
-    expect(page.locator("h1")).to_have_text("放送の状態")
 
 
 def shot(page, name, full_page=True):

@@ -32,27 +32,17 @@ from announcer.record.store import Store
 from announcer.speech.pool import VoiceParams, WorkerCrashed
 from announcer.web.app import create_app
 from tests import jmautil
-from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR, PASSWORD,
-                           browser, cancel_open_bulletins, output, overflowing, services,
-                           watch)
+from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR,
+                           SIZES, browser, cancel_open_bulletins, jma, log_in, output,
+                           overflowing, services, watch)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
-SIZES = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
 SHOTS = ARTIFACTS / "screenshots"
 _MINUTES = itertools.count(1)
 
 
 # -- fixtures ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def jma(services, tmp_path_factory):
-    cfg = JmaConfig(enabled=True, feeds=(), inbox=tmp_path_factory.mktemp("inbox"))
-    svc = JmaService(cfg, services.station, services.store, services.clock, None)
-    yield svc
-    cancel_open_bulletins(services)
-    svc.db.close()
-
-
 @pytest.fixture(scope="module")
 def base_url(services, jma):
     app = create_app(services, testing=True)
@@ -87,14 +77,6 @@ def page(browser, base_url, size):
     yield page
     context.close()
     assert problems == page.expected
-
-
-def log_in(page, name=OPERATOR, password=PASSWORD):
-    page.goto("/login")
-    page.get_by_label("名前（ユーザー名）").fill(name)
-    page.get_by_label("パスワード").fill(password)
-    page.get_by_role("button", name="ログイン").click()
-    expect(page.locator("h1")).to_have_text("放送の状態")
 
 
 def shot(page, name, full_page=True):

@@ -177,6 +177,9 @@ def test_only_what_went_out_is_published(publisher):
     text = "".join(p.read_text("utf-8") for p in publisher.cfg.dir.rglob("*.html"))
     assert "一部の文は音声を作れず、放送されませんでした" in text
     assert "tanaka" not in text and "田中" not in text and "b1" not in text
+    # the voices' licence (CC BY 3.0) asks for credit wherever their audio is published
+    index = (publisher.cfg.dir / "index.html").read_text("utf-8")
+    assert "NIT ATR503 M001" in index and "“Mei”" in index and "CC BY 3.0" in index
     assert not list(publisher.capture.work.glob("*.part"))  # nothing left behind
 
 

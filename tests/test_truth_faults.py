@@ -378,3 +378,47 @@ def test_a_crash_in_a_notices_tail_silence_leaves_it_aired_not_replayed(config, 
         assert rows(store, "gomi") == [("gomi", "aired", "")]
     finally:
         again.stop()
+
+
+class ChimeStudio(FakeStudio):
+    """Bulletins of 1 s of words, then (WORDS_DONE) a 1 s closing chime."""
+
+    def bulletin_program(self, text, repeat=2, chime=True, drill=False, voice=None,
+                         on_missing=None, sentences=None, on_spoken=None):
+        import numpy as np
+
+        from announcer.playout.sources import WORDS_DONE
+
+        on_spoken()
+        yield np.full(RATE, 0.25, np.float32)
+        yield WORDS_DONE
+        yield np.full(RATE, 0.5, np.float32)
+
+
+@pytest.mark.parametrize("into, statuses", [
+    (0.5, ["interrupted", "aired"]),  # words cut: aired again from the start
+    (1.5, ["aired"]),  # only the closing chime cut: every word went out, once
+])
+def test_a_crash_in_a_bulletins_closing_chime_leaves_it_aired_not_replayed(
+        config, store, into, statuses):
+    clock = FakeClock(at(9, 0))
+    out = FakeOutput(RATE, clock=clock)
+    first = Station(config, clock, ChimeStudio(), store, out)
+    first.start(started_at=at(9, 0))
+    bid, _ = first.submit_bulletin("避難してください。", by="t")
+    settle(first)
+    out.run(into)
+    settle(first)
+    first.heartbeat()
+    crash(first)
+    clock.advance(5)
+    again = Station(config, clock, ChimeStudio(), store, FakeOutput(RATE, clock=clock))
+    again.start()
+    try:
+        settle(again)
+        again.output.run(3)
+        settle(again)
+        assert [s for _, s, _ in rows(store, bid)] == statuses
+        assert store.bulletin(bid)["state"] == "aired"
+    finally:
+        again.stop()

@@ -7,12 +7,10 @@ import datetime as dt
 import pytest
 
 from announcer.audio.fake import FakeOutput
-from announcer.core.config_sections import JmaConfig
-from announcer.jma.service import JmaService
 from announcer.web.app import create_app
 from tests import jmautil
 from tests.jmautil import landslide_auto, sample, storm_approve, variant
-from tests.webutil import (KNOWN_LEAKS, OPERATOR, cancel_open_bulletins, client, csrf,
+from tests.webutil import (KNOWN_LEAKS, OPERATOR, cancel_open_bulletins, client, csrf, jma,
                            login, services, staff)
 
 pytestmark = KNOWN_LEAKS
@@ -22,15 +20,6 @@ FIELDS = {"id", "type", "title", "areas", "received_at", "decision", "status", "
 @pytest.fixture(scope="module")
 def output():
     return FakeOutput()
-
-
-@pytest.fixture(scope="module")
-def jma(services, tmp_path_factory):
-    cfg = JmaConfig(enabled=True, feeds=(), inbox=tmp_path_factory.mktemp("inbox"))
-    svc = JmaService(cfg, services.station, services.store, services.clock, None)
-    yield svc
-    cancel_open_bulletins(services)
-    svc.db.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from waitress.server import create_server
 from announcer.access.accounts import Accounts
 from announcer.core.clock import SystemClock
 from announcer.core.config import load_config
+from announcer.core.config_sections import JmaConfig
+from announcer.jma.service import JmaService
 from announcer.station.output import make_output
 from announcer.station.service import Station
 from announcer.record.store import Store
@@ -99,6 +101,9 @@ def login(client, name: str = OPERATOR, password: str = PASSWORD):
                                         "password": password})
 
 
+SIZES = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
+
+
 def cancel_open_bulletins(services) -> None:
     for b in services.store.open_bulletins():
         services.station.cancel_bulletin(b["id"])
@@ -117,6 +122,16 @@ def output():
 def services(tmp_path_factory, output):
     with running_services(make_station_dir(tmp_path_factory.mktemp("station")), output) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def jma(services, tmp_path_factory):
+    """A JMA service on the module's station with an inbox of its own and no feeds."""
+    cfg = JmaConfig(enabled=True, feeds=(), inbox=tmp_path_factory.mktemp("inbox"))
+    svc = JmaService(cfg, services.station, services.store, services.clock, None)
+    yield svc
+    cancel_open_bulletins(services)
+    svc.db.close()
 
 
 @pytest.fixture(scope="module")
@@ -195,11 +210,11 @@ def page(browser, base_url):
     assert problems == page.expected
 
 
-def log_in(page):
+def log_in(page, name=OPERATOR, password=PASSWORD):
     page.goto("/login")
     expect(page.locator("h1")).to_have_text("ログイン")
-    page.get_by_label("名前（ユーザー名）").fill(OPERATOR)
-    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_label("名前（ユーザー名）").fill(name)
+    page.get_by_label("パスワード").fill(password)
     page.get_by_role("button", name="ログイン").click()
     expect(page.locator("h1")).to_have_text("放送の状態")
 

@@ -163,7 +163,7 @@ def _quake(body, steps: Steps) -> Quake:
     eq = body.find(f"{SEIS}Earthquake")
     origin, epicentre, magnitude, depth = None, "", "", ""
     if eq is not None:
-        origin = _time(cap(eq.findtext(f"{SEIS}OriginTime")))
+        origin = when(cap(eq.findtext(f"{SEIS}OriginTime")))
         area = eq.find(f"{SEIS}Hypocenter/{SEIS}Area")
         if area is not None:
             epicentre = cap(area.findtext(f"{SEIS}Name"))
@@ -193,7 +193,8 @@ def _depth(description: str) -> str:
     return "ごく浅い" if "ごく浅い" in description else ""
 
 
-def _time(value: str) -> dt.datetime | None:
+def when(value: str) -> dt.datetime | None:
+    """A JMA date-time (``Z`` or an offset; naive read as UTC), None when unreadable."""
     if not value:
         return None
     try:

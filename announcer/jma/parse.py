@@ -23,6 +23,7 @@ from defusedxml.ElementTree import XMLParser
 from xml.etree.ElementTree import ParseError
 
 from announcer.jma import bodies
+from announcer.jma.bodies import when as _time
 from announcer.jma.bodies import (AreaWarning, BulletinArea, HeadItem, Kind, Quake,  # noqa: F401
                                   Steps, cap)
 
@@ -186,12 +187,4 @@ def _with_key(msg: Message) -> Message:
     return replace(msg, key=hashlib.sha256(ident.encode()).hexdigest()[:20])
 
 
-def _time(value: str) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 

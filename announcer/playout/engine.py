@@ -16,9 +16,10 @@ Otherwise an emergency never cuts another real emergency (the one on air finishe
 interrupting one goes next). A cut item is never resumed (its owner may queue it again
 from the start); its end detail names what cut it (``cut in by <kind> <id>``).
 
-An item that knows where its last sound is (``spoken_at``, a notice's rendered audio)
-gets one "spoken" event once every sound went out unfaded (what is left is silence):
-the record counts it aired even if something cuts its tail.
+An item that knows where its last sound is (``spoken_at``, a notice's rendered audio;
+a stream's source learns where its words end, before the closing chime) gets one
+"spoken" event once every such sound went out unfaded: the record counts it aired even
+if something (a cut, a crash) takes its tail.
 
 Every item ends with exactly one "end" event: ``aired`` (every sample went out),
 ``partial`` (its source reports sentences it could not synthesize), ``failed``,
@@ -240,10 +241,15 @@ class Engine:
             self._begin_fade(FADE_CUT, "interrupted", f"cut in by {first.kind} {first.id}")
 
     def _note_spoken(self, item: Item) -> None:
-        if item.spoken or item.spoken_at is None:
+        if item.spoken:
+            return
+        # rendered: the item knows; streamed: the source learns it once the words are made
+        spoken_at = item.spoken_at if item.spoken_at is not None else \
+            getattr(item.source, "spoken_at", None)
+        if spoken_at is None:
             return
         pos = getattr(item.source, "pos", 0)
-        if pos >= item.spoken_at and (not self._fade_len or self._fade_from >= item.spoken_at):
+        if pos >= spoken_at and (not self._fade_len or self._fade_from >= spoken_at):
             item.spoken = True
             self._emit("spoken", item, at=self.clock.now())
 

@@ -13,6 +13,9 @@ from typing import Iterable
 import numpy as np
 
 log = logging.getLogger(__name__)
+# A program yields this (empty, so whoever concatenates a program is unaffected) where its
+# words end and only chimes and silence follow: a stream then knows its ``spoken_at``.
+WORDS_DONE = np.zeros(0, np.float32)
 
 
 class ArraySource:
@@ -61,6 +64,9 @@ class StreamSource:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._current = np.zeros(0, np.float32)
         self._pos = 0
+        self.pos = 0  # samples read in all
+        self.spoken_at: int | None = None  # samples: where the words end (WORDS_DONE)
+        self._produced = 0
         self._ended = False
         self._closed = threading.Event()
         self.error: Exception | None = None
@@ -81,6 +87,11 @@ class StreamSource:
     def _produce(self) -> None:
         try:
             for block in self._blocks:
+                if block is WORDS_DONE:  # nothing missing: every word is in what came
+                    if not self.missing:
+                        self.spoken_at = self._produced
+                    continue
+                self._produced += block.size
                 if block.size and not self._put(np.asarray(block, np.float32)):
                     return
                 if block.size:
@@ -110,6 +121,7 @@ class StreamSource:
                 self._current, self._pos = nxt, 0
             chunk = self._current[self._pos:self._pos + n]
             self._pos += len(chunk)
+            self.pos += len(chunk)
             n -= len(chunk)
             out.append(chunk)
         return np.concatenate(out) if out else np.zeros(0, np.float32)

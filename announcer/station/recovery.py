@@ -15,13 +15,17 @@ Rules (the as-run record, waiting journal entries included, is read first):
   late within grace, one late airing per notice (the earlier ones are ``missed``,
   ``superseded by a later airing``), or is logged ``missed`` saying why: the daemon was
   not running, it stopped before the airing started, or it was still starting.
+- A bulletin (or relay) cut by a crash airs again from the start while it is open, its
+  row saying ``cut by a restart; replay queued``; one whose words had all gone out
+  (``all words aired``: only its closing chime or silence was cut) is ``aired``.
 """
 
 import datetime as dt
 import logging
 
 from announcer.notices import schedule
-from announcer.record.store import SPOKEN, STOPPED, iso
+from announcer.record.store import OPEN_STATES, SPOKEN, STOPPED, iso
+from announcer.station.bulletins import BULLETIN_KINDS
 
 log = logging.getLogger(__name__)
 LOOKBACK = dt.timedelta(hours=1)  # beyond the longest grace: older rows are history
@@ -106,10 +110,16 @@ def _resolve(desk, row: dict, now: dt.datetime, last: dt.datetime | None) -> Non
 
 def _end_spoken(desk, row: dict, now: dt.datetime, last: dt.datetime | None) -> None:
     """Cut by a crash when only its tail silence was left: every word went out."""
-    times = [t for t in (last, _time(row["started_at"])) if t is not None]
     log.warning("Notice %s of %s had aired every word when the daemon stopped: aired",
                 row["id"], row["scheduled_at"])
-    desk.store.airing_ended(row["ref"], "aired", max(times) if times else now, "")
+    desk.store.airing_ended(row["ref"], "aired", _crash_end(row, last, now), "")
+
+
+def _crash_end(row: dict, last: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When an airing cut by a crash ended: the last heartbeat (at most a second before
+    the crash), never before the airing started."""
+    times = [t for t in (last, _time(row["started_at"])) if t is not None]
+    return max(times) if times else now
 
 
 def _why_missed(airing, notice, now: dt.datetime, last: dt.datetime | None) -> str:
@@ -124,3 +134,48 @@ def _why_missed(airing, notice, now: dt.datetime, last: dt.datetime | None) -> s
 
 def _time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
+
+
+def end_cut_bulletins(record, store, clock, replays: dict) -> None:
+    """Rows of bulletins cut by a crash (no end) or a stop: a crash-cut row ends at the
+    last heartbeat; a bulletin still open airs again from the start, and its row says
+    ``replay queued`` until that airing starts (then ``replayed from start``)."""
+    kinds = ",".join(f"'{k}'" for k in BULLETIN_KINDS)
+    cut = record.airings(
+        f"kind IN ({kinds}) AND status='interrupted' AND (ended_at IS NULL OR "
+        f"detail='{STOPPED}' OR detail LIKE '%replay queued')",
+        keep=lambda r: r["kind"] in BULLETIN_KINDS and r["status"] == "interrupted" and (
+            r["ended_at"] is None or r["detail"] == STOPPED or
+            r["detail"].endswith("replay queued")))
+    last = store.get_state("last_alive")
+    for row in cut:
+        if row["detail"] == SPOKEN and row["ended_at"] is None:
+            _end_spoken_bulletin(record, clock, row, last)
+            continue
+        b = record.bulletin(row["id"])
+        reopen = b is not None and b["state"] in ("queued", "on_air")
+        cause = STOPPED if row["detail"].startswith(STOPPED) else "cut by a restart"
+        detail = f"{cause}; replay queued" if reopen else cause
+        if reopen:
+            replays[(row["kind"], row["id"], None)] = (row["ref"], cause)
+        if row["ended_at"] is None:
+            # it ended at the crash: at the last heartbeat (at most a second before)
+            ended = _crash_end(row, _time(last), clock.now())
+            record.airing_ended(row["ref"], "interrupted", ended, detail)
+            log.warning("%s %s was cut by a crash; its row ends at the last heartbeat, "
+                        "%s", row["kind"], row["id"], ended.isoformat())
+        elif reopen and detail != row["detail"]:
+            record.mark_resolved(row["ref"], detail)
+
+
+def _end_spoken_bulletin(record, clock, row: dict, last: str | None) -> None:
+    """Every word had gone out when the crash came (its closing chime or silence
+    was cut): ``aired``, ended at the last heartbeat, and not aired again."""
+    ended = _crash_end(row, _time(last), clock.now())
+    with record.together():
+        record.airing_ended(row["ref"], "aired", ended, "")
+        b = record.bulletin(row["id"])
+        if b is not None and b["state"] in OPEN_STATES:
+            record.set_bulletin_state(row["id"], "aired", ended)
+    log.warning("%s %s: every word had aired before the crash; aired, not again",
+                row["kind"], row["id"])

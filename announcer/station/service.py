@@ -34,6 +34,7 @@ from announcer.playout.engine import Engine, Item
 from announcer.record.asrun import Record
 from announcer.record.store import OPEN_STATES, SPOKEN, STOPPED, Store
 from announcer.station.bulletins import BULLETIN_KINDS, BulletinDesk
+from announcer.station import recovery
 from announcer.station.cueing import NoticeDesk
 from announcer.station.health import StationHealth
 
@@ -114,37 +115,8 @@ class Station:
         every accepted bulletin not finished airs from the start, and the row of one cut
         by a crash gets its end (the last heartbeat) and says so."""
         self.desk.recover(started_at)
-        self._end_cut_bulletins()
+        recovery.end_cut_bulletins(self.record, self.store, self.clock, self.replays)
         self.bulletins.recover()
-
-    def _end_cut_bulletins(self) -> None:
-        """Rows of bulletins cut by a crash (no end) or a stop: a crash-cut row ends at the
-        last heartbeat; a bulletin still open airs again from the start, and its row says
-        ``replay queued`` until that airing starts (then ``replayed from start``)."""
-        kinds = ",".join(f"'{k}'" for k in BULLETIN_KINDS)
-        cut = self.record.airings(
-            f"kind IN ({kinds}) AND status='interrupted' AND (ended_at IS NULL OR "
-            f"detail='{STOPPED}' OR detail LIKE '%replay queued')",
-            keep=lambda r: r["kind"] in BULLETIN_KINDS and r["status"] == "interrupted" and (
-                r["ended_at"] is None or r["detail"] == STOPPED or
-                r["detail"].endswith("replay queued")))
-        last = self.store.get_state("last_alive")
-        for row in cut:
-            b = self.record.bulletin(row["id"])
-            reopen = b is not None and b["state"] in ("queued", "on_air")
-            cause = STOPPED if row["detail"].startswith(STOPPED) else "cut by a restart"
-            detail = f"{cause}; replay queued" if reopen else cause
-            if reopen:
-                self.replays[(row["kind"], row["id"], None)] = (row["ref"], cause)
-            if row["ended_at"] is None:
-                # it ended at the crash: at the last heartbeat (at most a second before)
-                times = [dt.datetime.fromisoformat(t) for t in (row["started_at"], last) if t]
-                ended = max(times) if times else self.clock.now()
-                self.record.airing_ended(row["ref"], "interrupted", ended, detail)
-                log.warning("%s %s was cut by a crash; its row ends at the last heartbeat, "
-                            "%s", row["kind"], row["id"], ended.isoformat())
-            elif reopen and detail != row["detail"]:
-                self.record.mark_resolved(row["ref"], detail)
 
     def heartbeat(self) -> None:
         try:

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from announcer.playout.sources import WORDS_DONE
 from announcer.speech.pool import Finish, SpeechError, SpeechPool
 from announcer.text.script import Sentence
 from announcer.studio.phrases import PhraseCache
@@ -233,6 +234,7 @@ class Renderer:
             yield pre
             yield silence(self.s.chime_gap, self.s.rate)
         yield from self.speech(sentences, voice, urgent, on_missing, on_spoken, quick_first)
+        yield WORDS_DONE  # empty: where a stream's words end
         if post is not None:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post
