@@ -130,6 +130,8 @@ def test_a_draft_survives_a_reload(page):
     expect(page.locator("#draft-note")).to_be_visible()
     page.get_by_role("button", name="確認へ進む").click()
     expect(page.locator("h1")).to_have_text("放送内容の確認")
+    # the confirm page's script forgets the draft (the server has the script now)
+    page.wait_for_function("() => !sessionStorage.getItem('announcer.draft')")
     page.goto("/emergency")  # confirmed scripts are not offered again
     expect(page.locator("#text")).to_have_value("")
     expect(page.locator("#draft-note")).to_be_hidden()

@@ -221,8 +221,11 @@ def test_real_monitor_hears_the_null_sink(pulse, store):
         try:
             wait_until(lambda: len(seen) >= 2)
             assert seen[1][:2] == ("silence", True)
-            level = m.current()["level"]
-            assert level == pytest.approx(-23, abs=1.5)  # 0.1 × sine: -23 dBFS RMS
+            # 0.1 × sine: -23 dBFS RMS, once a whole window holds the tone (a busy machine
+            # can leave an underrun gap in the first windows of the player)
+            levels = []
+            wait_until(lambda: levels.append(m.current()["level"]) or
+                       levels[-1] == pytest.approx(-23, abs=1.5), timeout=30)
         finally:
             tone.stop()
         stopped = time.monotonic()

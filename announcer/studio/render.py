@@ -226,15 +226,18 @@ class Renderer:
                 head: bool = True, urgent: bool = False,
                 on_missing: Callable[[SentenceFailed], None] | None = None,
                 on_spoken: Callable[[], None] | None = None,
-                quick_first: bool = False) -> Iterator[np.ndarray]:
-        """A whole item: [head silence] [pre chime] speech [post chime] tail silence."""
+                quick_first: bool = False, mark_words: bool = False) -> Iterator[np.ndarray]:
+        """A whole item: [head silence] [pre chime] speech [post chime] tail silence;
+        with ``mark_words`` (streamed bulletins) the empty WORDS_DONE block after the
+        speech tells the stream where its words end."""
         if head:
             yield silence(self.s.head, self.s.rate)
         if pre is not None:
             yield pre
             yield silence(self.s.chime_gap, self.s.rate)
         yield from self.speech(sentences, voice, urgent, on_missing, on_spoken, quick_first)
-        yield WORDS_DONE  # empty: where a stream's words end
+        if mark_words:
+            yield WORDS_DONE
         if post is not None:
             yield silence(self.s.chime_gap, self.s.rate)
             yield post

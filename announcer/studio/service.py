@@ -259,7 +259,7 @@ class Studio:
                                          pre=self.pre if chime else None,
                                          post=self.post if chime else None,
                                          on_missing=on_missing, on_spoken=on_spoken,
-                                         quick_first=True)
+                                         quick_first=True, mark_words=True)
         if self.signal_stop is not None:
             yield self.signal_stop
             yield silence(self.settings.tail, self.settings.rate)
