@@ -157,6 +157,38 @@ def site(p):
     return feedparser.parse((p.cfg.dir / "feed.xml").read_bytes())
 
 
+def test_what_aired_before_a_crash_without_a_page_is_published_at_the_next_start(
+        tmp_path, module_studio):
+    """The daemon died between an airing's end and its page: the next start publishes
+    it (text only), once; what did not air, drills and what has a page are left alone."""
+    shutil.copytree(REPO / "voices", tmp_path / "voices")
+    (tmp_path / "schedules").mkdir()
+    config = load_config(write_config(tmp_path, extra="publish: {drills: false, days: 2}\n"))
+    store = Store(config.paths.data / "announcer.db", TOKYO)
+    clock = FakeClock(dt.datetime(2026, 12, 3, 18, 30, tzinfo=TOKYO))
+    t = clock.t - dt.timedelta(hours=1)
+    store.add_bulletin("b1", "県道の冠水で通行止めです。", {"repeat": 1}, t, None, title="冠水")
+    store.add_bulletin("d1", "訓練です。", {"repeat": 1, "test": True}, t, None, title="訓練")
+    for ident, status in (("b1", "aired"), ("d1", "aired"), ("b2", "interrupted")):
+        ref = store.airing_started("bulletin", ident, ident, None, t)
+        store.airing_ended(ref, status, t + dt.timedelta(seconds=20))
+    store.airing_record("bulletin", "b3", "b3", t, "missed", "daemon was not running", at=t)
+    try:
+        for run in range(2):  # the second start finds the page and adds nothing
+            p = Publisher(config, clock, store, module_studio, notices=None, jma=FakeJma())
+            p.check_seconds = 0.2
+            p.start()
+            try:
+                wait(lambda: p.caught_up is not None)
+                assert (p.caught_up, p.published) == ((1, 1) if run == 0 else (0, 0))
+                assert [e.title for e in site(p).entries] == ["冠水"]
+                assert not site(p).entries[0].get("enclosures")  # the audio died with it
+            finally:
+                p.stop()
+    finally:
+        store.close()
+
+
 def test_only_what_went_out_is_published(publisher):
     store = publisher.store
     for bid, title in (("b1", "冠水"), ("b2", "訓練"), ("b3", "誤報"), ("b4", "中断"),

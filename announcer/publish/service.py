@@ -29,6 +29,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from announcer.core import events
 from announcer.publish.capture import Capture
@@ -43,6 +44,7 @@ WITHDRAWN_ON_AIR = "放送中に取り消されました"
 WITHDRAWN_BY_JMA = "気象庁が取り消しました"
 QUIET_WAIT = 10.0  # seconds the site waits at most for a cued item to start
 LATER_MAX = 500  # airings kept to publish once the disk or database takes writes again
+CATCH_UP_MAX = 200  # airings of earlier runs published (text only) at a start, at most
 _STOP = object()
 
 
@@ -70,6 +72,7 @@ class Publisher:
         # The site is written between onsets, never in the seconds before one.
         self.quiet = lambda: True
         self.published = 0  # items written (tests, bench)
+        self.caught_up: int | None = None  # airings of earlier runs published at this start
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._day: dt.date | None = None
@@ -84,6 +87,7 @@ class Publisher:
             self.sync.start()
         self._thread = threading.Thread(target=self._loop, name="publish", daemon=True)
         self._thread.start()
+        self._queue.put(("catch_up", self.clock.now()))
         self.rebuild()
         log.info("Public site in %s (%d days, drills %s, command %s)", self.cfg.dir,
                  self.cfg.days, "shown" if self.cfg.drills else "left out",
@@ -122,6 +126,8 @@ class Publisher:
             try:
                 if job[0] == "aired":
                     self._aired(*job[1:])
+                elif job[0] == "catch_up":
+                    self._catch_up(job[1])
                 elif job[0] == "rebuild" or self._tick() or self._later:
                     self._retry_later()
                     self._rebuild()
@@ -240,6 +246,30 @@ class Publisher:
             take.path.unlink(missing_ok=True)
         return {"audio": dest.name, "audio_bytes": dest.stat().st_size,
                 "audio_seconds": take.seconds}
+
+    def _catch_up(self, before: dt.datetime) -> None:
+        """Airings of the site's days that started before this run and ended aired or
+        partial, yet have no page (the daemon died between their end and their page):
+        published now, without audio (what was captured died with the process)."""
+        first, today = self._first_day(), before.astimezone(self.tz).date()
+        have = {(r["kind"], r["item_id"], r["started_at"]) for r in self.db.since(first)}
+        found = []
+        for n in range((today - first).days + 1):
+            for r in self.store.airlog(first + dt.timedelta(days=n)):
+                started = dt.datetime.fromisoformat(r["started_at"]) if r["started_at"] else None
+                if r["status"] in ("aired", "partial") and started is not None and \
+                        started < before and (r["kind"], r["id"], started) not in have:
+                    found.append((r, started))
+        before = self.published
+        for r, started in found[-CATCH_UP_MAX:]:
+            b = self.store.bulletin(r["id"]) if r["kind"] != "notice" else None
+            item = SimpleNamespace(kind=r["kind"], id=r["id"], title=r["title"] or "",
+                                   drill=bool(b and b.get("test")), started_at=started)
+            ended = dt.datetime.fromisoformat(r["ended_at"]) if r["ended_at"] else started
+            log.warning("Publishing %s %s of %s: it aired before the last stop and had no"
+                        " page yet (text only)", r["kind"], r["id"], r["started_at"])
+            self._aired(item, None, {"status": r["status"], "at": ended})
+        self.caught_up = self.published - before
 
     def _withdrawals(self) -> bool:
         """Mark published alerts whose JMA series got a 取消 withdrawn."""
