@@ -140,8 +140,11 @@ def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
         started.append(studio.stop)
         station = Station(config, clock, studio, store, make_output(config, fallback_to_file))
         publisher = _start_publisher(config, clock, store, studio, station, started)
+        before = clock.now()
         station.start(started_at=spawned)
         started.append(station.stop)
+        if publisher is not None:  # what aired before a crash and had no page yet
+            publisher.catch_up(before)
         jma = _start_jma(config, station, store, clock, started)
         if publisher is not None and jma is not None:
             publisher.jma = jma.db  # alerts' series, and 取消

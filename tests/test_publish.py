@@ -178,8 +178,10 @@ def test_what_aired_before_a_crash_without_a_page_is_published_at_the_next_start
             p = Publisher(config, clock, store, module_studio, notices=None, jma=FakeJma())
             p.check_seconds = 0.2
             p.start()
+            p.catch_up(clock.t)  # as the daemon does once the station has started
             try:
                 wait(lambda: p.caught_up is not None)
+                wait(lambda: p.published == p.caught_up)
                 assert (p.caught_up, p.published) == ((1, 1) if run == 0 else (0, 0))
                 assert [e.title for e in site(p).entries] == ["冠水"]
                 assert not site(p).entries[0].get("enclosures")  # the audio died with it
@@ -187,6 +189,29 @@ def test_what_aired_before_a_crash_without_a_page_is_published_at_the_next_start
                 p.stop()
     finally:
         store.close()
+
+
+def test_an_airing_held_by_a_full_disk_keeps_its_audio_and_is_published_later(
+        publisher, monkeypatch):
+    import sqlite3
+
+    add, failing = publisher.db.add, [True]
+
+    def full_then_fine(row):
+        if failing[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        add(row)
+
+    monkeypatch.setattr(publisher.db, "add", full_then_fine)
+    air(publisher, "bulletin", "b1", "aired")
+    wait(lambda: publisher._later)
+    failing[0] = False
+    publisher.clock.t += dt.timedelta(seconds=30)
+    air(publisher, "bulletin", "b2", "aired")  # its rebuild prunes: b1's audio stays
+    wait(lambda: publisher.published == 2 and not publisher._later)
+    entries = site(publisher).entries
+    assert len(entries) == 2 and all(e.enclosures for e in entries)
+    assert len(list((publisher.cfg.dir / "audio").glob("*.mp3"))) == 2
 
 
 def test_only_what_went_out_is_published(publisher):

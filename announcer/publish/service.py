@@ -87,7 +87,6 @@ class Publisher:
             self.sync.start()
         self._thread = threading.Thread(target=self._loop, name="publish", daemon=True)
         self._thread.start()
-        self._queue.put(("catch_up", self.clock.now()))
         self.rebuild()
         log.info("Public site in %s (%d days, drills %s, command %s)", self.cfg.dir,
                  self.cfg.days, "shown" if self.cfg.drills else "left out",
@@ -109,6 +108,11 @@ class Publisher:
 
     def rebuild(self) -> None:
         self._queue.put(("rebuild",))
+
+    def catch_up(self, before: dt.datetime) -> None:
+        """After the station's start (its recovery has settled what a crash cut): airings
+        that started before ``before`` and have no page yet are published (``_catch_up``)."""
+        self._queue.put(("catch_up", before))
 
     def _captured(self, item, take, info: dict) -> None:  # capture thread
         self._queue.put(("aired", item, take, info))
@@ -150,11 +154,32 @@ class Publisher:
                     self._failing = ""
 
     def _retry_later(self) -> None:
-        """Airings a write fault held back, oldest first; a new fault keeps the rest."""
+        """Airings a write fault held back, oldest first; a new fault keeps the rest (the
+        site is still rebuilt for what is in the database)."""
         while self._later:
             job = self._later[0]
-            self._aired(*job[1:])
+            try:
+                self._aired(*job[1:])
+            except sqlite3.IntegrityError:  # its slug was taken meanwhile: a new one
+                self._reslug(job[3].get("row"))
+                return
+            except (sqlite3.Error, OSError) as exc:
+                if str(exc) != self._failing:
+                    log.error("The public site was not updated (%s): trying again", exc)
+                self._failing = str(exc)
+                return
             self._later.pop(0)
+
+    def _reslug(self, row: dict | None) -> None:
+        if row is None:
+            return
+        new = self.db.free_slug(row["started_at"])
+        if row.get("audio"):
+            folder = self.cfg.dir / "audio"
+            os.replace(folder / row["audio"], folder / f"{new}.mp3")
+            row["audio"] = f"{new}.mp3"
+        log.warning("Public page %s is published as %s (its name was taken)", row["slug"], new)
+        row["slug"] = new
 
     def _wait_quiet(self, limit: float = QUIET_WAIT) -> None:
         deadline = time.monotonic() + limit
@@ -250,7 +275,8 @@ class Publisher:
     def _catch_up(self, before: dt.datetime) -> None:
         """Airings of the site's days that started before this run and ended aired or
         partial, yet have no page (the daemon died between their end and their page):
-        published now, without audio (what was captured died with the process)."""
+        queued to be published, without audio (what was captured died with the process),
+        each like a live airing (quiet onsets, retried after a write fault)."""
         first, today = self._first_day(), before.astimezone(self.tz).date()
         have = {(r["kind"], r["item_id"], r["started_at"]) for r in self.db.since(first)}
         found = []
@@ -260,16 +286,20 @@ class Publisher:
                 if r["status"] in ("aired", "partial") and started is not None and \
                         started < before and (r["kind"], r["id"], started) not in have:
                     found.append((r, started))
-        before = self.published
+        queued = 0
         for r, started in found[-CATCH_UP_MAX:]:
             b = self.store.bulletin(r["id"]) if r["kind"] != "notice" else None
+            drill = bool(b and b.get("test"))
+            if drill and not self.cfg.drills:
+                continue
             item = SimpleNamespace(kind=r["kind"], id=r["id"], title=r["title"] or "",
-                                   drill=bool(b and b.get("test")), started_at=started)
+                                   drill=drill, started_at=started)
             ended = dt.datetime.fromisoformat(r["ended_at"]) if r["ended_at"] else started
             log.warning("Publishing %s %s of %s: it aired before the last stop and had no"
                         " page yet (text only)", r["kind"], r["id"], r["started_at"])
-            self._aired(item, None, {"status": r["status"], "at": ended})
-        self.caught_up = self.published - before
+            self._queue.put(("aired", item, None, {"status": r["status"], "at": ended}))
+            queued += 1
+        self.caught_up = queued
 
     def _withdrawals(self) -> bool:
         """Mark published alerts whose JMA series got a 取消 withdrawn."""
@@ -300,8 +330,9 @@ class Publisher:
             self.db.delete(old["slug"])
         rows = self.db.since(first)
         changed = self.site.write(rows, now)
+        held = {job[3]["row"].get("audio") for job in self._later if "row" in job[3]}
         removed = self.site.prune({f"{r['slug']}.html" for r in rows},
-                                  {r["audio"] for r in rows if r["audio"]})
+                                  {r["audio"] for r in rows if r["audio"]} | held - {None})
         events.publish(events.PUBLISH, "site", True, "")
         if (changed or removed) and self.sync is not None:
             self.sync.request()

@@ -230,7 +230,7 @@ class Record:
         if self._fault is None:
             log.error("As-run record cannot be written (%s): %d entries wait in the journal "
                       "and are written when it can", exc, waiting)
-        self._set_fault(why)
+        self._set_fault(why, blocked=True)
 
     def _check_room(self, written: int) -> None:
         free = self.free_bytes()
@@ -240,13 +240,16 @@ class Record:
             log.warning("As-run record writable again (%d waiting entries written)", written)
             self._fault = None
             self.store.write_fault = None
+            self.store.write_blocked = False
             self.bus.publish(events.RECORD, KEY, True, f"放送記録を書き込めるようになりました"
                              f"（待っていた {written} 件を書き込みました）")
 
-    def _set_fault(self, why: str) -> None:
+    def _set_fault(self, why: str, blocked: bool = False) -> None:
+        """``blocked``: writes fail (locked, full), not only room running out."""
         changed = why != self._fault
         self._fault = why
         self.store.write_fault = why
+        self.store.write_blocked = blocked
         if changed:
             self.bus.publish(events.RECORD, KEY, False, self.fault)
 

@@ -180,11 +180,12 @@ class Store:
 
     def execute(self, sql: str, args=()) -> sqlite3.Cursor:
         """One statement on the shared connection. While the record knows writes fail
-        (``write_fault``) a write gives up after FAULT_WAIT_MS: threads queued on the
+        (``write_blocked``: locked or full, not merely short of room) a write gives up
+        after FAULT_WAIT_MS: threads queued on the
         lock behind one another's 5 s waits would otherwise hold a web request (and a
         staff member's 503) for tens of seconds."""
         with self._lock:
-            wait = FAULT_WAIT_MS if self.write_fault else BUSY_WAIT_MS
+            wait = FAULT_WAIT_MS if self.write_blocked else BUSY_WAIT_MS
             if wait != self._wait_ms:
                 self.db.execute(f"PRAGMA busy_timeout={wait}")
                 self._wait_ms = wait
@@ -206,6 +207,7 @@ class Store:
             log.warning("Not noted (%s): %s", exc, sql.split(" SET ")[0])
 
     write_fault: str | None = None  # set by the as-run record while writes fail
+    write_blocked = False  # ... because they do fail (locked, full), not only low room
 
     def day_of(self, *times: dt.datetime | None) -> str:
         t = next(x for x in times if x is not None)
