@@ -5,6 +5,7 @@ importing it into a test module."""
 import datetime as dt
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,9 +25,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, from a range of this test worker's own (pytest-xdist
+    runs several) and below the kernel's ephemeral range (32768-60999), so neither
+    another worker's daemon nor an outgoing connection can take it before the daemon
+    binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+    low = 20000 + (int(worker) % 8 if worker.isdigit() else 0) * 1500
+    for _ in range(500):
+        port = random.randrange(low, low + 1500)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
 
 
 def jst_in(seconds: float) -> dt.datetime:

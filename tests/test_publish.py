@@ -251,7 +251,7 @@ def test_a_withdrawal_from_jma_and_old_days_leave_the_site(publisher):
     publisher.jma.rows.append({"id": "j2", "bulletin": None, "series": "s1", "info_type": "取消",
                                "day": "2026-12-03", "received_at": "2026-12-03T18:40:00+09:00"})
     wait(lambda: site(publisher).entries[0].title.startswith("【取り消し】"))
-    assert not audio.exists()
+    wait(lambda: not audio.exists())  # the feed is written first, then the folder pruned
     page = next((publisher.cfg.dir / "items").glob("*.html")).read_text("utf-8")
     assert "気象庁が取り消しました" in page and "12月3日 18時40分" in page
     publisher.clock.t += dt.timedelta(days=2)  # days: 2 → the 3rd is gone at midnight
