@@ -367,15 +367,20 @@ def test_a_crash_in_a_notices_tail_silence_leaves_it_aired_not_replayed(config, 
     run_until(first, out, at(7, 30) + dt.timedelta(seconds=0.85))
     settle(first)
     assert rows(store, "gomi") == [("gomi", "interrupted", "all words aired")]
+    crash_and_restart(first, config, store, clock, TailStudio())
+    assert rows(store, "gomi") == [("gomi", "aired", "")]
+
+
+def crash_and_restart(first, config, store, clock, studio) -> None:
+    """``first`` dies; a new station starts 5 s later and airs for 3 s, then stops."""
     crash(first)
     clock.advance(5)
-    again = Station(config, clock, TailStudio(), store, FakeOutput(RATE, clock=clock))
+    again = Station(config, clock, studio, store, FakeOutput(RATE, clock=clock))
     again.start()
     try:
         settle(again)
         again.output.run(3)
         settle(again)
-        assert rows(store, "gomi") == [("gomi", "aired", "")]
     finally:
         again.stop()
 
@@ -410,15 +415,6 @@ def test_a_crash_in_a_bulletins_closing_chime_leaves_it_aired_not_replayed(
     out.run(into)
     settle(first)
     first.heartbeat()
-    crash(first)
-    clock.advance(5)
-    again = Station(config, clock, ChimeStudio(), store, FakeOutput(RATE, clock=clock))
-    again.start()
-    try:
-        settle(again)
-        again.output.run(3)
-        settle(again)
-        assert [s for _, s, _ in rows(store, bid)] == statuses
-        assert store.bulletin(bid)["state"] == "aired"
-    finally:
-        again.stop()
+    crash_and_restart(first, config, store, clock, ChimeStudio())
+    assert [s for _, s, _ in rows(store, bid)] == statuses
+    assert store.bulletin(bid)["state"] == "aired"
