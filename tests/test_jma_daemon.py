@@ -106,7 +106,8 @@ def test_an_approve_item_waits_for_staff_in_the_page(station, station_dir, feeds
     inbox = station_dir / "var" / "jma-inbox"
     (inbox / "storm.xml").write_bytes(storm_approve())
     station.wait_for(lambda: [a for a in alerts(station) if a["status"] == "pending"], timeout=60)
-    assert (inbox / "done" / "storm.xml").exists()
+    # the file is moved once its item is stored: wait for it, do not race it
+    station.wait_for(lambda: (inbox / "done" / "storm.xml").exists(), timeout=30)
     time.sleep(1.5)
     assert alert_rows(station) == []  # held
     with sync_playwright() as p:
