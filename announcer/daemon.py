@@ -29,12 +29,10 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from announcer.core import heap
 from announcer.core.clock import FileShift, StepWatch, SystemClock, process_started_at
 from announcer.core.config import load_config
 
 log = logging.getLogger(__name__)
-HEAP_TRIM_MINUTES = 5  # freed memory goes back to the system this often, when idle
 
 
 class Notifier:
@@ -66,9 +64,6 @@ def add_jobs(scheduler: BackgroundScheduler, station) -> None:
     for name, call, every in jobs:
         scheduler.add_job(_reporting(station, name, call), "interval", id=name, name=name,
                           **every, **opts)
-    # freed memory back to the system, only while nothing is on air or waiting
-    scheduler.add_job(lambda: station.engine.idle() and heap.trim(), "interval", id="heap",
-                      name="heap", minutes=HEAP_TRIM_MINUTES, **opts)
 
 
 def _reporting(station, name: str, call):
