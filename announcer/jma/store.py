@@ -13,11 +13,10 @@ transactions never mix with other writers'.
 
 import datetime as dt
 import json
-import sqlite3
 import threading
 
 from announcer.jma import state as st
-from announcer.record.store import iso
+from announcer.record.store import connect, iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jma_processed (
@@ -63,11 +62,7 @@ class JmaStore:
         store.ensure_schema(SCHEMA)
         self.tz = store.tz
         self._lock = threading.Lock()
-        self.db = sqlite3.connect(str(store.path), check_same_thread=False,
-                                  isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db = connect(store.path)
         have = {r["name"] for r in self.db.execute("PRAGMA table_info(jma_items)")}
         for name, decl in ADDED:
             if name not in have:

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 
-from announcer.record.store import iso
+from announcer.record.store import connect, iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS public_items (
@@ -42,10 +42,7 @@ class PublicStore:
         store.ensure_schema(SCHEMA)
         self.tz = store.tz
         self._lock = threading.Lock()
-        self.db = sqlite3.connect(str(store.path), check_same_thread=False, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db = connect(store.path)
 
     def close(self) -> None:
         with self._lock:

@@ -86,7 +86,10 @@ def new_ref() -> str:
     return uuid.uuid4().hex
 
 
-def _connect(path: Path, wait_ms: int, synchronous: str = "FULL") -> sqlite3.Connection:
+def connect(path: Path, wait_ms: int = BUSY_WAIT_MS,
+            synchronous: str = "FULL") -> sqlite3.Connection:
+    """A connection of its own to the station's database (a part that writes from its
+    own thread): autocommit, rows by name, ``synchronous`` and a busy wait of ``wait_ms``."""
     db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA synchronous={synchronous}")
@@ -99,16 +102,13 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.tz = path, tz
         self._lock = threading.RLock()
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
+        self.db = connect(path)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
         self._wait_ms = BUSY_WAIT_MS
         self._migrate()
         self.ensure_schema(SCHEMA)
         self.ensure_column("bulletins", "title", "TEXT NOT NULL DEFAULT ''")
-        self._beat = _connect(path, BEAT_WAIT_MS, "NORMAL")
+        self._beat = connect(path, BEAT_WAIT_MS, "NORMAL")
         self._beat_lock = threading.Lock()
         # A fingerprint of the request body, so a reused Idempotency-Key with another
         # script is refused instead of silently dropped (issue 9).
@@ -116,8 +116,8 @@ class Store:
         # The voice preset an item was read in (issue 18): "" for rows of older versions.
         self.ensure_column("airlog", "voice", "TEXT NOT NULL DEFAULT ''")
         self._add_refs()
-        self._writer, self._writer_lock = _connect(path, WRITE_WAIT_MS), threading.Lock()
-        self._reader, self._reader_lock = _connect(path, WRITE_WAIT_MS), threading.Lock()
+        self._writer, self._writer_lock = connect(path, WRITE_WAIT_MS), threading.Lock()
+        self._reader, self._reader_lock = connect(path, WRITE_WAIT_MS), threading.Lock()
 
     def _add_refs(self) -> None:
         """Rows of an older version get a ref of their own (issue 20)."""
