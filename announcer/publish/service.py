@@ -138,10 +138,7 @@ class Publisher:
             except (sqlite3.Error, OSError) as exc:  # a full disk, a locked database
                 if job[0] == "aired" and len(self._later) < LATER_MAX:
                     self._later.append(job)  # published when writes work again
-                if str(exc) != self._failing:
-                    log.error("The public site was not updated (%s): trying again every"
-                              " %.0f s", exc, self.check_seconds)
-                self._failing = str(exc)
+                self._write_failed(exc)
                 events.publish(events.PUBLISH, "site", False,
                                f"公開フォルダ {self.cfg.dir} を更新できません: {exc}")
             except Exception as exc:
@@ -164,11 +161,16 @@ class Publisher:
                 self._reslug(job[3].get("row"))
                 return
             except (sqlite3.Error, OSError) as exc:
-                if str(exc) != self._failing:
-                    log.error("The public site was not updated (%s): trying again", exc)
-                self._failing = str(exc)
+                self._write_failed(exc)
                 return
             self._later.pop(0)
+
+    def _write_failed(self, exc: Exception) -> None:
+        """Logged once per error while it lasts (the loop says when it is over)."""
+        if str(exc) != self._failing:
+            log.error("The public site was not updated (%s): trying again every %.0f s",
+                      exc, self.check_seconds)
+        self._failing = str(exc)
 
     def _reslug(self, row: dict | None) -> None:
         if row is None:
