@@ -16,24 +16,13 @@ from playwright.sync_api import expect
 
 from announcer.web.pages import TEMPLATES
 from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR,
-                           SIZES, base_url, browser, cancel_open_bulletins, log_in, output,
-                           overflowing, services, watch)
+                           SIZES, base_url, browser, cancel_open_bulletins, empty_queue, log_in,
+                           output, overflowing, services, size, watch)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
 SHOTS = ARTIFACTS / "screenshots"
 LONG_SCRIPT = "真岡市からのお知らせです。" * 500  # 6,500 characters
-
-
-@pytest.fixture(autouse=True)
-def empty_queue(services):
-    yield
-    cancel_open_bulletins(services)
-
-
-@pytest.fixture(params=list(SIZES))
-def size(request):
-    return request.param
 
 
 @pytest.fixture

@@ -18,12 +18,10 @@ Screenshots of the changed pages go to test-artifacts/screenshots/staff-*.png.
 
 import itertools
 import re
-import threading
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
-from waitress.server import create_server
 
 from announcer.core import events
 from announcer.core.config_sections import JmaConfig
@@ -33,8 +31,8 @@ from announcer.speech.pool import VoiceParams, WorkerCrashed
 from announcer.web.app import create_app
 from tests import jmautil
 from tests.webutil import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, KNOWN_LEAKS, OPERATOR,
-                           SIZES, browser, cancel_open_bulletins, jma, log_in, output,
-                           overflowing, services, watch)
+                           SIZES, browser, cancel_open_bulletins, empty_queue, jma, log_in,
+                           output, overflowing, served, services, size, watch)
 
 pytestmark = [pytest.mark.browser, *KNOWN_LEAKS]
 
@@ -47,23 +45,8 @@ _MINUTES = itertools.count(1)
 def base_url(services, jma):
     app = create_app(services, testing=True)
     app.extensions["announcer.jma"] = jma
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=2)
-
-
-@pytest.fixture(autouse=True)
-def empty_queue(services):
-    yield
-    cancel_open_bulletins(services)
-
-
-@pytest.fixture(params=list(SIZES))
-def size(request):
-    return request.param
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -161,15 +161,37 @@ def shipped_dictionary_only(services):
 
 
 # -- fixtures and helpers: the browser --------------------------------------------------
-@pytest.fixture(scope="module")
-def base_url(services):
-    server = create_server(create_app(services, testing=True), host="127.0.0.1", port=0,
-                           threads=4)
+@contextlib.contextmanager
+def served(app):
+    """The app on a real waitress server (a free port); yields its base URL."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=2)
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=2)
+
+
+@pytest.fixture(scope="module")
+def base_url(services):
+    with served(create_app(services, testing=True)) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(services):
+    """Bulletins a test left open are cancelled after it, in every test of a module
+    that imports this fixture."""
+    yield
+    cancel_open_bulletins(services)
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request):
+    """Each browser test of a module that imports it runs at tablet and phone size."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
