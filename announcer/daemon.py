@@ -29,6 +29,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from announcer.core import heap
 from announcer.core.clock import FileShift, StepWatch, SystemClock, process_started_at
 from announcer.core.config import load_config
 
@@ -104,6 +105,7 @@ def _shift_scheduler_time(shift) -> None:
 
 
 def run_daemon(config_path: Path, fallback_to_file: bool = False) -> int:
+    heap.tune()  # before any thread allocates
     from announcer.watch.backup import take_lock
     from announcer.watch.oversight import Oversight
     from announcer.station.output import make_output
