@@ -56,6 +56,26 @@ def test_trim_ignores_a_faint_hiss_around_speech():
     assert abs(out[0]) < 1e-4 and abs(out[-1]) < 1e-4  # faded: no click
 
 
+def tone_at(db: float, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.5 * 10 ** (db / 20) * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
+
+
+def test_trim_starts_a_stop_at_its_burst_not_at_the_thump_and_murmur_before_it():
+    # m001's 鬼怒: a 25 ms thump 33 dB down, 60 ms of murmur 47 dB down, then the burst.
+    x = np.concatenate([tone_at(-33, 0.025), tone_at(-47, 0.06), tone_at(0, 0.5)])
+    out = dsp.trim(x, RATE)
+    assert len(out) == pytest.approx(0.51 * RATE, abs=0.006 * RATE)  # 10 ms before the burst
+
+
+def test_trim_keeps_a_rising_onset_and_a_steady_quiet_one():
+    ramp = np.concatenate([tone_at(db, 0.005) for db in (-44, -40, -38, -37, -36)])
+    x = np.concatenate([ramp, tone_at(-30, 0.04), tone_at(0, 0.5)])  # a fricative's rise
+    assert len(dsp.trim(x, RATE)) == len(x)
+    quiet = np.concatenate([tone_at(-40, 0.1), tone_at(0, 0.5)])  # no dip: nothing to cut
+    assert len(dsp.trim(quiet, RATE)) == len(quiet)
+
+
 def test_the_phrase_cache_is_capped_and_least_recently_used_goes_first():
     cache = PhraseCache(RATE, max_seconds=4)
     for n in range(4):
