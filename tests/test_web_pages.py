@@ -699,3 +699,22 @@ def test_at_night_the_status_page_says_when_the_next_notice_is():
     assert next_notice(view((dt.datetime(2026, 12, 5, 7, 30, tzinfo=TOKYO), gomi)), now) == \
         "次は 12月5日（土） 07:30「ごみ収集のお知らせ」です"
     assert next_notice(view(), now) == "これから 1 週間、放送するお知らせはありません"
+
+
+# -- the status page shows the latest airings of a long day, not all of them ----------------
+def test_a_long_day_shows_its_latest_airings_and_says_where_the_rest_are(services, staff):
+    now = services.clock.now()
+    rows = [services.store.airing_started("notice", f"long-day-{n}", f"長い一日 {n:02d}", now, now)
+            for n in range(40)]
+    try:
+        html = staff.get("/").get_data(as_text=True)
+        log = html[html.index('id="airlog"'):html.index("</tbody>", html.index('id="airlog"'))]
+        shown = re.findall(r"長い一日 (\d\d)", log)
+        assert shown[:2] == ["39", "38"] and len(shown) <= 30  # newest first
+        assert "00" not in shown
+        note = re.search(r'id="airlog-more">(.*?)</p>', html, re.S).group(1)
+        assert "全部で" in note and 'href="/timetable"' in note
+    finally:
+        services.store.execute(f"DELETE FROM airlog WHERE rowid IN ({','.join('?' * len(rows))})",
+                               rows)
+    assert 'id="airlog-more"' not in staff.get("/").get_data(as_text=True)

@@ -285,14 +285,19 @@ class Store:
         with self._reader_lock:
             return [dict(r) for r in self._reader.execute(sql, args).fetchall()]
 
-    def airlog(self, day: dt.date | None = None, month: str | None = None) -> list[dict]:
-        if month:
-            rows = self.query("SELECT * FROM airlog WHERE day LIKE ? ORDER BY rowid",
-                              (f"{month}-%",))
+    def airlog(self, day: dt.date | None = None, month: str | None = None,
+               latest: int | None = None) -> list[dict]:
+        """Rows of a day or a month, oldest first; with ``latest``, only the last ones."""
+        where, arg = ("day LIKE ?", f"{month}-%") if month else ("day=?", day.isoformat())
+        if latest is None:
+            rows = self.query(f"SELECT * FROM airlog WHERE {where} ORDER BY rowid", (arg,))
         else:
-            rows = self.query("SELECT * FROM airlog WHERE day=? ORDER BY rowid",
-                              (day.isoformat(),))
+            rows = self.query(f"SELECT * FROM airlog WHERE {where} ORDER BY rowid DESC LIMIT ?",
+                              (arg, latest))[::-1]
         return [dict(r) for r in rows]
+
+    def airlog_count(self, day: dt.date) -> int:
+        return self.query("SELECT COUNT(*) FROM airlog WHERE day=?", (day.isoformat(),))[0][0]
 
     def has_airing(self, kind: str, item_id: str, scheduled_at: dt.datetime) -> bool:
         return bool(self.query(

@@ -47,14 +47,18 @@ class StationView:
         return self._station.upcoming(hours, start)
 
     # -- the as-run log ----------------------------------------------------------------
-    def airlog(self, day: dt.date | None = None, month: str | None = None) -> list[dict]:
-        """Rows of a day or a month (``YYYY-MM``), oldest first."""
-        rows = self._store.airlog(day, month)
+    def airlog(self, day: dt.date | None = None, month: str | None = None,
+               latest: int | None = None) -> list[dict]:
+        """Rows of a day or a month (``YYYY-MM``), oldest first (only the ``latest``)."""
+        rows = self._store.airlog(day, month, latest)
         on_air = self.on_air()
         for r in rows:
             if r["ended_at"] is None and on_air == (r["kind"], r["id"]):
                 r["status"] = "on_air"
         return rows
+
+    def airlog_count(self, day: dt.date) -> int:
+        return self._store.airlog_count(day)
 
     def last_airings(self) -> dict[str, dict]:
         """Notice id → its latest as-run row."""
