@@ -464,3 +464,28 @@ def test_at_1024_no_header_control_lies_under_another(page):
     account.click()  # a tap on アカウント opens the accounts page: it never logs out
     expect(page.locator("h1")).to_have_text("職員のアカウント")
     assert re.search(r"/admin/users$", page.url)
+
+
+def test_a_long_day_shows_its_latest_airings_and_the_count_as_the_page_redraws(page, services):
+    """The status page lists the day's latest 30 airings; once the day passes that, the
+    note with the day's count appears without a reload and stays readable (axe)."""
+    log_in(page)
+    expect(page.locator("#airlog-more")).to_be_hidden()
+    now = services.clock.now()
+    rows = [services.store.airing_started("notice", f"long-day-{n}", f"長い一日 {n:02d}", now,
+                                          now) for n in range(40)]
+    try:
+        expect(page.locator("#airlog tr").first).to_contain_text("長い一日 39")  # redrawn
+        expect(page.locator("#airlog tr")).to_have_count(30)
+        expect(page.locator("#airlog-more")).to_be_visible()
+        expect(page.locator("#airlog-shown")).to_have_text("30")
+        total = services.store.airlog_count(now.date())
+        expect(page.locator("#airlog-total")).to_have_text(str(total))
+        expect(page.locator("#airlog-more a")).to_have_attribute("href", "/timetable")
+        page.locator("#airlog-more").scroll_into_view_if_needed()
+        shot(page, "status-long-day", full_page=False)
+        assert check(page, Axe(), "status-long-day", "#airlog-more") == []
+    finally:
+        services.store.execute(f"DELETE FROM airlog WHERE rowid IN ({','.join('?' * len(rows))})",
+                               rows)
+    expect(page.locator("#airlog-more")).to_be_hidden()

@@ -712,9 +712,11 @@ def test_a_long_day_shows_its_latest_airings_and_says_where_the_rest_are(service
         shown = re.findall(r"長い一日 (\d\d)", log)
         assert shown[:2] == ["39", "38"] and len(shown) <= 30  # newest first
         assert "00" not in shown
-        note = re.search(r'id="airlog-more">(.*?)</p>', html, re.S).group(1)
+        note = re.search(r'id="airlog-more">(.*?)</p>', html, re.S).group(1)  # not hidden
         assert "全部で" in note and 'href="/timetable"' in note
+        status = staff.get("/staff/status").get_json()  # what the page redraws from
+        assert len(status["airlog"]) == 30 and status["airlog_total"] >= 40
     finally:
         services.store.execute(f"DELETE FROM airlog WHERE rowid IN ({','.join('?' * len(rows))})",
                                rows)
-    assert 'id="airlog-more"' not in staff.get("/").get_data(as_text=True)
+    assert 'id="airlog-more" hidden>' in staff.get("/").get_data(as_text=True)

@@ -113,7 +113,15 @@
 
   var LOG_LABELS = ["時刻", "種類", "件名", "結果", "備考"];
 
-  function drawAirlog(rows) {
+  /* The board lists the day's latest rows only; say so, and how many there are. */
+  function drawAirlogMore(shown, total) {
+    $("airlog-more").hidden = !(total > shown);
+    $("airlog-shown").textContent = shown;
+    $("airlog-total").textContent = total;
+  }
+
+  function drawAirlog(rows, data) {
+    drawAirlogMore(rows.length, data.airlog_total);
     var trs = rows.map(function (r) {
       var tr = A.el("tr", "st-" + r.status);
       [r.time, r.kind_label, r.title, r.status_label, r.detail].forEach(function (v, i) {
