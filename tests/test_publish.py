@@ -265,6 +265,90 @@ def test_atomic_writes_leave_no_temp_file_and_skip_unchanged(tmp_path):
     assert target.read_bytes() == b"a" and [p.name for p in tmp_path.iterdir()] == ["index.html"]
 
 
+REBUILD_PEAK = """
+import datetime as dt, sys, tracemalloc
+from pathlib import Path
+from announcer.core.clock import TOKYO
+from announcer.publish.site import Site
+from announcer.publish.store import PublicStore
+from announcer.record.store import Store
+folder, day, now = Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), \\
+    dt.datetime.fromisoformat(sys.argv[3])
+store = Store(folder / "announcer.db", TOKYO)
+db = PublicStore(store)
+class Rows:
+    def __iter__(self):
+        return db.each_since(day)
+site = Site(folder / "peak", title="t", station="s", url="https://e/", days=7, tz=TOKYO)
+site.write(Rows(), now)  # the templates compiled, the pages written
+(folder / "peak" / "index.html").unlink()  # written again, not skipped as unchanged
+tracemalloc.start()
+site.write(Rows(), now)
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+def rebuild_peak(folder, day, now) -> int:
+    """Peak traced memory of one rebuild, in a fresh interpreter (no other thread)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", REBUILD_PEAK, str(folder), day.isoformat(),
+                          now.isoformat()], capture_output=True, text=True, check=True,
+                         cwd=REPO, timeout=120)
+    return int(out.stdout.split()[-1])
+
+
+def test_the_site_is_read_a_few_rows_at_a_time_and_the_feed_keeps_the_newest(tmp_path):
+    """The index holds the whole window, the feed its newest ``FEED_ITEMS``; the rows are
+    read in chunks (ties in time kept apart by the slug), so a rebuild's peak memory does
+    not grow with the window (a long run would keep the largest peak's heap)."""
+    from announcer.publish.site import FEED_ITEMS, Site
+    from announcer.publish.store import PublicStore
+
+    store = Store(tmp_path / "announcer.db", TOKYO)
+    db = PublicStore(store)
+    start = dt.datetime(2026, 12, 3, 6, 0, tzinfo=TOKYO)
+    text = [[[["真岡", "もおか"], ["市の", ""], ["お知らせ", ""], ["です。", ""]]]] * 4
+
+    def add(n, first=0):
+        for i in range(first, first + n):
+            at = start + dt.timedelta(minutes=5 * (i // 2))  # two items share each minute
+            db.add({"slug": db.free_slug(at), "kind": "notice", "item_id": f"n{i}",
+                    "started_at": at, "ended_at": at + dt.timedelta(seconds=20),
+                    "status": "aired", "content": {"title": [[f"お知らせ{i}", ""]],
+                                                   "text": text, "easy": []}})
+    add(121)
+    day = start.date() - dt.timedelta(days=1)
+    rows = list(db.each_since(day, chunk=4))
+    assert len(rows) == 121 and len({r["slug"] for r in rows}) == 121
+    assert rows == sorted(rows, key=lambda r: (r["started_at"], r["slug"]), reverse=True)
+    assert [r["slug"] for r in db.each_since(day, limit=5, chunk=2)] == \
+        [r["slug"] for r in rows[:5]]
+
+    class Rows:
+        def __iter__(self):
+            return db.each_since(day)
+    folder = tmp_path / "public"
+    site = Site(folder, title="t", station="FMもおか", url="https://example.jp/", days=7, tz=TOKYO)
+    now = start + dt.timedelta(days=1)
+    small = rebuild_peak(tmp_path, day, now)
+    add(360, first=121)
+    large = rebuild_peak(tmp_path, day, now)
+    assert large < small * 1.2 + 100_000, (small, large)  # materialized: 0.96 → 2.9 MB
+    site.write(Rows(), now)
+    index = (folder / "index.html").read_text("utf-8")
+    assert index.count('<article class="item') == 481 and "お知らせ0<" in index
+    assert len(list((folder / "items").glob("*.html"))) == 481
+    feed = feedparser.parse((folder / "feed.xml").read_bytes())
+    assert len(feed.entries) == FEED_ITEMS and feed.entries[0].title == "お知らせ480"
+    mtime = (folder / "index.html").stat().st_mtime_ns
+    assert folder / "index.html" not in site.write(Rows(), now)  # unchanged: not rewritten
+    assert (folder / "index.html").stat().st_mtime_ns == mtime
+    assert not list(folder.glob("**/.*.tmp"))
+    db.close()
+    store.close()
+
+
 # -- publish.command -------------------------------------------------------------------------
 def test_a_failing_command_backs_off_and_is_one_condition(tmp_path):
     seen = []

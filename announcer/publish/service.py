@@ -280,7 +280,7 @@ class Publisher:
         queued to be published, without audio (what was captured died with the process),
         each like a live airing (quiet onsets, retried after a write fault)."""
         first, today = self._first_day(), before.astimezone(self.tz).date()
-        have = {(r["kind"], r["item_id"], r["started_at"]) for r in self.db.since(first)}
+        have = self.db.keys_since(first)
         found = []
         for n in range((today - first).days + 1):
             for r in self.store.airlog(first + dt.timedelta(days=n)):
@@ -330,11 +330,23 @@ class Publisher:
         first = self._first_day()
         for old in self.db.older_than(first):
             self.db.delete(old["slug"])
-        rows = self.db.since(first)
+        # read a few rows at a time on each pass: the rebuild's memory does not grow
+        # with the window (a long run would keep the high-water mark of the largest)
+        rows = _Rows(self.db, first)
         changed = self.site.write(rows, now)
+        slugs, audio = self.db.names_since(first)
         held = {job[3]["row"].get("audio") for job in self._later if "row" in job[3]}
-        removed = self.site.prune({f"{r['slug']}.html" for r in rows},
-                                  {r["audio"] for r in rows if r["audio"]} | held - {None})
+        removed = self.site.prune({f"{s}.html" for s in slugs}, audio | held - {None})
         events.publish(events.PUBLISH, "site", True, "")
         if (changed or removed) and self.sync is not None:
             self.sync.request()
+
+
+class _Rows:
+    """The site's rows, newest first, read from the database afresh on each iteration."""
+
+    def __init__(self, db: PublicStore, first: dt.date):
+        self.db, self.first = db, first
+
+    def __iter__(self):
+        return self.db.each_since(self.first)

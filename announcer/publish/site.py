@@ -14,8 +14,11 @@ Rules:
 """
 
 import datetime as dt
+import hashlib
+import itertools
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from feedgen.feed import FeedGenerator
@@ -29,6 +32,7 @@ CSP = ("default-src 'none'; style-src 'self'; media-src 'self'; img-src 'self'; 
        "base-uri 'none'; form-action 'none'")
 KIND_LABELS = {"notice": "お知らせ", "bulletin": "緊急放送", "alert": "気象庁の情報"}
 _DAYS = "月火水木金土日"
+FEED_ITEMS = 100  # the feed's newest items (a week at the station's rate; the index has all)
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
@@ -51,6 +55,39 @@ def write_atomic(path: Path, data: bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def write_stream(path: Path, chunks: Iterator[str]) -> bool:
+    """``write_atomic`` for text made piece by piece (the index): written to a temp file
+    as it comes, compared with what is there, renamed into place only if it differs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                data = chunk.encode("utf-8")
+                digest.update(data)
+                f.write(data)
+            f.flush()
+            if _digest(path) == digest.digest():
+                Path(tmp).unlink()
+                return False
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _digest(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").digest()
+    except OSError:
+        return None
 
 
 def day_label(day: dt.date) -> str:
@@ -99,39 +136,49 @@ class Site:
         return {"site": {"title": self.title, "station": self.station, "days": self.days},
                 "csp": CSP, "root": root}
 
-    def write(self, rows: list[dict], now: dt.datetime) -> list[Path]:
-        """Write every page of ``rows`` (newest first); returns the files that changed."""
-        views = [public_view(r, self.tz) for r in rows]
+    def write(self, rows: Iterable[dict], now: dt.datetime) -> list[Path]:
+        """Write every page of ``rows`` (newest first; iterated once per file, so a
+        re-iterable that reads the database a few rows at a time keeps a rebuild's memory
+        flat however many items the window holds); returns the files that changed."""
         for sub in ("", "items", "audio"):  # readable by a web server, whatever the umask
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.folder / sub, 0o755)
         changed = []
-        for name, data in self.files(views, now):
+        for name, data in self._assets():
             if write_atomic(self.folder / name, data):
                 changed.append(self.folder / name)
-        return changed
-
-    def files(self, views: list[dict], now: dt.datetime):
-        yield "style.css", (TEMPLATES / "style.css").read_bytes()
-        if FAVICON.is_file():  # browsers ask for one; without it they log a 404
-            yield "favicon.svg", FAVICON.read_bytes()
-        for v in views:
+        for v in self._views(rows):
             # a page changes only when its item is withdrawn: render the others once
             key = (v["status"], v["withdrawn_at"], v["audio"], v["drill"])
             name = f"items/{v['slug']}.html"
             if self._pages.get(v["slug"]) == key and (self.folder / name).exists():
                 continue
             html = self.env.get_template("item.html").render(e=v, **self._context("../"))
+            if write_atomic(self.folder / name, html.encode("utf-8")):
+                changed.append(self.folder / name)
             self._pages[v["slug"]] = key
-            yield name, html.encode("utf-8")
-        days: dict[dt.date, list[dict]] = {}
-        for v in views:
-            days.setdefault(v["started_at"].date(), []).append(v)
-        groups = [{"id": d.isoformat(), "label": day_label(d), "entries": es}
-                  for d, es in sorted(days.items(), reverse=True)]
-        yield "index.html", self.env.get_template("index.html").render(
-            days=groups, **self._context("")).encode("utf-8")
-        yield "feed.xml", self.feed(views, now)
+        index = self.env.get_template("index.html").generate(
+            days=self._days(self._views(rows)), **self._context(""))
+        if write_stream(self.folder / "index.html", index):
+            changed.append(self.folder / "index.html")
+        feed = self.feed(list(itertools.islice(self._views(rows), FEED_ITEMS)), now)
+        if write_atomic(self.folder / "feed.xml", feed):
+            changed.append(self.folder / "feed.xml")
+        return changed
+
+    def _assets(self):
+        yield "style.css", (TEMPLATES / "style.css").read_bytes()
+        if FAVICON.is_file():  # browsers ask for one; without it they log a 404
+            yield "favicon.svg", FAVICON.read_bytes()
+
+    def _views(self, rows: Iterable[dict]):
+        return (public_view(r, self.tz) for r in rows)
+
+    @staticmethod
+    def _days(views):
+        """The views grouped by day, newest first, lazily (the index is streamed)."""
+        for day, entries in itertools.groupby(views, key=lambda v: v["started_at"].date()):
+            yield {"id": day.isoformat(), "label": day_label(day), "entries": entries}
 
     def feed(self, views: list[dict], now: dt.datetime) -> bytes:
         fg = FeedGenerator()
@@ -167,6 +214,8 @@ class Site:
     def prune(self, pages: set[str], audio: set[str]) -> list[Path]:
         """Remove item pages of slugs not in ``pages`` (older days) and audio files not in
         ``audio`` (older days, withdrawn items), and temp files a crash left."""
+        for slug in [s for s in self._pages if f"{s}.html" not in pages]:
+            del self._pages[slug]  # its page is gone with its day
         removed = []
         for sub, suffix, keep in (("items", ".html", pages), ("audio", ".mp3", audio)):
             for path in (self.folder / sub).glob(f"*{suffix}"):

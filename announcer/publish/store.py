@@ -76,10 +76,35 @@ class PublicStore:
              row.get("audio_bytes", 0), row.get("audio_seconds", 0.0),
              iso(row.get("withdrawn_at")), row.get("withdrawn_note", "")))
 
-    def since(self, day: dt.date) -> list[dict]:
-        """Every row from ``day`` on, newest first."""
-        return self._q("SELECT * FROM public_items WHERE day >= ? ORDER BY started_at DESC",
-                       (day.isoformat(),))
+    def each_since(self, day: dt.date, limit: int | None = None, chunk: int = 16):
+        """The rows from ``day`` on, newest first (at most ``limit``), read ``chunk`` at a
+        time: a rebuild holds a few rows in memory, never the whole window."""
+        after, left = None, limit
+        while left is None or left > 0:
+            take = chunk if left is None else min(chunk, left)
+            where = "day >= ?" + (" AND (started_at, slug) < (?, ?)" if after else "")
+            rows = self._q(f"SELECT * FROM public_items WHERE {where}"
+                           " ORDER BY started_at DESC, slug DESC LIMIT ?",
+                           (day.isoformat(), *(after or ()), take))
+            yield from rows
+            if len(rows) < take:
+                return
+            after = (iso(rows[-1]["started_at"]), rows[-1]["slug"])
+            left = None if left is None else left - len(rows)
+
+    def names_since(self, day: dt.date) -> tuple[set[str], set[str]]:
+        """(slugs, audio file names) of the rows from ``day`` on."""
+        with self._lock:
+            found = self.db.execute("SELECT slug, audio FROM public_items WHERE day >= ?",
+                                    (day.isoformat(),)).fetchall()
+        return {r[0] for r in found}, {r[1] for r in found if r[1]}
+
+    def keys_since(self, day: dt.date) -> set[tuple]:
+        """(kind, item_id, started_at) of the rows from ``day`` on."""
+        with self._lock:
+            found = self.db.execute("SELECT kind, item_id, started_at FROM public_items"
+                                    " WHERE day >= ?", (day.isoformat(),)).fetchall()
+        return {(k, i, dt.datetime.fromisoformat(s)) for k, i, s in found}
 
     def older_than(self, day: dt.date) -> list[dict]:
         return self._q("SELECT * FROM public_items WHERE day < ?", (day.isoformat(),))
