@@ -349,6 +349,72 @@ def test_the_site_is_read_a_few_rows_at_a_time_and_the_feed_keeps_the_newest(tmp
     store.close()
 
 
+def test_the_index_is_compared_as_it_streams_and_written_only_when_it_differs(tmp_path):
+    from announcer.publish.site import write_stream
+
+    target = tmp_path / "index.html"
+    assert write_stream(target, iter(["あい", "う"])) and target.read_text("utf-8") == "あいう"
+    mtime = target.stat().st_mtime_ns
+    assert not write_stream(target, iter(["あ", "いう"]))  # same bytes, other chunks
+    assert target.stat().st_mtime_ns == mtime
+    for text in (["あい"], ["あいうえ"], ["あいえ"], ["かき", "く"], []):  # shorter, longer…
+        assert write_stream(target, iter(text)) and target.read_text("utf-8") == "".join(text)
+    target.write_text("old", "utf-8")
+    target.chmod(0o600)
+
+    def broken():
+        yield "ol"
+        yield "x"
+        raise RuntimeError("template failed")
+    with pytest.raises(RuntimeError):
+        write_stream(target, broken())
+    assert target.read_text("utf-8") == "old" and [p.name for p in tmp_path.iterdir()] == \
+        ["index.html"]  # no temp file left
+    assert write_stream(target, iter(["new"]))
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by a web server
+
+
+def test_a_day_stays_one_section_and_an_empty_window_says_so(tmp_path):
+    """Rows are grouped by their station-local day whatever offset their time was
+    written with; pages of items gone from the window are forgotten; a one-shot iterator
+    is refused (the site reads its rows once per file)."""
+    from announcer.publish.site import Site
+    from announcer.publish.store import PublicStore
+
+    store = Store(tmp_path / "announcer.db", TOKYO)
+    db = PublicStore(store)
+    utc = dt.timezone.utc
+    for n, at in enumerate((dt.datetime(2026, 12, 3, 8, 0, tzinfo=TOKYO),
+                            dt.datetime(2026, 12, 3, 3, 30, tzinfo=utc),  # 12:30 in Tokyo
+                            dt.datetime(2026, 12, 3, 18, 0, tzinfo=TOKYO),
+                            dt.datetime(2026, 12, 4, 7, 0, tzinfo=TOKYO))):
+        db.add({"slug": db.free_slug(at), "kind": "notice", "item_id": f"n{n}", "started_at": at,
+                "ended_at": at, "status": "aired",
+                "content": {"title": [[f"題{n}", ""]], "text": [], "easy": []}})
+
+    class Rows:
+        def __init__(self, day):
+            self.day = day
+
+        def __iter__(self):
+            return db.each_since(self.day)
+    folder = tmp_path / "public"
+    site = Site(folder, title="t", station="FMもおか", url="https://example.jp/", days=7, tz=TOKYO)
+    now = dt.datetime(2026, 12, 4, 9, 0, tzinfo=TOKYO)
+    site.write(Rows(dt.date(2026, 12, 1)), now)
+    index = (folder / "index.html").read_text("utf-8")
+    assert index.count('id="d-2026-12-03"') == 1 and index.count('id="d-2026-12-04"') == 1
+    assert index.index("題3") < index.index("題2") < index.index("題1") < index.index("題0")
+    with pytest.raises(TypeError):
+        site.write(db.each_since(dt.date(2026, 12, 1)), now)
+    site.write(Rows(dt.date(2026, 12, 5)), now)
+    assert "まだ掲載する放送はありません" in (folder / "index.html").read_text("utf-8")
+    site.prune(set(), set())
+    assert site._pages == {} and list((folder / "items").iterdir()) == []
+    db.close()
+    store.close()
+
+
 # -- publish.command -------------------------------------------------------------------------
 def test_a_failing_command_backs_off_and_is_one_condition(tmp_path):
     seen = []

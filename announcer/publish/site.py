@@ -3,18 +3,20 @@
 
 Rules:
 - Every file is written to a temp file in its own folder and renamed into place
-  (``write_atomic``), so a reader, the lobby screen or an rsync never sees half a file;
+  (``write_atomic``, ``write_stream``), so a reader, the lobby screen or an rsync never sees half a file;
   a file whose content is unchanged is not rewritten (its mtime stays, a sync skips it).
 - Pages are static HTML with no script: Jinja2 with autoescape, a strict CSP in a meta
   tag (the daemon's ``/public/`` also sends it as a header), ``lang="ja"``.
-- The feed is RSS 2.0 with the iTunes podcast tags (feedgen): enclosures are absolute
-  URLs under ``publish.url``; a withdrawn item stays in it, marked, without audio.
+- The feed is RSS 2.0 with the iTunes podcast tags (feedgen), the newest ``FEED_ITEMS``
+  of the window (the index has all of it): enclosures are absolute URLs under
+  ``publish.url``; a withdrawn item stays in it while among them, marked, without audio.
+- A rebuild reads the rows a few at a time and streams the index (``write_stream``), so
+  its memory does not grow with the window.
 - Nothing internal reaches a page: rows carry kind/id for the record, the templates
   only see ``public_view``'s fields.
 """
 
 import datetime as dt
-import hashlib
 import itertools
 import os
 import tempfile
@@ -58,36 +60,59 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
 
 def write_stream(path: Path, chunks: Iterator[str]) -> bool:
-    """``write_atomic`` for text made piece by piece (the index): written to a temp file
-    as it comes, compared with what is there, renamed into place only if it differs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-    digest = hashlib.sha256()
+    """``write_atomic`` for text made piece by piece (the index): compared with what is
+    there as it comes; only from the first difference is a temp file written (the same
+    prefix copied from the old file), then renamed into place. False if unchanged, and
+    then nothing was written (a full disk does not fail a rebuild that changes nothing)."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                data = chunk.encode("utf-8")
-                digest.update(data)
-                f.write(data)
-            f.flush()
-            if _digest(path) == digest.digest():
-                Path(tmp).unlink()
-                return False
-            os.fsync(f.fileno())
+        old = open(path, "rb")
+    except OSError:
+        old = None
+    out, tmp, same = None, None, 0  # same: bytes equal to the old file's so far
+    try:
+        for chunk in chunks:
+            data = chunk.encode("utf-8")
+            if out is None and old is not None and old.read(len(data)) == data:
+                same += len(data)
+                continue
+            if out is None:
+                out, tmp = _temp_copy(path, old, same)
+            out.write(data)
+        if out is None:
+            if old is not None and not old.read(1):
+                return False  # the same bytes, the same length
+            out, tmp = _temp_copy(path, old, same)
+        out.flush()
+        os.fsync(out.fileno())
+        out.close()
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if out is not None:
+            out.close()
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        if old is not None:
+            old.close()
     return True
 
 
-def _digest(path: Path) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").digest()
-    except OSError:
-        return None
+def _temp_copy(path: Path, old, size: int):
+    """A temp file beside ``path`` holding the first ``size`` bytes of ``old``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    out = os.fdopen(fd, "wb")
+    if size:
+        old.seek(0)
+        while size > 0:
+            block = old.read(min(size, 1 << 16))
+            if not block:
+                break
+            out.write(block)
+            size -= len(block)
+    return out, tmp
 
 
 def day_label(day: dt.date) -> str:
@@ -111,8 +136,9 @@ def title_text(e: dict) -> str:
 def public_view(row: dict, tz) -> dict:
     """The fields a page may show of a ``public_items`` row."""
     started = row["started_at"].astimezone(tz)
+    day = dt.date.fromisoformat(row["day"]) if row.get("day") else started.date()
     withdrawn = row["withdrawn_at"].astimezone(tz) if row["withdrawn_at"] else None
-    return {"slug": row["slug"], "content": row["content"], "started_at": started,
+    return {"slug": row["slug"], "content": row["content"], "started_at": started, "day": day,
             "when": time_label(started), "kind_label": KIND_LABELS.get(row["kind"], ""),
             "status": row["status"], "drill": bool(row["drill"]), "audio": row["audio"],
             "audio_bytes": row["audio_bytes"], "seconds": row["audio_seconds"],
@@ -143,6 +169,8 @@ class Site:
         for sub in ("", "items", "audio"):  # readable by a web server, whatever the umask
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.folder / sub, 0o755)
+        if iter(rows) is rows:
+            raise TypeError("Site.write reads the rows once per file: pass a re-iterable")
         changed = []
         for name, data in self._assets():
             if write_atomic(self.folder / name, data):
@@ -177,7 +205,7 @@ class Site:
     @staticmethod
     def _days(views):
         """The views grouped by day, newest first, lazily (the index is streamed)."""
-        for day, entries in itertools.groupby(views, key=lambda v: v["started_at"].date()):
+        for day, entries in itertools.groupby(views, key=lambda v: v["day"]):
             yield {"id": day.isoformat(), "label": day_label(day), "entries": entries}
 
     def feed(self, views: list[dict], now: dt.datetime) -> bytes:
@@ -186,7 +214,7 @@ class Site:
         fg.title(self.title)
         fg.link(href=self.url + "index.html", rel="alternate")
         fg.link(href=self.url + "feed.xml", rel="self")
-        fg.description(f"{self.station}が放送したお知らせ・緊急放送・気象情報（{self.days} 日分）")
+        fg.description(f"{self.station}が放送したお知らせ・緊急放送・気象情報（新しい {FEED_ITEMS} 件まで）")
         fg.language("ja")
         fg.generator("announcer")
         # the newest change, not the clock: an unchanged site gives the same bytes

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS public_items (
     withdrawn_note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS public_items_day ON public_items(day);
+-- the site's order, read a few rows at a time (each_since)
+CREATE INDEX IF NOT EXISTS public_items_order ON public_items(day, started_at, slug);
 """
 
 
@@ -70,27 +72,37 @@ class PublicStore:
             "series,content,audio,audio_bytes,audio_seconds,withdrawn_at,withdrawn_note)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (row["slug"], row["kind"], row["item_id"],
-             row["started_at"].astimezone(self.tz).date().isoformat(), iso(row["started_at"]),
-             iso(row["ended_at"]), row["status"], int(row.get("drill", False)), row.get("series"),
+             row["started_at"].astimezone(self.tz).date().isoformat(),
+             self._iso(row["started_at"]), self._iso(row["ended_at"]), row["status"],
+             int(row.get("drill", False)), row.get("series"),
              json.dumps(row["content"], ensure_ascii=False), row.get("audio"),
              row.get("audio_bytes", 0), row.get("audio_seconds", 0.0),
-             iso(row.get("withdrawn_at")), row.get("withdrawn_note", "")))
+             self._iso(row.get("withdrawn_at")), row.get("withdrawn_note", "")))
+
+    def _iso(self, t: dt.datetime | None) -> str | None:
+        """Times are stored in the station's zone: their text sorts as time does."""
+        return iso(t.astimezone(self.tz)) if t else None
 
     def each_since(self, day: dt.date, limit: int | None = None, chunk: int = 16):
         """The rows from ``day`` on, newest first (at most ``limit``), read ``chunk`` at a
-        time: a rebuild holds a few rows in memory, never the whole window."""
+        time: a rebuild holds a few rows in memory, never the whole window. Ordered by
+        the station-local day first, so a day's rows are together whatever offset their
+        times were written with; the cursor is the stored text, never a re-formatting."""
         after, left = None, limit
         while left is None or left > 0:
             take = chunk if left is None else min(chunk, left)
-            where = "day >= ?" + (" AND (started_at, slug) < (?, ?)" if after else "")
-            rows = self._q(f"SELECT * FROM public_items WHERE {where}"
-                           " ORDER BY started_at DESC, slug DESC LIMIT ?",
-                           (day.isoformat(), *(after or ()), take))
-            yield from rows
-            if len(rows) < take:
+            where = "day >= ?" + (" AND (day, started_at, slug) < (?, ?, ?)" if after else "")
+            with self._lock:
+                found = self.db.execute(
+                    f"SELECT *, started_at AS cursor FROM public_items WHERE {where}"
+                    " ORDER BY day DESC, started_at DESC, slug DESC LIMIT ?",
+                    (day.isoformat(), *(after or ()), take)).fetchall()
+            for r in found:
+                yield _row(r)
+            if len(found) < take:
                 return
-            after = (iso(rows[-1]["started_at"]), rows[-1]["slug"])
-            left = None if left is None else left - len(rows)
+            after = (found[-1]["day"], found[-1]["cursor"], found[-1]["slug"])
+            left = None if left is None else left - len(found)
 
     def names_since(self, day: dt.date) -> tuple[set[str], set[str]]:
         """(slugs, audio file names) of the rows from ``day`` on."""
@@ -116,7 +128,7 @@ class PublicStore:
         """Mark a row withdrawn (its audio is no longer offered); False if it already was."""
         return self._x("UPDATE public_items SET status='withdrawn', withdrawn_at=?,"
                        " withdrawn_note=?, audio=NULL WHERE slug=? AND withdrawn_at IS NULL",
-                       (iso(at), note, slug)) == 1
+                       (self._iso(at), note, slug)) == 1
 
     def open_alerts(self, day: dt.date) -> list[dict]:
         """Alerts from ``day`` on with a JMA series that are not withdrawn."""
@@ -126,6 +138,7 @@ class PublicStore:
 
 def _row(row: sqlite3.Row) -> dict:
     d = dict(row)
+    d.pop("cursor", None)
     d["content"] = json.loads(d["content"])
     for key in ("started_at", "ended_at", "withdrawn_at"):
         d[key] = dt.datetime.fromisoformat(d[key]) if d.get(key) else None
