@@ -39,31 +39,15 @@ FEED_ITEMS = 100  # the feed's newest items (a week at the station's rate; the i
 
 def write_atomic(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` through a temp file and a rename; False if unchanged."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
+    return write_stream(path, iter((data,)))
 
 
-def write_stream(path: Path, chunks: Iterator[str]) -> bool:
-    """``write_atomic`` for text made piece by piece (the index): compared with what is
-    there as it comes; only from the first difference is a temp file written (the same
-    prefix copied from the old file), then renamed into place. False if unchanged, and
-    then nothing was written (a full disk does not fail a rebuild that changes nothing)."""
+def write_stream(path: Path, chunks: Iterator[str | bytes]) -> bool:
+    """Write what ``chunks`` make (text as UTF-8) to ``path``, however large (the index
+    is made piece by piece): compared with what is there as it comes; only from the
+    first difference is a temp file written (the same prefix copied from the old file),
+    then renamed into place. False if unchanged, and then nothing was written (a full
+    disk does not fail a rebuild that changes nothing)."""
     try:
         old = open(path, "rb")
     except OSError:
@@ -71,7 +55,7 @@ def write_stream(path: Path, chunks: Iterator[str]) -> bool:
     out, tmp, same = None, None, 0  # same: bytes equal to the old file's so far
     try:
         for chunk in chunks:
-            data = chunk.encode("utf-8")
+            data = chunk.encode("utf-8") if isinstance(chunk, str) else chunk
             if out is None and old is not None and old.read(len(data)) == data:
                 same += len(data)
                 continue
@@ -175,16 +159,17 @@ class Site:
         for name, data in self._assets():
             if write_atomic(self.folder / name, data):
                 changed.append(self.folder / name)
-        for v in self._views(rows):
+        for r in rows:
             # a page changes only when its item is withdrawn: render the others once
-            key = (v["status"], v["withdrawn_at"], v["audio"], v["drill"])
-            name = f"items/{v['slug']}.html"
-            if self._pages.get(v["slug"]) == key and (self.folder / name).exists():
+            key = (r["status"], r["withdrawn_at"], r["audio"], bool(r["drill"]))
+            name = f"items/{r['slug']}.html"
+            if self._pages.get(r["slug"]) == key and (self.folder / name).exists():
                 continue
-            html = self.env.get_template("item.html").render(e=v, **self._context("../"))
+            html = self.env.get_template("item.html").render(e=public_view(r, self.tz),
+                                                             **self._context("../"))
             if write_atomic(self.folder / name, html.encode("utf-8")):
                 changed.append(self.folder / name)
-            self._pages[v["slug"]] = key
+            self._pages[r["slug"]] = key
         index = self.env.get_template("index.html").generate(
             days=self._days(self._views(rows)), **self._context(""))
         if write_stream(self.folder / "index.html", index):
